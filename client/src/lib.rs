@@ -1,0 +1,48 @@
+//! Helpers shared by the real-client tests: connecting to the scratch cluster the test scripts
+//! start, and giving each test a database of its own.
+
+use tokio_postgres::{Client, NoTls};
+
+/// The environment variable holding the scratch cluster's connection string
+/// (`scripts/cluster.sh env` prints it; `make test` sets it).
+pub const DSN_VAR: &str = "INVENTORY_TRUTH_TEST_DSN";
+
+/// The scratch cluster's connection string, or a panic explaining how to get one: these tests
+/// must never pass vacuously because no server was there.
+pub fn cluster_dsn() -> String {
+    std::env::var(DSN_VAR).unwrap_or_else(|_| {
+        panic!("{DSN_VAR} is not set: run these tests through `make test`, which starts a scratch cluster")
+    })
+}
+
+/// Connects with `dsn` and drives the connection on a background task.
+pub async fn connect(dsn: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(dsn, NoTls).await?;
+    tokio::spawn(async move {
+        // The connection ends with an error when the server goes away; the client's next
+        // call reports it, so there is nothing more to do here.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Creates an empty database named `name` (dropping any left from an earlier run) and returns
+/// a connection string for it.
+pub async fn fresh_database(name: &str) -> Result<String, tokio_postgres::Error> {
+    let dsn = cluster_dsn();
+    let admin = connect(&dsn).await?;
+    // Identifiers cannot be bound as parameters; callers pass fixed test names.
+    assert!(
+        name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "test database names are plain identifiers"
+    );
+    // Two statements, two calls: a multi-statement string runs as one transaction, which
+    // DROP/CREATE DATABASE refuse.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(format!("{dsn} dbname={name}"))
+}

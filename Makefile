@@ -1,0 +1,21 @@
+# The two commands of the README do all the set-up themselves on a fresh machine.
+.PHONY: demo test stop lint install status
+
+demo:   ## set up, start the demo scratch cluster and show what the extension does
+	scripts/demo.sh
+
+test:   ## set up and run every test layer (unit, pg_test, pg_regress, real client)
+	scripts/test.sh
+
+stop:   ## stop this checkout's scratch clusters
+	scripts/cluster.sh stop all
+
+status: ## list this checkout's scratch clusters
+	scripts/cluster.sh status
+
+install: ## build the extension and install it into Debian's PostgreSQL 15
+	scripts/setup.sh
+	scripts/cluster.sh install
+
+lint:   ## formatting and clippy, as CI checks them
+	scripts/lint.sh

@@ -1,0 +1,57 @@
+# Shared settings for the project's scripts; sourced, never run.
+#
+# Everything here can be overridden from the environment:
+#   PG_CONFIG        pg_config of the PostgreSQL to build against and run (Debian's 15)
+#   IT_RUNAS         system user that owns and runs scratch clusters when the caller is root
+#   IT_SCRATCH_DIR   where this checkout's scratch clusters live
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGRX_VERSION=0.18.1
+EXT_NAME=inventory_truth
+
+# PostgreSQL refuses to run as root: root hands the cluster to an unprivileged system user.
+if [ "$(id -u)" -eq 0 ]; then
+    IT_RUNAS=${IT_RUNAS:-inventory_truth}
+else
+    IT_RUNAS=$(id -un)
+fi
+
+# One scratch area per checkout (two checkouts never share a cluster), outside the tree and
+# somewhere the cluster's owner can reach even when the checkout sits under a root-only home.
+checkout_key=$(printf '%s' "$REPO_ROOT" | sha1sum | cut -c1-10)
+IT_SCRATCH_DIR=${IT_SCRATCH_DIR:-/var/tmp/inventory_truth-$IT_RUNAS/$checkout_key}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as the cluster's owner.
+as_owner() {
+    if [ "$(id -u)" -eq 0 ] && [ "$IT_RUNAS" != root ]; then
+        # From /, so a working directory under a root-only home does not trouble the tools.
+        (cd / && runuser -u "$IT_RUNAS" -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# Run a command with root rights (apt, installing into the system PostgreSQL).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+pg_bindir() { "$PG_CONFIG" --bindir; }
+# Where PostgreSQL's server-dev package keeps pg_regress and pg_isolation_regress.
+pgxs_test_dir() { echo "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test"; }
+
+# rustup's cargo may not be on a non-login shell's PATH.
+case ":$PATH:" in
+    *":$HOME/.cargo/bin:"*) ;;
+    *) [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH" ;;
+esac

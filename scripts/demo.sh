@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job: set everything up, start the demo scratch cluster with the extension installed,
+# and show what inventory_truth does. The cluster keeps running for a look around; `make stop`
+# stops it.
+. "$(dirname "$0")/common.sh"
+
+"$REPO_ROOT/scripts/setup.sh"
+cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
+cluster install
+cluster start demo
+eval "$(cluster env demo)"
+PGBIN=$(pg_bindir)
+
+PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS inventory_truth_demo WITH (FORCE)" \
+    -c "CREATE DATABASE inventory_truth_demo"
+"$PGBIN/psql" -X -q -d inventory_truth_demo -v ON_ERROR_STOP=1 -c "CREATE EXTENSION inventory_truth"
+"$PGBIN/psql" -X -q -d inventory_truth_demo -f "$REPO_ROOT/demo/stages.sql"
+
+cat <<MSG
+
+The demo cluster is still running. Look around with:
+    scripts/cluster.sh psql demo -d inventory_truth_demo
+or, from any shell:
+    $(cluster env demo | head -n 1)
+    psql -d inventory_truth_demo
+Stop it with: make stop
+MSG

@@ -37,7 +37,7 @@ cmd_start() {
         say "cluster '$name' already running on port $(cluster_port "$name")"
         return 0
     fi
-    [ -d "$IT_SCRATCH_DIR" ] || die "no scratch area at $IT_SCRATCH_DIR: run scripts/setup.sh first"
+    ensure_scratch_dir
     as_owner mkdir -p "$dir/run" "$dir/log"
     as_owner chmod 0700 "$dir/run"
     if [ ! -s "$dir/data/PG_VERSION" ]; then
@@ -66,15 +66,18 @@ CONF
             port=$candidate
             candidate=$((candidate + 1))
         fi
-        if as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/log/postgresql.log" \
-            -o "-p $port -k $dir/run" >/dev/null; then
+        local log="$dir/log/postgresql.log"
+        local log_size; log_size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        if as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" \
+            -o "-p $port -k $dir/run" >/dev/null 2>&1; then
             echo "$port" | as_owner tee "$dir/port" >/dev/null
             say "cluster '$name' running on port $port (socket in $dir/run)"
             return 0
         fi
-        if ! tail -n 20 "$dir/log/postgresql.log" | grep -q "could not bind\|could not create lock file\|Address already in use"; then
-            tail -n 20 "$dir/log/postgresql.log" >&2
-            die "cluster '$name' did not start (log: $dir/log/postgresql.log)"
+        # Only a port taken under our feet is worth another try; show anything else.
+        if ! tail -c +"$((log_size + 1))" "$log" | grep -q "could not bind\|Address already in use"; then
+            tail -c +"$((log_size + 1))" "$log" | tail -n 20 >&2
+            die "cluster '$name' did not start (log: $log)"
         fi
         port=""
     done

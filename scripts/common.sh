@@ -46,6 +46,17 @@ as_root() {
     fi
 }
 
+# Create this checkout's scratch area, owned by the cluster's owner.
+ensure_scratch_dir() {
+    [ -d "$IT_SCRATCH_DIR" ] && return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        id "$IT_RUNAS" >/dev/null 2>&1 || die "no user $IT_RUNAS: run scripts/setup.sh first"
+        install -d -m 0700 -o "$IT_RUNAS" -g "$(id -gn "$IT_RUNAS")" "$(dirname "$IT_SCRATCH_DIR")" "$IT_SCRATCH_DIR"
+    else
+        mkdir -p -m 0700 "$(dirname "$IT_SCRATCH_DIR")" "$IT_SCRATCH_DIR"
+    fi
+}
+
 pg_bindir() { "$PG_CONFIG" --bindir; }
 # Where PostgreSQL's server-dev package keeps pg_regress and pg_isolation_regress.
 pgxs_test_dir() { echo "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test"; }
@@ -53,5 +64,5 @@ pgxs_test_dir() { echo "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test"; 
 # rustup's cargo may not be on a non-login shell's PATH.
 case ":$PATH:" in
     *":$HOME/.cargo/bin:"*) ;;
-    *) [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH" ;;
+    *) if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi ;;
 esac

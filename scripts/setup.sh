@@ -48,8 +48,3 @@ if [ "$(id -u)" -eq 0 ] && ! id "$IT_RUNAS" >/dev/null 2>&1; then
     say "creating system user $IT_RUNAS to own scratch clusters (PostgreSQL refuses to run as root)"
     useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$IT_RUNAS"
 fi
-
-# The scratch area belongs to the cluster's owner; its parent may be shared between checkouts.
-as_root mkdir -p "$IT_SCRATCH_DIR"
-as_root chown "$IT_RUNAS:" "$(dirname "$IT_SCRATCH_DIR")" "$IT_SCRATCH_DIR"
-as_root chmod 0700 "$(dirname "$IT_SCRATCH_DIR")"

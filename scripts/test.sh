@@ -32,9 +32,11 @@ run_layer() {
 }
 
 rust_and_pg_tests() {
-    local args=(pgrx test pg15 --manifest-path "$REPO_ROOT/Cargo.toml" --pgdata "$IT_SCRATCH_DIR/pgrx-test")
-    [ "$(id -u)" -eq 0 ] && args+=(--runas "$IT_RUNAS")
-    cargo "${args[@]}"
+    ensure_scratch_dir
+    # --runas makes cargo-pgrx install with sudo (the system PostgreSQL's directories are
+    # root's) and run the test server as the scratch area's owner.
+    cargo pgrx test pg15 --manifest-path "$REPO_ROOT/Cargo.toml" \
+        --runas "$IT_RUNAS" --pgdata "$IT_SCRATCH_DIR/pgrx-test"
 }
 
 pg_regress_tests() {

@@ -4,29 +4,44 @@
 #   cluster.sh install                 build the extension and install it into $PG_CONFIG's server
 #   cluster.sh start   [NAME]          create (first time) and start cluster NAME (default: demo)
 #   cluster.sh stop    [NAME|all]      stop one cluster, or every cluster of this checkout
-#   cluster.sh destroy [NAME]          stop it and delete its data
+#   cluster.sh destroy NAME|all        stop it and delete its data
 #   cluster.sh status                  list this checkout's clusters
-#   cluster.sh env     [NAME]          print PGHOST/PGPORT/PGUSER exports and a connection string
+#   cluster.sh env     [NAME]          print PGHOST/PGPORT/PGUSER exports: eval "$(cluster.sh env demo)"
+#   cluster.sh dsn     [NAME]          print a libpq connection string (default NAME: test)
 #   cluster.sh psql    [NAME] [ARGS]   open psql on it
 #
 # Each cluster lives in $IT_SCRATCH_DIR/NAME (outside the git tree) and is owned and run by
-# $IT_RUNAS; it listens on a free TCP port on 127.0.0.1 and on a socket in its own directory,
-# so two checkouts, or two clusters of one checkout, never collide.
+# $IT_RUNAS. It accepts connections only on a Unix socket in its own private directory (no TCP):
+# only its owner and root can connect, and clusters of different checkouts never collide. The
+# port number only names the socket.
 . "$(dirname "$0")/common.sh"
 
 PGBIN=$(pg_bindir)
 
 cluster_dir() { echo "$IT_SCRATCH_DIR/$1"; }
-cluster_port() { cat "$(cluster_dir "$1")/port" 2>/dev/null; }
-is_running() { [ -d "$(cluster_dir "$1")/data" ] && as_owner "$PGBIN/pg_ctl" status -D "$(cluster_dir "$1")/data" >/dev/null 2>&1; }
+cluster_names() {
+    local d
+    for d in "$IT_SCRATCH_DIR"/*/data; do
+        [ -d "$d" ] && basename "$(dirname "$d")"
+    done
+    return 0
+}
+is_running() {
+    [ -d "$(cluster_dir "$1")/data" ] \
+        && as_owner "$PGBIN/pg_ctl" status -D "$(cluster_dir "$1")/data" >/dev/null 2>&1
+}
+# Stable per checkout, so a user sees the same number every time.
+cluster_port() { echo $((54320 + 0x${checkout_key:0:4} % 2000)); }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A value for postgresql.conf, single-quoted.
+conf_quote() { printf "'%s'" "${1//\'/\'\'}"; }
 
 cmd_install() {
     say "building and installing $EXT_NAME into $("$PG_CONFIG" --version)"
     local args=(pgrx install --pg-config "$PG_CONFIG" --manifest-path "$REPO_ROOT/Cargo.toml")
     [ "${IT_PROFILE:-debug}" = release ] && args+=(--release)
     [ "$(id -u)" -eq 0 ] || args+=(--sudo)
+    unlink_installed_library
     cargo "${args[@]}"
 }
 
@@ -34,7 +49,7 @@ cmd_start() {
     local name=${1:-demo}
     local dir; dir=$(cluster_dir "$name")
     if is_running "$name"; then
-        say "cluster '$name' already running on port $(cluster_port "$name")"
+        say "cluster '$name' already running (socket in $dir/run)"
         return 0
     fi
     ensure_scratch_dir
@@ -46,54 +61,30 @@ cmd_start() {
         as_owner "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
             --locale=C.UTF-8 >"$dir/log/initdb.log" 2>&1 \
             || { cat "$dir/log/initdb.log" >&2; die "initdb failed"; }
-        as_owner tee -a "$dir/data/postgresql.conf" >/dev/null <<'CONF'
-
-# --- inventory_truth scratch cluster ---
-listen_addresses = '127.0.0.1'
+        printf "\n# inventory_truth scratch cluster: written by scripts/cluster.sh at every start\ninclude_if_exists = 'scratch.conf'\n" \
+            | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    # Rewritten at every start, so a cluster made by an older script gets today's settings.
+    as_owner tee "$dir/data/scratch.conf" >/dev/null <<CONF
+listen_addresses = ''
+unix_socket_directories = $(conf_quote "$dir/run")
+port = $(cluster_port)
 max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
+    local log="$dir/log/postgresql.log"
+    # 9<&-: the server must not inherit the install lock a calling script may hold.
+    if ! as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" >/dev/null 2>&1 9<&-; then
+        tail -n 20 "$log" >&2
+        die "cluster '$name' did not start (log: $log)"
     fi
-
-    # Try the recorded port first, then ports derived from the checkout, until one binds:
-    # another cluster may take a port between our check and our start.
-    local port; port=$(cluster_port "$name" || true)
-    local candidate=$((54320 + 0x${checkout_key:0:4} % 2000))
-    local attempt
-    for attempt in $(seq 1 30); do
-        if [ -z "$port" ] || port_in_use "$port"; then
-            while port_in_use "$candidate"; do candidate=$((candidate + 1)); done
-            port=$candidate
-            candidate=$((candidate + 1))
-        fi
-        local log="$dir/log/postgresql.log"
-        local log_size; log_size=$(stat -c %s "$log" 2>/dev/null || echo 0)
-        if as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" \
-            -o "-p $port -k $dir/run" >/dev/null 2>&1; then
-            echo "$port" | as_owner tee "$dir/port" >/dev/null
-            say "cluster '$name' running on port $port (socket in $dir/run)"
-            return 0
-        fi
-        # Only a port taken under our feet is worth another try; show anything else.
-        if ! tail -c +"$((log_size + 1))" "$log" | grep -q "could not bind\|Address already in use"; then
-            tail -c +"$((log_size + 1))" "$log" | tail -n 20 >&2
-            die "cluster '$name' did not start (log: $log)"
-        fi
-        port=""
-    done
-    die "no free port found for cluster '$name'"
+    say "cluster '$name' running (socket in $dir/run, port $(cluster_port))"
 }
 
 cmd_stop() {
     local name=${1:-all}
     local names=("$name")
-    if [ "$name" = all ]; then
-        names=()
-        local d
-        for d in "$IT_SCRATCH_DIR"/*/data; do
-            [ -d "$d" ] && names+=("$(basename "$(dirname "$d")")")
-        done
-    fi
+    [ "$name" = all ] && mapfile -t names < <(cluster_names)
     local n
     for n in "${names[@]}"; do
         if is_running "$n"; then
@@ -104,18 +95,22 @@ cmd_stop() {
 }
 
 cmd_destroy() {
-    local name=${1:?cluster name}
-    cmd_stop "$name"
-    as_owner rm -rf "$(cluster_dir "$name")"
+    local name=${1:-}
+    [ -n "$name" ] || die "usage: cluster.sh destroy NAME|all"
+    local names=("$name")
+    [ "$name" = all ] && mapfile -t names < <(cluster_names)
+    local n
+    for n in "${names[@]}"; do
+        cmd_stop "$n"
+        as_owner rm -rf "$(cluster_dir "$n")"
+    done
 }
 
 cmd_status() {
-    local d n
-    for d in "$IT_SCRATCH_DIR"/*/data; do
-        [ -d "$d" ] || continue
-        n=$(basename "$(dirname "$d")")
+    local n
+    for n in $(cluster_names); do
         if is_running "$n"; then
-            echo "$n: running on port $(cluster_port "$n"), socket in $(cluster_dir "$n")/run"
+            echo "$n: running, socket in $(cluster_dir "$n")/run, port $(cluster_port)"
         else
             echo "$n: stopped"
         fi
@@ -126,15 +121,25 @@ cmd_env() {
     local name=${1:-demo}
     is_running "$name" || die "cluster '$name' is not running (make demo, or scripts/cluster.sh start $name)"
     local host; host="$(cluster_dir "$name")/run"
-    local port; port=$(cluster_port "$name")
-    echo "export PGHOST=$host PGPORT=$port PGUSER=postgres"
-    echo "export INVENTORY_TRUTH_TEST_DSN='host=$host port=$port user=postgres'"
+    printf 'export PGHOST=%q PGPORT=%q PGUSER=postgres\n' "$host" "$(cluster_port)"
+}
+
+# The connection string the real-client tests read (libpq key=value syntax).
+cmd_dsn() {
+    local name=${1:-test}
+    is_running "$name" || die "cluster '$name' is not running"
+    local host; host="$(cluster_dir "$name")/run"
+    printf "host='%s' port=%s user=postgres\n" "${host//\'/\\\'}" "$(cluster_port)"
 }
 
 cmd_psql() {
-    local name=${1:-demo}
-    shift || true
-    eval "$(cmd_env "$name")"
+    local name=demo
+    if [ $# -gt 0 ] && [[ $1 != -* ]]; then
+        name=$1
+        shift
+    fi
+    local exports; exports=$(cmd_env "$name") || exit 1
+    eval "$exports"
     exec "$PGBIN/psql" "$@"
 }
 
@@ -145,6 +150,7 @@ case "${1:-}" in
     destroy) cmd_destroy "${2:-}" ;;
     status) cmd_status ;;
     env) cmd_env "${2:-}" ;;
+    dsn) cmd_dsn "${2:-}" ;;
     psql) shift; cmd_psql "$@" ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 # Shared settings for the project's scripts; sourced, never run.
 #
 # Everything here can be overridden from the environment:
-#   PG_CONFIG        pg_config of the PostgreSQL to build against and run (Debian's 15)
+#   PG_CONFIG        pg_config of the PostgreSQL to build against and run (default: Debian's 15,
+#                    the one CI tests; the pgNN cargo features cover 13 to 18)
 #   IT_RUNAS         system user that owns and runs scratch clusters when the caller is root
 #   IT_SCRATCH_DIR   where this checkout's scratch clusters live
 
@@ -9,6 +10,11 @@ set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# A pg_config in Debian's layout names its major: setup.sh then installs the server and headers.
+DEBIAN_PG_MAJOR=
+if [[ $PG_CONFIG =~ ^/usr/lib/postgresql/([0-9]+)/bin/pg_config$ ]]; then
+    DEBIAN_PG_MAJOR=${BASH_REMATCH[1]}
+fi
 PGRX_VERSION=0.18.1
 EXT_NAME=inventory_truth
 
@@ -46,18 +52,46 @@ as_root() {
     fi
 }
 
-# Create this checkout's scratch area, owned by the cluster's owner.
+# Create this checkout's scratch area, owned by the cluster's owner. A parent that already
+# exists is left as it is (it may be /tmp or somebody's home).
 ensure_scratch_dir() {
-    [ -d "$IT_SCRATCH_DIR" ] && return 0
-    if [ "$(id -u)" -eq 0 ]; then
-        id "$IT_RUNAS" >/dev/null 2>&1 || die "no user $IT_RUNAS: run scripts/setup.sh first"
-        install -d -m 0700 -o "$IT_RUNAS" -g "$(id -gn "$IT_RUNAS")" "$(dirname "$IT_SCRATCH_DIR")" "$IT_SCRATCH_DIR"
-    else
-        mkdir -p -m 0700 "$(dirname "$IT_SCRATCH_DIR")" "$IT_SCRATCH_DIR"
+    if [ ! -d "$IT_SCRATCH_DIR" ]; then
+        local parent; parent=$(dirname "$IT_SCRATCH_DIR")
+        if [ "$(id -u)" -eq 0 ]; then
+            id "$IT_RUNAS" >/dev/null 2>&1 || die "no user $IT_RUNAS: run scripts/setup.sh first"
+            local owner=(-o "$IT_RUNAS" -g "$(id -gn "$IT_RUNAS")")
+            [ -d "$parent" ] || install -d -m 0700 "${owner[@]}" "$parent"
+            install -d -m 0700 "${owner[@]}" "$IT_SCRATCH_DIR"
+        else
+            mkdir -p "$parent"
+            mkdir -m 0700 "$IT_SCRATCH_DIR"
+        fi
+    fi
+    as_owner test -w "$IT_SCRATCH_DIR" -a -x "$IT_SCRATCH_DIR" \
+        || die "$IT_RUNAS cannot write to $IT_SCRATCH_DIR (or reach it): choose another IT_SCRATCH_DIR"
+}
+
+# The extension is installed into the system PostgreSQL, which every checkout on this machine
+# shares. Whoever installs holds this lock until done with the installed build, so a test run
+# always tests its own build.
+hold_install_lock() {
+    local lock=/var/tmp/inventory_truth-install.lock
+    [ -e "$lock" ] || (umask 000 && : >"$lock") 2>/dev/null || true
+    exec 9<"$lock"
+    if ! flock -n 9; then
+        say "waiting for another checkout to finish with the installed extension"
+        flock 9
     fi
 }
 
+# Remove the installed library before installing a new one: cargo-pgrx copies over the file in
+# place, which would change the code under backends that have the old one loaded.
+unlink_installed_library() {
+    as_root rm -f "$("$PG_CONFIG" --pkglibdir)/$EXT_NAME.so"
+}
+
 pg_bindir() { "$PG_CONFIG" --bindir; }
+pg_major() { "$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'; }
 # Where PostgreSQL's server-dev package keeps pg_regress and pg_isolation_regress.
 pgxs_test_dir() { echo "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test"; }
 

@@ -6,9 +6,11 @@
 
 "$REPO_ROOT/scripts/setup.sh"
 cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
+hold_install_lock
 cluster install
 cluster start demo
-eval "$(cluster env demo)"
+exports=$(cluster env demo)
+eval "$exports"
 PGBIN=$(pg_bindir)
 
 PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 \
@@ -21,8 +23,8 @@ cat <<MSG
 
 The demo cluster is still running. Look around with:
     scripts/cluster.sh psql demo -d inventory_truth_demo
-or, from any shell:
-    $(cluster env demo | head -n 1)
+or, from a shell of yours:
+    $exports
     psql -d inventory_truth_demo
 Stop it with: make stop
 MSG

@@ -4,32 +4,35 @@
 # Safe to run again and again: each step is skipped when already done.
 . "$(dirname "$0")/common.sh"
 
-need_packages=()
-installed_version() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
-
-server_version=$(installed_version postgresql-15)
-[ -n "$server_version" ] || need_packages+=(postgresql-15)
-# The headers must match the running server exactly, or apt would upgrade the server too.
-if [ -z "$server_version" ] || [ "$(installed_version postgresql-server-dev-15)" != "$server_version" ]; then
-    need_packages+=("postgresql-server-dev-15${server_version:+=$server_version}")
-fi
-for pkg in sudo; do  # `cargo pgrx test --runas` uses sudo
-    [ -n "$(installed_version "$pkg")" ] || need_packages+=("$pkg")
-done
-
-if [ ${#need_packages[@]} -gt 0 ]; then
-    say "installing Debian packages: ${need_packages[*]}"
-    export DEBIAN_FRONTEND=noninteractive
+installed_version() {
+    dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'
+}
+apt_install() {
+    say "installing Debian packages: $*"
     # Two checkouts setting up at once must not fight over dpkg's lock.
-    as_root flock /var/tmp/inventory_truth-apt.lock sh -c '
-        apt-get install -y --no-install-recommends "$@" || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
-    ' apt "${need_packages[@]}"
-    # postgresql-15 may just have arrived: pin the headers to it.
-    server_version=$(installed_version postgresql-15)
-    if [ "$(installed_version postgresql-server-dev-15)" != "$server_version" ]; then
-        as_root apt-get install -y --no-install-recommends "postgresql-server-dev-15=$server_version"
+    as_root flock /var/tmp/inventory_truth-apt.lock env DEBIAN_FRONTEND=noninteractive sh -c '
+        apt-get install -y --no-install-recommends "$@" \
+            || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
+    ' apt "$@"
+}
+
+if [ -n "$DEBIAN_PG_MAJOR" ]; then
+    server=postgresql-$DEBIAN_PG_MAJOR
+    headers=postgresql-server-dev-$DEBIAN_PG_MAJOR
+    [ -n "$(installed_version "$server")" ] || apt_install "$server"
+    # The headers must match the server exactly, or apt would upgrade the server too.
+    server_version=$(installed_version "$server")
+    if [ "$(installed_version "$headers")" != "$server_version" ]; then
+        apt_install "$headers=$server_version" || die "apt has no $headers=$server_version (Debian keeps \
+only the newest point release): upgrade the server with 'apt-get install $server' first"
     fi
+else
+    [ -x "$PG_CONFIG" ] || die "PG_CONFIG=$PG_CONFIG is not an executable pg_config"
+    [ -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] \
+        || die "the server headers for $PG_CONFIG are not installed"
 fi
+# `cargo pgrx test --runas` runs the test server through sudo.
+[ -n "$(installed_version sudo)" ] || apt_install sudo
 
 command -v cargo >/dev/null || die "cargo is not on PATH: install Rust (rustup) first"
 
@@ -38,10 +41,11 @@ if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]; then
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
+pg_major=$(pg_major)
 pgrx_home=${PGRX_HOME:-$HOME/.pgrx}
-if ! grep -qs "^pg15 = \"$PG_CONFIG\"" "$pgrx_home/config.toml"; then
+if ! grep -qsF "pg$pg_major = \"$PG_CONFIG\"" "$pgrx_home/config.toml"; then
     say "pointing cargo-pgrx at $PG_CONFIG"
-    cargo pgrx init --pg15 "$PG_CONFIG"
+    cargo pgrx init "--pg$pg_major" "$PG_CONFIG"
 fi
 
 if [ "$(id -u)" -eq 0 ] && ! id "$IT_RUNAS" >/dev/null 2>&1; then

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Runs every test layer and fails if any layer fails:
-#   1. Rust unit tests (pure rules) and #[pg_test] (in-database), through `cargo pgrx test`
-#   2. pg_regress files under tests/pg_regress, against a fresh scratch cluster
-#   3. real-client tests (client/tests, tokio-postgres) against the same cluster
+#   unit     Rust unit tests (pure rules) and #[pg_test] (in-database), through `cargo pgrx test`
+#   regress  pg_regress files under tests/pg_regress, against a fresh scratch cluster
+#   client   real-client tests (client/tests, tokio-postgres) against the same cluster
 #
-# `scripts/test.sh regress client` runs only the named layers (unit, regress, client).
+# `scripts/test.sh regress client` runs only the named layers.
 # IT_REGRESS_ACCEPT=1 copies pg_regress results over the expected files (review the diff!).
 . "$(dirname "$0")/common.sh"
+
+all_layers=(unit regress client)
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
+for layer in "${wanted[@]}"; do
+    [[ " ${all_layers[*]} " == *" $layer "* ]] || die "unknown test layer '$layer' (layers: ${all_layers[*]})"
+done
+wants() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 
 "$REPO_ROOT/scripts/setup.sh"
 cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
 PGBIN=$(pg_bindir)
+hold_install_lock
 
 results=()
 failed=0
 # Layers run inside `if`, where bash ignores `set -e`: each layer returns its own status.
-wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(unit regress client)
-wants() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
-
 run_layer() {
     local name=$1
     shift
@@ -32,53 +37,61 @@ run_layer() {
 }
 
 rust_and_pg_tests() {
-    ensure_scratch_dir
+    ensure_scratch_dir || return 1
+    unlink_installed_library || return 1
     # --runas makes cargo-pgrx install with sudo (the system PostgreSQL's directories are
     # root's) and run the test server as the scratch area's owner.
-    cargo pgrx test pg15 --manifest-path "$REPO_ROOT/Cargo.toml" \
+    cargo pgrx test "pg$(pg_major)" --manifest-path "$REPO_ROOT/Cargo.toml" \
         --runas "$IT_RUNAS" --pgdata "$IT_SCRATCH_DIR/pgrx-test"
 }
 
 pg_regress_tests() {
-    local out; out=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-regress.XXXXXX")
-    local tests=()
-    local f
+    # Kept after a failure for a look, replaced by the next run.
+    local out="$IT_SCRATCH_DIR/pg_regress-output"
+    rm -rf "$out" && mkdir -p "$out" || return 1
+    local tests=() f
     for f in "$REPO_ROOT"/tests/pg_regress/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
-    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS inventory_truth_regress" \
+    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres \
+        -c "DROP DATABASE IF EXISTS inventory_truth_regress" \
         -c "CREATE DATABASE inventory_truth_regress" || return 1
     local status=0
     "$(pgxs_test_dir)/regress/pg_regress" --use-existing --bindir="$PGBIN" \
         --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=inventory_truth_regress \
         --inputdir="$REPO_ROOT/tests/pg_regress" --outputdir="$out" "${tests[@]}" || status=$?
     if [ "${IT_REGRESS_ACCEPT:-0}" = 1 ]; then
-        cp "$out"/results/*.out "$REPO_ROOT/tests/pg_regress/expected/"
+        cp "$out"/results/*.out "$REPO_ROOT/tests/pg_regress/expected/" || return 1
         say "copied pg_regress results into tests/pg_regress/expected: review with git diff"
     fi
     if [ "$status" -ne 0 ]; then
         [ -f "$out/regression.diffs" ] && head -n 200 "$out/regression.diffs"
         say "pg_regress output kept in $out"
-        return "$status"
     fi
-    rm -rf "$out"
+    return "$status"
 }
 
 client_tests() {
-    cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client
+    local dsn; dsn=$(cluster dsn test) || return 1
+    INVENTORY_TRUTH_TEST_DSN=$dsn cargo test --manifest-path "$REPO_ROOT/Cargo.toml" \
+        -p inventory_truth_client
 }
 
 wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 
-# The remaining layers share one fresh scratch cluster with the extension installed.
-if ! wants regress && ! wants client; then
-    :
-elif cluster install && cluster destroy test && cluster start test; then
-    trap 'cluster stop test' EXIT
-    eval "$(cluster env test)"
-    wants regress && run_layer "pg_regress (tests/pg_regress)" pg_regress_tests
-    wants client && run_layer "real-client tests (client/tests)" client_tests
-else
-    results+=("FAIL  scratch cluster: install or start failed")
+# `cargo pgrx test` installed a build with test functions; the other layers (and the demo)
+# need the plain build, on one fresh scratch cluster.
+if ! cluster install; then
+    results+=("FAIL  cargo pgrx install")
     failed=1
+elif wants regress || wants client; then
+    if cluster destroy test && cluster start test && exports=$(cluster env test); then
+        trap 'cluster stop test' EXIT
+        eval "$exports"
+        wants regress && run_layer "pg_regress (tests/pg_regress)" pg_regress_tests
+        wants client && run_layer "real-client tests (client/tests)" client_tests
+    else
+        results+=("FAIL  scratch cluster 'test' did not start")
+        failed=1
+    fi
 fi
 
 echo

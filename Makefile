@@ -17,5 +17,5 @@ install: ## build the extension and install it into Debian's PostgreSQL 15
 	scripts/setup.sh
 	scripts/cluster.sh install
 
-lint:   ## formatting and clippy, as CI checks them
+lint:   ## formatting, clippy and shellcheck, as CI checks them
 	scripts/lint.sh

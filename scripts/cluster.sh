@@ -14,6 +14,7 @@
 # $IT_RUNAS. It accepts connections only on a Unix socket in its own private directory (no TCP):
 # only its owner and root can connect, and clusters of different checkouts never collide. The
 # port number only names the socket.
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 PGBIN=$(pg_bindir)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for the project's scripts; sourced, never run.
 #
 # Everything here can be overridden from the environment:
@@ -13,8 +14,10 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 # A pg_config in Debian's layout names its major: setup.sh then installs the server and headers.
 DEBIAN_PG_MAJOR=
 if [[ $PG_CONFIG =~ ^/usr/lib/postgresql/([0-9]+)/bin/pg_config$ ]]; then
+    # shellcheck disable=SC2034 # used by setup.sh, which sources this file
     DEBIAN_PG_MAJOR=${BASH_REMATCH[1]}
 fi
+# shellcheck disable=SC2034
 PGRX_VERSION=0.18.1
 EXT_NAME=inventory_truth
 
@@ -88,6 +91,18 @@ hold_install_lock() {
 # place, which would change the code under backends that have the old one loaded.
 unlink_installed_library() {
     as_root rm -f "$("$PG_CONFIG" --pkglibdir)/$EXT_NAME.so"
+}
+
+installed_version() {
+    dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'
+}
+apt_install() {
+    say "installing Debian packages: $*"
+    # Two checkouts setting up at once must not fight over dpkg's lock.
+    as_root flock /var/tmp/inventory_truth-apt.lock env DEBIAN_FRONTEND=noninteractive sh -c '
+        apt-get install -y --no-install-recommends "$@" \
+            || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
+    ' apt "$@"
 }
 
 pg_bindir() { "$PG_CONFIG" --bindir; }

@@ -2,6 +2,7 @@
 # The main job: set everything up, start the demo scratch cluster with the extension installed,
 # and show what inventory_truth does. The cluster keeps running for a look around; `make stop`
 # stops it.
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 "$REPO_ROOT/scripts/setup.sh"

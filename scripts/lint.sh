@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Formatting and clippy, as CI checks them.
+# Formatting, clippy and shellcheck, as CI checks them.
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 "$REPO_ROOT/scripts/setup.sh"
+[ -n "$(installed_version shellcheck)" ] || apt_install shellcheck
 cd "$REPO_ROOT"
+shellcheck scripts/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features "pg15 pg_test" -- -D warnings

@@ -2,19 +2,8 @@
 # One idempotent set-up path for everything (demo, tests, benchmarks): the Debian packages,
 # cargo-pgrx, `cargo pgrx init`, and the unprivileged user PostgreSQL needs when we are root.
 # Safe to run again and again: each step is skipped when already done.
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
-
-installed_version() {
-    dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'
-}
-apt_install() {
-    say "installing Debian packages: $*"
-    # Two checkouts setting up at once must not fight over dpkg's lock.
-    as_root flock /var/tmp/inventory_truth-apt.lock env DEBIAN_FRONTEND=noninteractive sh -c '
-        apt-get install -y --no-install-recommends "$@" \
-            || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
-    ' apt "$@"
-}
 
 if [ -n "$DEBIAN_PG_MAJOR" ]; then
     server=postgresql-$DEBIAN_PG_MAJOR

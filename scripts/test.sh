@@ -6,6 +6,7 @@
 #
 # `scripts/test.sh regress client` runs only the named layers.
 # IT_REGRESS_ACCEPT=1 copies pg_regress results over the expected files (review the diff!).
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 all_layers=(unit regress client)

@@ -3,13 +3,15 @@
 #   unit     Rust unit tests (pure rules) and #[pg_test] (in-database), through `cargo pgrx test`
 #   regress  pg_regress files under tests/pg_regress, against a fresh scratch cluster
 #   client   real-client tests (client/tests, tokio-postgres) against the same cluster
+#   scripts  the scratch-cluster helper's promises (tests/scripts)
+# After the layers, the git tree must be as it was: tests write nothing into it.
 #
 # `scripts/test.sh regress client` runs only the named layers.
 # IT_REGRESS_ACCEPT=1 copies pg_regress results over the expected files (review the diff!).
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-all_layers=(unit regress client)
+all_layers=(unit regress client scripts)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
 for layer in "${wanted[@]}"; do
@@ -76,6 +78,8 @@ client_tests() {
         -p inventory_truth_client
 }
 
+tree_before=$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)
+
 wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 
 # `cargo pgrx test` installed a build with test functions; the other layers (and the demo)
@@ -93,6 +97,13 @@ elif wants regress || wants client; then
         results+=("FAIL  scratch cluster 'test' did not start")
         failed=1
     fi
+fi
+
+wants scripts && run_layer "scratch-cluster helper (tests/scripts)" "$REPO_ROOT/tests/scripts/cluster_helper.sh"
+
+if [ "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)" != "$tree_before" ]; then
+    results+=("FAIL  the tests changed the git tree (git status)")
+    failed=1
 fi
 
 echo

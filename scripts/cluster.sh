@@ -7,7 +7,7 @@
 #   cluster.sh destroy NAME|all        stop it and delete its data
 #   cluster.sh status                  list this checkout's clusters
 #   cluster.sh env     [NAME]          print PGHOST/PGPORT/PGUSER exports: eval "$(cluster.sh env demo)"
-#   cluster.sh dsn     [NAME]          print a libpq connection string (default NAME: test)
+#   cluster.sh dsn     [NAME]          print a libpq connection string for clients (tokio-postgres, ...)
 #   cluster.sh psql    [NAME] [ARGS]   open psql on it
 #
 # Each cluster lives in $IT_SCRATCH_DIR/NAME (outside the git tree) and is owned and run by
@@ -127,7 +127,7 @@ cmd_env() {
 
 # The connection string the real-client tests read (libpq key=value syntax).
 cmd_dsn() {
-    local name=${1:-test}
+    local name=${1:-demo}
     is_running "$name" || die "cluster '$name' is not running"
     local host; host="$(cluster_dir "$name")/run"
     printf "host='%s' port=%s user=postgres\n" "${host//\'/\\\'}" "$(cluster_port)"

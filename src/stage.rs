@@ -222,6 +222,7 @@ fn stages() -> TableIterator<
 
 extension_sql_file!(
     "../sql/stage_comments.sql",
+    name = "stage",
     requires = [Stage, sql_movement_allowed, allowed_movements, stages]
 );
 

@@ -1,0 +1,332 @@
+-- Floor and ERP functions that move stock between stages (SPEC §7). Each records its movements
+-- in the ledger through _move, the same path a direct INSERT takes, and returns the ledger rows
+-- it wrote. Each takes occurred_at, the physical event time, last.
+--
+-- They are SECURITY DEFINER so that roles below management can move stock only through them;
+-- search_path is pinned for that reason.
+
+CREATE FUNCTION add_location(code text, name text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO location (code, name) VALUES (_check_code('location', add_location.code), add_location.name)
+    ON CONFLICT ON CONSTRAINT location_pkey
+    DO UPDATE SET name = coalesce(excluded.name, location.name);
+    RETURN add_location.code;
+END
+$$;
+COMMENT ON FUNCTION add_location(text, text) IS
+    'Adds a location (warehouse, store) or renames it; returns its code. Safe to repeat.';
+
+CREATE FUNCTION expect(sku text, location text, qty bigint, ref text, eta date,
+                       occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    line expected_receipt;
+BEGIN
+    PERFORM _check_code('SKU', expect.sku), _known_location(expect.location), _check_qty(expect.qty),
+            _check_code('reference', expect.ref), _require(expect.eta, 'eta'),
+            _require(expect.occurred_at, 'occurred_at');
+    -- Claiming the line first makes concurrent retries wait for the first call and then see
+    -- what it recorded.
+    INSERT INTO sku (code) VALUES (expect.sku) ON CONFLICT DO NOTHING;
+    INSERT INTO expected_receipt (ref, sku, location, eta)
+    VALUES (expect.ref, expect.sku, expect.location, expect.eta)
+    ON CONFLICT (ref, sku, location) DO NOTHING;
+    IF FOUND THEN
+        RETURN NEXT _move(expect.sku, expect.location, NULL, 'inbound', expect.qty, expect.ref,
+                          'expected receipt', expect.occurred_at);
+        RETURN;
+    END IF;
+    -- A retried call returns the original movement; other content under the same reference
+    -- is a conflict.
+    SELECT * INTO line FROM expected_receipt e
+     WHERE e.ref = expect.ref AND e.sku = expect.sku AND e.location = expect.location FOR UPDATE;
+    IF line.expected = expect.qty AND line.eta IS NOT DISTINCT FROM expect.eta THEN
+        RETURN QUERY SELECT * FROM movement WHERE id = line.first_movement;
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'expected receipt % for % already exists with % units due %',
+            _q(expect.ref), _describe(expect.sku, expect.location), line.expected,
+            coalesce(line.eta::text, '(unknown)')
+        USING ERRCODE = 'IT004',
+              DETAIL = format('This call asked for %s units due %s.', expect.qty, expect.eta),
+              HINT = 'Cancel the open units with cancel_expected() and expect them under a new reference.';
+END
+$$;
+COMMENT ON FUNCTION expect(text, text, bigint, text, date, timestamptz) IS
+    'Records an expected receipt (PO/ASN line) of qty units with its ETA: outside -> inbound. Creates an unknown SKU. Repeating the same call returns the original movement; other quantities or ETAs under the same reference fail with IT004.';
+
+CREATE FUNCTION cancel_expected(sku text, location text, ref text, qty bigint DEFAULT NULL,
+                                occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    line expected_receipt;
+BEGIN
+    PERFORM _known_sku(cancel_expected.sku), _known_location(cancel_expected.location),
+            _require(cancel_expected.ref, 'ref'), _require(cancel_expected.occurred_at, 'occurred_at');
+    IF cancel_expected.qty IS NOT NULL THEN
+        PERFORM _check_qty(cancel_expected.qty);
+    END IF;
+    SELECT * INTO line FROM expected_receipt e
+     WHERE e.ref = cancel_expected.ref AND e.sku = cancel_expected.sku
+       AND e.location = cancel_expected.location;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no expected receipt % for %', _q(cancel_expected.ref),
+                _describe(cancel_expected.sku, cancel_expected.location)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF cancel_expected.qty IS NULL AND line.open_qty = 0 THEN
+        RETURN;  -- nothing left open: cancelling everything is done
+    END IF;
+    RETURN NEXT _move(cancel_expected.sku, cancel_expected.location, 'inbound', NULL,
+                      coalesce(cancel_expected.qty, line.open_qty), cancel_expected.ref,
+                      'expected receipt cancelled', cancel_expected.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION cancel_expected(text, text, text, bigint, timestamptz) IS
+    'Cancels qty open units (all of them when qty is NULL) of an expected receipt: inbound -> outside.';
+
+CREATE FUNCTION receive(sku text, location text, qty bigint, ref text DEFAULT NULL,
+                        occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    planned bigint;
+BEGIN
+    PERFORM _check_code('SKU', receive.sku), _known_location(receive.location), _check_qty(receive.qty),
+            _require(receive.occurred_at, 'occurred_at');
+    -- Units that were expected arrive from inbound: from the named receipt, or without a
+    -- reference from the open receipts in ETA order. The rest arrive unplanned.
+    IF receive.ref IS NOT NULL THEN
+        SELECT least(e.open_qty, receive.qty) INTO planned FROM expected_receipt e
+         WHERE e.ref = receive.ref AND e.sku = receive.sku AND e.location = receive.location
+           FOR UPDATE;
+    ELSE
+        SELECT least(coalesce(sum(open_lines.open_qty), 0), receive.qty) INTO planned
+          FROM (SELECT e.open_qty FROM expected_receipt e
+                 WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0
+                   FOR UPDATE) open_lines;
+    END IF;
+    planned := coalesce(planned, 0);
+    IF planned > 0 THEN
+        RETURN NEXT _move(receive.sku, receive.location, 'inbound', 'receiving', planned,
+                          receive.ref, 'arrival (planned)', receive.occurred_at);
+    END IF;
+    IF receive.qty > planned THEN
+        RETURN NEXT _move(receive.sku, receive.location, NULL, 'receiving', receive.qty - planned,
+                          receive.ref, 'arrival (unplanned)', receive.occurred_at);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION receive(text, text, bigint, text, timestamptz) IS
+    'Records an arrival on the dock. Expected units (the receipt named by ref, else open receipts in ETA order) move inbound -> receiving; any more arrive unplanned: outside -> receiving. Creates an unknown SKU.';
+
+CREATE FUNCTION put_away(sku text, location text, qty bigint, qc boolean DEFAULT false,
+                         occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(put_away.sku), _known_location(put_away.location), _check_qty(put_away.qty),
+            _require(put_away.qc, 'qc'), _require(put_away.occurred_at, 'occurred_at');
+    RETURN NEXT _move(put_away.sku, put_away.location, 'receiving',
+                      CASE WHEN put_away.qc THEN 'quality_control' ELSE 'available' END::stage,
+                      put_away.qty, NULL,
+                      CASE WHEN put_away.qc THEN 'put-away to QC' ELSE 'put-away' END,
+                      put_away.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION put_away(text, text, bigint, boolean, timestamptz) IS
+    'Puts received units away: receiving -> available, or receiving -> quality_control when qc is true.';
+
+CREATE FUNCTION qc_pass(sku text, location text, qty bigint, occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(qc_pass.sku), _known_location(qc_pass.location), _check_qty(qc_pass.qty),
+            _require(qc_pass.occurred_at, 'occurred_at');
+    RETURN NEXT _move(qc_pass.sku, qc_pass.location, 'quality_control', 'available', qc_pass.qty,
+                      NULL, 'QC passed', qc_pass.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION qc_pass(text, text, bigint, timestamptz) IS
+    'Units passed inspection: quality_control -> available.';
+
+CREATE FUNCTION qc_fail(sku text, location text, qty bigint, occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(qc_fail.sku), _known_location(qc_fail.location), _check_qty(qc_fail.qty),
+            _require(qc_fail.occurred_at, 'occurred_at');
+    RETURN NEXT _move(qc_fail.sku, qc_fail.location, 'quality_control', 'damaged', qc_fail.qty,
+                      NULL, 'QC failed', qc_fail.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION qc_fail(text, text, bigint, timestamptz) IS
+    'Units failed inspection: quality_control -> damaged. Damage found on the dock before QC is report_damage(..., from_stage => ''receiving'').';
+
+CREATE FUNCTION pick(sku text, location text, qty bigint, ref text DEFAULT NULL,
+                     occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(pick.sku), _known_location(pick.location), _check_qty(pick.qty),
+            _require(pick.occurred_at, 'occurred_at');
+    RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', pick.qty, pick.ref,
+                      'pick scan', pick.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION pick(text, text, bigint, text, timestamptz) IS
+    'A pick scan: available -> picked. The units stop being sellable at the scan; ref records the order.';
+
+CREATE FUNCTION put_back(sku text, location text, qty bigint, occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(put_back.sku), _known_location(put_back.location), _check_qty(put_back.qty),
+            _require(put_back.occurred_at, 'occurred_at');
+    RETURN NEXT _move(put_back.sku, put_back.location, 'picked', 'available', put_back.qty, NULL,
+                      'put back', put_back.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION put_back(text, text, bigint, timestamptz) IS
+    'Picked units returned to the shelf: picked -> available.';
+
+CREATE FUNCTION ship(sku text, location text, qty bigint, ref text DEFAULT NULL,
+                     occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(ship.sku), _known_location(ship.location), _check_qty(ship.qty),
+            _require(ship.occurred_at, 'occurred_at');
+    RETURN NEXT _move(ship.sku, ship.location, 'picked', 'shipped', ship.qty, ship.ref,
+                      'shipped', ship.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION ship(text, text, bigint, text, timestamptz) IS
+    'Picked units leave the building: picked -> shipped.';
+
+CREATE FUNCTION report_damage(sku text, location text, qty bigint,
+                              from_stage stage DEFAULT 'available',
+                              occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(report_damage.sku), _known_location(report_damage.location),
+            _check_qty(report_damage.qty), _require(report_damage.from_stage, 'from_stage'),
+            _require(report_damage.occurred_at, 'occurred_at');
+    IF report_damage.from_stage = 'quarantine' THEN
+        RAISE EXCEPTION 'returns leave quarantine only by a manager''s inspection'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A manager records it with inventory_truth.inspect_return(..., resale => false).';
+    END IF;
+    RETURN NEXT _move(report_damage.sku, report_damage.location, report_damage.from_stage, 'damaged',
+                      report_damage.qty, NULL, 'damage found', report_damage.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION report_damage(text, text, bigint, stage, timestamptz) IS
+    'Damage found: from_stage (available by default; also receiving, quality_control, committed, picked) -> damaged.';
+
+CREATE FUNCTION receive_return(sku text, location text, qty bigint, ref text DEFAULT NULL,
+                               occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    from_shipped bigint;
+BEGIN
+    PERFORM _known_sku(receive_return.sku), _known_location(receive_return.location),
+            _check_qty(receive_return.qty), _require(receive_return.occurred_at, 'occurred_at');
+    -- Units this location shipped come back from shipped; any others (shipped elsewhere, or
+    -- before the ledger began) come from outside.
+    from_shipped := least(_bucket_qty(receive_return.sku, receive_return.location, 'shipped'),
+                          receive_return.qty);
+    IF from_shipped > 0 THEN
+        RETURN NEXT _move(receive_return.sku, receive_return.location, 'shipped', 'quarantine',
+                          from_shipped, receive_return.ref, 'customer return', receive_return.occurred_at);
+    END IF;
+    IF receive_return.qty > from_shipped THEN
+        RETURN NEXT _move(receive_return.sku, receive_return.location, NULL, 'quarantine',
+                          receive_return.qty - from_shipped, receive_return.ref,
+                          'customer return', receive_return.occurred_at);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION receive_return(text, text, bigint, text, timestamptz) IS
+    'A customer return arrives and waits in quarantine for a manager: shipped -> quarantine for units this location shipped, outside -> quarantine for the rest.';
+
+CREATE FUNCTION inspect_return(sku text, location text, qty bigint, resale boolean,
+                               occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(inspect_return.sku), _known_location(inspect_return.location),
+            _check_qty(inspect_return.qty), _require(inspect_return.resale, 'resale'),
+            _require(inspect_return.occurred_at, 'occurred_at');
+    RETURN NEXT _move(inspect_return.sku, inspect_return.location, 'quarantine',
+                      CASE WHEN inspect_return.resale THEN 'available' ELSE 'damaged' END::stage,
+                      inspect_return.qty, NULL,
+                      CASE WHEN inspect_return.resale THEN 'inspection: ready for resale'
+                           ELSE 'inspection: damaged' END,
+                      inspect_return.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION inspect_return(text, text, bigint, boolean, timestamptz) IS
+    'A manager''s inspection of returned units: quarantine -> available when resale, else quarantine -> damaged.';
+
+CREATE FUNCTION write_off(sku text, location text, qty bigint, from_stage stage DEFAULT 'damaged',
+                          reason text DEFAULT NULL, occurred_at timestamptz DEFAULT now())
+RETURNS SETOF movement
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(write_off.sku), _known_location(write_off.location), _check_qty(write_off.qty),
+            _require(write_off.from_stage, 'from_stage'), _require(write_off.occurred_at, 'occurred_at');
+    RETURN NEXT _move(write_off.sku, write_off.location, write_off.from_stage, 'written_off',
+                      write_off.qty, NULL, coalesce(write_off.reason, 'write-off'),
+                      write_off.occurred_at);
+END
+$$;
+COMMENT ON FUNCTION write_off(text, text, bigint, stage, text, timestamptz) IS
+    'Removes units for good: from_stage (damaged by default; also missing, available) -> written_off, with a reason.';

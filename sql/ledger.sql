@@ -1,0 +1,498 @@
+-- The stock ledger (SPEC §2, §7, §8): SKUs, locations, the append-only movement ledger and the
+-- per-bucket balances it keeps, all in one transaction.
+--
+-- Every path that moves stock goes through one trigger on `movement`: the floor functions insert
+-- into the ledger like an ERP does, so a row written directly is validated and applied exactly
+-- as the functions' rows are. Balances are never negative once a transaction commits; a
+-- deferred constraint trigger checks the buckets a transaction drove below zero, so an ERP may
+-- insert one transaction's movements in any order.
+--
+-- Lock order: expected-receipt lines first, then balance buckets in stage order. Every movement
+-- touches the buckets of one SKU at one location, so two movements never wait for each other
+-- in opposite orders.
+
+-- Codes are what ERPs and scanners know; they are the keys.
+CREATE FUNCTION _check_code(kind text, code text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF code IS NULL THEN
+        RAISE EXCEPTION '% code must not be NULL', kind USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF code = '' OR length(code) > 100 OR code ~ '[[:cntrl:]]' OR code <> btrim(code) THEN
+        RAISE EXCEPTION 'invalid % code %', kind, left(to_json(code)::text, 120)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Codes are 1 to 100 characters, without control characters or surrounding spaces.';
+    END IF;
+    RETURN code;
+END
+$$;
+
+CREATE TABLE sku (
+    code text PRIMARY KEY CHECK (code = _check_code('SKU', code)),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE sku IS
+    'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
+
+CREATE TABLE location (
+    code text PRIMARY KEY CHECK (code = _check_code('location', code)),
+    name text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE location IS 'Warehouses, stores and other places that hold stock; see add_location.';
+
+-- The ledger. Columns up to occurred_at are what a caller writes; the rest the extension fills.
+CREATE TABLE movement (
+    id bigserial PRIMARY KEY,
+    sku text NOT NULL,
+    location text NOT NULL,
+    from_stage stage,
+    to_stage stage,
+    qty bigint NOT NULL,
+    channel text,
+    ref text,
+    reason text,
+    occurred_at timestamptz NOT NULL DEFAULT now(),
+    recorded_at timestamptz NOT NULL,
+    actor name NOT NULL,
+    txid xid8 NOT NULL
+);
+COMMENT ON TABLE movement IS
+    'The append-only stock ledger: one row per movement of qty units of a SKU at a location from one stage to another (NULL = outside the system). Rows inserted directly are validated and applied like the functions'' rows.';
+COMMENT ON COLUMN movement.occurred_at IS 'When the physical event happened (scanner clock); defaults to now().';
+COMMENT ON COLUMN movement.recorded_at IS 'When the database recorded the movement (filled in).';
+COMMENT ON COLUMN movement.actor IS 'The role that recorded the movement (filled in; SET ROLE is honoured).';
+COMMENT ON COLUMN movement.txid IS 'The recording transaction (filled in).';
+
+-- One row per bucket: a SKU at a location in a stage.
+CREATE TABLE balance (
+    sku text NOT NULL REFERENCES sku,
+    location text NOT NULL REFERENCES location,
+    stage stage NOT NULL,
+    qty bigint NOT NULL,
+    PRIMARY KEY (sku, location, stage)
+);
+COMMENT ON TABLE balance IS
+    'Units per SKU, location and stage; always equal to the ledger''s sum (see verify()).';
+
+-- Expected receipts (PO/ASN lines): inbound stock keeps its reference and ETA here.
+CREATE TABLE expected_receipt (
+    id bigserial PRIMARY KEY,
+    ref text NOT NULL,
+    sku text NOT NULL REFERENCES sku,
+    location text NOT NULL REFERENCES location,
+    eta date,
+    expected bigint NOT NULL DEFAULT 0,
+    open_qty bigint NOT NULL DEFAULT 0 CHECK (open_qty >= 0),
+    first_movement bigint,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (ref, sku, location)
+);
+CREATE INDEX expected_receipt_open ON expected_receipt (sku, location, eta, id) WHERE open_qty > 0;
+COMMENT ON TABLE expected_receipt IS
+    'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';
+
+-- A dump keeps the user's data; the extension's objects come from CREATE EXTENSION.
+SELECT pg_catalog.pg_extension_config_dump('sku', '');
+SELECT pg_catalog.pg_extension_config_dump('location', '');
+SELECT pg_catalog.pg_extension_config_dump('movement', '');
+SELECT pg_catalog.pg_extension_config_dump('movement_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('balance', '');
+SELECT pg_catalog.pg_extension_config_dump('expected_receipt', '');
+SELECT pg_catalog.pg_extension_config_dump('expected_receipt_id_seq', '');
+
+-- The role that acts: the SET ROLE role, else the login. SECURITY DEFINER functions change
+-- current_user, not these.
+CREATE FUNCTION _actor() RETURNS name
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
+                ELSE current_setting('role')::name END
+$$;
+
+-- A code as messages show it: in double quotes, like PostgreSQL's own object names.
+CREATE FUNCTION _q(code text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '"' || code || '"' $$;
+
+CREATE FUNCTION _describe(sku text, location text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$ SELECT format('SKU %s at location %s', _q(sku), _q(location)) $$;
+
+-- Adds delta to a bucket, creating it when needed; returns the new quantity. Locks the row.
+CREATE FUNCTION _add_to_bucket(p_sku text, p_location text, p_stage stage, delta bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    new_qty bigint;
+BEGIN
+    UPDATE balance SET qty = qty + delta
+     WHERE sku = p_sku AND location = p_location AND stage = p_stage
+    RETURNING qty INTO new_qty;
+    IF NOT FOUND THEN
+        INSERT INTO balance AS b (sku, location, stage, qty)
+        VALUES (p_sku, p_location, p_stage, delta)
+        ON CONFLICT (sku, location, stage) DO UPDATE SET qty = b.qty + excluded.qty
+        RETURNING qty INTO new_qty;
+    END IF;
+    RETURN new_qty;
+END
+$$;
+
+-- Keeps expected receipts in step with inbound movements. A movement out of inbound with a
+-- reference draws from that line; without one, from the open lines in ETA order.
+CREATE FUNCTION _track_expected_receipt(m movement) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    line expected_receipt;
+    left_to_draw bigint := m.qty;
+    drawn bigint;
+BEGIN
+    IF m.to_stage = 'inbound' THEN
+        IF m.ref IS NULL THEN
+            RAISE EXCEPTION 'an expected receipt of % needs a reference', _describe(m.sku, m.location)
+                USING ERRCODE = 'null_value_not_allowed',
+                      HINT = 'Give the purchase order or ASN line as ref.';
+        END IF;
+        INSERT INTO expected_receipt AS e (ref, sku, location, expected, open_qty, first_movement)
+        VALUES (m.ref, m.sku, m.location, m.qty, m.qty, m.id)
+        ON CONFLICT (ref, sku, location) DO UPDATE
+            SET expected = e.expected + excluded.expected,
+                open_qty = e.open_qty + excluded.open_qty,
+                first_movement = coalesce(e.first_movement, excluded.first_movement);
+    ELSIF m.from_stage = 'inbound' THEN
+        IF m.ref IS NOT NULL THEN
+            SELECT * INTO line FROM expected_receipt
+             WHERE ref = m.ref AND sku = m.sku AND location = m.location FOR UPDATE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'no expected receipt % for %', _q(m.ref), _describe(m.sku, m.location)
+                    USING ERRCODE = 'undefined_object';
+            END IF;
+            IF line.open_qty < m.qty THEN
+                RAISE EXCEPTION 'insufficient stock: expected receipt % for % has % units open, % asked',
+                        _q(m.ref), _describe(m.sku, m.location), line.open_qty, m.qty
+                    USING ERRCODE = 'IT001';
+            END IF;
+            UPDATE expected_receipt SET open_qty = open_qty - m.qty WHERE id = line.id;
+        ELSE
+            FOR line IN
+                SELECT * FROM expected_receipt
+                 WHERE sku = m.sku AND location = m.location AND open_qty > 0
+                 ORDER BY eta NULLS LAST, id
+                   FOR UPDATE
+            LOOP
+                drawn := least(line.open_qty, left_to_draw);
+                UPDATE expected_receipt SET open_qty = open_qty - drawn WHERE id = line.id;
+                left_to_draw := left_to_draw - drawn;
+                EXIT WHEN left_to_draw = 0;
+            END LOOP;
+            -- Anything not drawn drives the inbound bucket negative: refused at commit.
+        END IF;
+    END IF;
+END
+$$;
+
+-- Validates and applies one ledger row. Runs for the functions and for direct inserts alike.
+CREATE FUNCTION _movement_before_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+BEGIN
+    -- Rows that arrive with the filled-in columns set are history being restored (pg_dump,
+    -- pg_restore): only the table's owner can write those columns. Their balances are restored
+    -- from the balance table's own dump, so they are stored as they are.
+    IF NEW.recorded_at IS NOT NULL AND NEW.actor IS NOT NULL AND NEW.txid IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+
+    IF NEW.sku IS NULL OR NEW.location IS NULL OR NEW.qty IS NULL OR NEW.occurred_at IS NULL THEN
+        RAISE EXCEPTION 'a movement needs %', array_to_string(ARRAY[
+                CASE WHEN NEW.sku IS NULL THEN 'a sku' END,
+                CASE WHEN NEW.location IS NULL THEN 'a location' END,
+                CASE WHEN NEW.qty IS NULL THEN 'a qty' END,
+                CASE WHEN NEW.occurred_at IS NULL THEN 'an occurred_at' END], ' and ')
+            USING ERRCODE = 'not_null_violation';
+    END IF;
+    IF NEW.qty <= 0 THEN
+        RAISE EXCEPTION 'quantity must be positive: % units of %', NEW.qty, _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT movement_allowed(NEW.from_stage, NEW.to_stage) THEN
+        RAISE EXCEPTION 'movement from % to % is not allowed (% units of %)',
+                coalesce(NEW.from_stage::text, 'outside'), coalesce(NEW.to_stage::text, 'outside'),
+                NEW.qty, _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'IT002',
+                  HINT = 'inventory_truth.allowed_movements() lists the allowed movements.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM location WHERE code = NEW.location) THEN
+        RAISE EXCEPTION 'unknown location %', _q(NEW.location)
+            USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_location().';
+    END IF;
+    IF NOT EXISTS (SELECT FROM sku WHERE code = NEW.sku) THEN
+        -- Only stock arriving from outside into inbound, receiving or available (an expected
+        -- receipt, an arrival, a count gain) may introduce a SKU.
+        IF NEW.from_stage IS NULL AND NEW.to_stage IN ('inbound', 'receiving', 'available') THEN
+            INSERT INTO sku (code) VALUES (_check_code('SKU', NEW.sku)) ON CONFLICT DO NOTHING;
+        ELSE
+            RAISE EXCEPTION 'unknown SKU %', _q(NEW.sku) USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+    IF NEW.channel IS NOT NULL THEN
+        -- Sales channels are not part of this version: no channel name can be known yet.
+        RAISE EXCEPTION 'unknown channel %', _q(NEW.channel) USING ERRCODE = 'undefined_object';
+    END IF;
+
+    NEW.recorded_at := clock_timestamp();
+    NEW.actor := _actor();
+    NEW.txid := pg_current_xact_id();
+
+    IF 'inbound' IN (NEW.from_stage, NEW.to_stage) THEN
+        PERFORM _track_expected_receipt(NEW);
+    END IF;
+
+    -- Buckets in stage order (see the lock order above). A source bucket may go below zero
+    -- inside the transaction; balance_never_negative refuses that at commit.
+    IF NEW.to_stage IS NULL OR (NEW.from_stage IS NOT NULL AND NEW.from_stage < NEW.to_stage) THEN
+        PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.from_stage, -NEW.qty);
+        IF NEW.to_stage IS NOT NULL THEN
+            PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.to_stage, NEW.qty);
+        END IF;
+    ELSE
+        PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.to_stage, NEW.qty);
+        IF NEW.from_stage IS NOT NULL THEN
+            PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.from_stage, -NEW.qty);
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER movement_apply BEFORE INSERT ON movement
+    FOR EACH ROW EXECUTE FUNCTION _movement_before_insert();
+
+CREATE FUNCTION _movement_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'the movement ledger is append-only: % is refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Record a correcting movement instead.';
+END
+$$;
+
+CREATE TRIGGER movement_append_only BEFORE UPDATE OR DELETE ON movement
+    FOR EACH ROW EXECUTE FUNCTION _movement_append_only();
+CREATE TRIGGER movement_no_truncate BEFORE TRUNCATE ON movement
+    FOR EACH STATEMENT EXECUTE FUNCTION _movement_append_only();
+
+-- Fires at commit only for buckets a transaction drove below zero (the WHEN clause keeps it
+-- off every other write), and looks at the bucket as it finally stands.
+CREATE FUNCTION _balance_never_negative() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    final_qty bigint;
+BEGIN
+    SELECT qty INTO final_qty FROM balance
+     WHERE sku = NEW.sku AND location = NEW.location AND stage = NEW.stage;
+    IF final_qty < 0 THEN
+        RAISE EXCEPTION 'insufficient stock: this transaction moves % more units out of stage % than % holds',
+                -final_qty, NEW.stage, _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'IT001',
+                  DETAIL = format('The bucket would end the transaction at %s units.', final_qty);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER balance_never_negative AFTER INSERT OR UPDATE ON balance
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.qty < 0) EXECUTE FUNCTION _balance_never_negative();
+
+-- Records one movement for the functions below and checks the source bucket at once, so a
+-- function call fails at the call, not at commit. Returns the ledger row.
+CREATE FUNCTION _move(p_sku text, p_location text, p_from stage, p_to stage, p_qty bigint,
+                      p_ref text, p_reason text, p_occurred_at timestamptz)
+RETURNS movement
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m movement;
+    left_in_source bigint;
+BEGIN
+    INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason, occurred_at)
+    VALUES (p_sku, p_location, p_from, p_to, p_qty, p_ref, p_reason, p_occurred_at)
+    RETURNING * INTO m;
+    IF p_from IS NOT NULL THEN
+        SELECT qty INTO left_in_source FROM balance
+         WHERE sku = p_sku AND location = p_location AND stage = p_from;
+        IF left_in_source < 0 THEN
+            RAISE EXCEPTION 'insufficient stock: % has % units in stage %, % asked',
+                    _describe(p_sku, p_location), left_in_source + p_qty, p_from, p_qty
+                USING ERRCODE = 'IT001';
+        END IF;
+    END IF;
+    RETURN m;
+END
+$$;
+
+-- Checks shared by the functions' arguments.
+CREATE FUNCTION _require(value anyelement, what text) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN value;
+END
+$$;
+
+CREATE FUNCTION _check_qty(qty bigint) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF qty IS NULL THEN
+        RAISE EXCEPTION 'qty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF qty <= 0 THEN
+        RAISE EXCEPTION 'quantity must be positive, got %', qty USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN qty;
+END
+$$;
+
+CREATE FUNCTION _known_sku(p_sku text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_sku IS NULL THEN
+        RAISE EXCEPTION 'sku must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM sku WHERE code = p_sku) THEN
+        RAISE EXCEPTION 'unknown SKU %', _q(p_sku) USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN p_sku;
+END
+$$;
+
+CREATE FUNCTION _known_location(p_location text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_location IS NULL THEN
+        RAISE EXCEPTION 'location must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM location WHERE code = p_location) THEN
+        RAISE EXCEPTION 'unknown location %', _q(p_location)
+            USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_location().';
+    END IF;
+    RETURN p_location;
+END
+$$;
+
+CREATE FUNCTION _bucket_qty(p_sku text, p_location text, p_stage stage) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+    SELECT coalesce((SELECT qty FROM balance
+                      WHERE sku = p_sku AND location = p_location AND stage = p_stage), 0)
+$$;
+
+------------------------------------------------------------------------------------------------
+-- Reading the ledger
+
+CREATE FUNCTION stock(sku text)
+RETURNS TABLE (location text, stage stage, channel text, qty bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(stock.sku);
+    RETURN QUERY
+        SELECT b.location, b.stage, NULL::text, b.qty
+          FROM balance b
+         WHERE b.sku = stock.sku AND b.qty <> 0
+         ORDER BY b.location, b.stage;
+END
+$$;
+COMMENT ON FUNCTION stock(text) IS
+    'Units of a SKU per location and stage (empty buckets left out).';
+
+CREATE FUNCTION expected_receipts()
+RETURNS TABLE (ref text, sku text, location text, eta date, expected bigint, open_qty bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+    SELECT e.ref, e.sku, e.location, e.eta, e.expected, e.open_qty
+      FROM expected_receipt e
+     WHERE e.open_qty > 0
+     ORDER BY e.eta NULLS LAST, e.sku, e.location, e.ref
+$$;
+COMMENT ON FUNCTION expected_receipts() IS
+    'Open expected receipts (stock still inbound): reference, SKU, location, ETA, units expected and still open.';
+
+CREATE FUNCTION verify()
+RETURNS TABLE (sku text, location text, stage stage, ledger_qty bigint, balance_qty bigint, problem text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+    WITH ledger AS (
+        SELECT m.sku, m.location, m.to_stage AS stage, sum(m.qty)::bigint AS qty
+          FROM movement m WHERE m.to_stage IS NOT NULL GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT m.sku, m.location, m.from_stage, -sum(m.qty)::bigint
+          FROM movement m WHERE m.from_stage IS NOT NULL GROUP BY 1, 2, 3
+    ), ledger_sum AS (
+        SELECT l.sku, l.location, l.stage, sum(l.qty)::bigint AS qty FROM ledger l GROUP BY 1, 2, 3
+    ), buckets AS (
+        SELECT coalesce(l.sku, b.sku) AS sku, coalesce(l.location, b.location) AS location,
+               coalesce(l.stage, b.stage) AS stage, coalesce(l.qty, 0) AS ledger_qty,
+               coalesce(b.qty, 0) AS balance_qty
+          FROM ledger_sum l
+          FULL JOIN balance b ON b.sku = l.sku AND b.location = l.location AND b.stage = l.stage
+    ), inbound_lines AS (
+        SELECT e.sku, e.location, sum(e.open_qty)::bigint AS qty
+          FROM expected_receipt e GROUP BY 1, 2
+    )
+    SELECT k.sku, k.location, k.stage, k.ledger_qty, k.balance_qty,
+           CASE WHEN k.ledger_qty <> k.balance_qty THEN 'balance differs from the ledger'
+                ELSE 'balance is negative' END
+      FROM buckets k
+     WHERE k.ledger_qty <> k.balance_qty OR k.balance_qty < 0
+    UNION ALL
+    SELECT coalesce(i.sku, b.sku), coalesce(i.location, b.location), 'inbound'::stage,
+           coalesce(i.qty, 0), coalesce(b.qty, 0), 'open expected receipts differ from inbound stock'
+      FROM inbound_lines i
+      FULL JOIN (SELECT * FROM balance WHERE balance.stage = 'inbound') b
+        ON b.sku = i.sku AND b.location = i.location
+     WHERE coalesce(i.qty, 0) <> coalesce(b.qty, 0)
+     ORDER BY 1, 2, 3
+$$;
+COMMENT ON FUNCTION verify() IS
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, and open expected receipts match inbound stock; otherwise one row per discrepancy.';

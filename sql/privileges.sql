@@ -1,0 +1,72 @@
+-- Privileges (SPEC §9): three levels, as NOLOGIN roles a DBA grants to login roles.
+--
+--   inventory_truth_storefront  read stock and ATP, listen for changes
+--   inventory_truth_floor       floor and order operations (WMS, ERP); includes storefront
+--   inventory_truth_manager     rules, quarantine release, write-offs, count approval, direct
+--                               ledger inserts; includes floor
+--
+-- Roles belong to the cluster, not the database: they are created once if missing and survive
+-- DROP EXTENSION. Nobody but the extension's owner can write the tables except a manager
+-- inserting into the ledger; everyone else goes through the SECURITY DEFINER functions.
+DO $$
+DECLARE
+    level text;
+BEGIN
+    FOREACH level IN ARRAY ARRAY['inventory_truth_storefront', 'inventory_truth_floor',
+                                 'inventory_truth_manager'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = level) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', level);
+        END IF;
+    END LOOP;
+    IF NOT pg_catalog.pg_has_role('inventory_truth_floor', 'inventory_truth_storefront', 'MEMBER') THEN
+        GRANT inventory_truth_storefront TO inventory_truth_floor;
+    END IF;
+    IF NOT pg_catalog.pg_has_role('inventory_truth_manager', 'inventory_truth_floor', 'MEMBER') THEN
+        GRANT inventory_truth_floor TO inventory_truth_manager;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA inventory_truth FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA inventory_truth FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA inventory_truth FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA inventory_truth FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA inventory_truth TO inventory_truth_storefront;
+
+-- Storefront: what is where, and which movements exist.
+GRANT EXECUTE ON FUNCTION
+    movement_allowed(stage, stage),
+    allowed_movements(),
+    stages(),
+    stock(text)
+TO inventory_truth_storefront;
+
+-- Floor: moving stock through the functions, and reading the ledger.
+GRANT EXECUTE ON FUNCTION
+    add_location(text, text),
+    expect(text, text, bigint, text, date, timestamptz),
+    cancel_expected(text, text, text, bigint, timestamptz),
+    receive(text, text, bigint, text, timestamptz),
+    put_away(text, text, bigint, boolean, timestamptz),
+    qc_pass(text, text, bigint, timestamptz),
+    qc_fail(text, text, bigint, timestamptz),
+    pick(text, text, bigint, text, timestamptz),
+    put_back(text, text, bigint, timestamptz),
+    ship(text, text, bigint, text, timestamptz),
+    report_damage(text, text, bigint, stage, timestamptz),
+    receive_return(text, text, bigint, text, timestamptz),
+    expected_receipts(),
+    verify()
+TO inventory_truth_floor;
+GRANT SELECT ON sku, location, movement, balance, expected_receipt TO inventory_truth_floor;
+
+-- Management: quarantine release, write-offs, and writing the ledger directly (an ERP that
+-- inserts its own movements). The filled-in columns stay the extension's.
+GRANT EXECUTE ON FUNCTION
+    inspect_return(text, text, bigint, boolean, timestamptz),
+    write_off(text, text, bigint, stage, text, timestamptz)
+TO inventory_truth_manager;
+GRANT INSERT (sku, location, from_stage, to_stage, qty, channel, ref, reason, occurred_at)
+    ON movement TO inventory_truth_manager;
+GRANT USAGE ON SEQUENCE movement_id_seq TO inventory_truth_manager;

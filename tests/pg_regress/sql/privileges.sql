@@ -1,0 +1,91 @@
+-- Privileges (SPEC §9): three levels a DBA grants to login roles. Below management, stock moves
+-- only through the functions; nobody updates or deletes the ledger.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS inventory_truth CASCADE;
+CREATE EXTENSION inventory_truth;
+DROP ROLE IF EXISTS it_web, it_wms, it_boss, it_nobody;
+RESET client_min_messages;
+SET search_path = inventory_truth, public;
+\set SHOW_CONTEXT never
+
+-- The levels, each including the one before.
+SELECT r.rolname AS level, r.rolcanlogin AS can_login,
+       array(SELECT m.rolname FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.roleid
+              WHERE a.member = r.oid) AS includes
+  FROM pg_roles r WHERE r.rolname LIKE 'inventory_truth\_%' ORDER BY r.oid;
+
+-- How a DBA gives them to the login roles of a storefront, a WMS and a manager.
+CREATE ROLE it_web LOGIN IN ROLE inventory_truth_storefront;
+CREATE ROLE it_wms LOGIN IN ROLE inventory_truth_floor;
+CREATE ROLE it_boss LOGIN IN ROLE inventory_truth_manager;
+CREATE ROLE it_nobody LOGIN;
+
+SELECT add_location('DC1');
+SELECT count(*) FROM receive('MUG', 'DC1', 10);
+SELECT count(*) FROM put_away('MUG', 'DC1', 8);
+
+-- A role without a level cannot even see the schema.
+SET ROLE it_nobody;
+SELECT * FROM inventory_truth.stock('MUG');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- Storefront: reads stock, moves nothing, reads no table.
+SET ROLE it_web;
+SELECT * FROM stock('MUG');
+SELECT * FROM pick('MUG', 'DC1', 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM movement;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- Floor: moves stock through the functions and reads the ledger; cannot write a table, write
+-- stock off or release quarantine.
+SET ROLE it_wms;
+SELECT id, from_stage, to_stage, qty, actor FROM pick('MUG', 'DC1', 2, 'SO-1');
+SELECT count(*) AS movements FROM movement;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty)
+VALUES ('MUG', 'DC1', 'picked', 'shipped', 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE balance SET qty = 100 WHERE sku = 'MUG';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM write_off('MUG', 'DC1', 1, from_stage => 'available');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM inspect_return('MUG', 'DC1', 1, resale => true);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- Management: writes the ledger directly (an ERP) and writes stock off. The columns the
+-- extension fills in stay its own, and balances stay out of reach.
+SET ROLE it_boss;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
+VALUES ('MUG', 'DC1', 'picked', 'shipped', 2, 'SO-1');
+SELECT id, from_stage, to_stage, qty, actor FROM write_off('MUG', 'DC1', 1, from_stage => 'available', reason => 'scratched');
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, actor)
+VALUES ('MUG', 'DC1', 'available', 'picked', 1, 'it_wms');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE balance SET qty = 100 WHERE sku = 'MUG';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DELETE FROM movement;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- The ledger names the role that acted.
+SELECT id, from_stage, to_stage, qty, actor FROM movement ORDER BY id;
+SELECT * FROM stock('MUG');
+
+-- Every SECURITY DEFINER function pins its search_path, so no caller can slip objects of its
+-- own in front of the extension's.
+SELECT p.oid::regprocedure AS unpinned
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'inventory_truth' AND p.prosecdef
+   AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+-- Nothing is executable by PUBLIC.
+SELECT p.oid::regprocedure AS public_can_run
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'inventory_truth' AND has_function_privilege('it_nobody', p.oid, 'EXECUTE');
+
+SELECT * FROM verify();
+SET client_min_messages = warning;
+DROP OWNED BY it_web, it_wms, it_boss, it_nobody;
+DROP ROLE it_web, it_wms, it_boss, it_nobody;

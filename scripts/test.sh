@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test layer and fails if any layer fails:
 #   unit     Rust unit tests (pure rules) and #[pg_test] (in-database), through `cargo pgrx test`
-#   regress  pg_regress files under tests/pg_regress, against a fresh scratch cluster
-#   client   real-client tests (client/tests, tokio-postgres) against the same cluster
-#   scripts  the scratch-cluster helper's promises (tests/scripts)
+#   regress    pg_regress files under tests/pg_regress, against a fresh scratch cluster
+#   isolation  isolation specs under tests/isolation (pg_isolation_regress), same cluster
+#   client     real-client tests (client/tests, tokio-postgres) against the same cluster
+#   restore    pg_dump / pg_restore round trip (tests/scripts/dump_restore.sh), same cluster
+#   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
 #
 # `scripts/test.sh regress client` runs only the named layers.
-# IT_REGRESS_ACCEPT=1 copies pg_regress results over the expected files (review the diff!).
+# IT_REGRESS_ACCEPT=1 copies pg_regress and isolation results over the expected files (review
+# the diff!).
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-all_layers=(unit regress client scripts)
+all_layers=(unit regress isolation client restore scripts)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
 for layer in "${wanted[@]}"; do
@@ -48,26 +51,34 @@ rust_and_pg_tests() {
         --runas "$IT_RUNAS" --pgdata "$IT_SCRATCH_DIR/pgrx-test"
 }
 
-pg_regress_tests() {
+# Runs pg_regress or pg_isolation_regress ($1: regress or isolation) over every test under
+# tests/$2, against a fresh database on the scratch cluster.
+run_pg_regress() {
+    local kind=$1 dir=$REPO_ROOT/tests/$2 db=inventory_truth_$1 runner
+    runner=$(pgxs_test_dir)/regress/pg_regress
+    [ "$kind" = isolation ] && runner=$(pgxs_test_dir)/isolation/pg_isolation_regress
     # Kept after a failure for a look, replaced by the next run.
-    local out="$IT_SCRATCH_DIR/pg_regress-output"
+    local out="$IT_SCRATCH_DIR/$kind-output"
     rm -rf "$out" && mkdir -p "$out" || return 1
     local tests=() f
-    for f in "$REPO_ROOT"/tests/pg_regress/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
+    for f in "$dir"/sql/*.sql "$dir"/specs/*.spec; do
+        [ -e "$f" ] || continue
+        f=$(basename "$f")
+        tests+=("${f%.*}")
+    done
     PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres \
-        -c "DROP DATABASE IF EXISTS inventory_truth_regress" \
-        -c "CREATE DATABASE inventory_truth_regress" || return 1
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" || return 1
     local status=0
-    "$(pgxs_test_dir)/regress/pg_regress" --use-existing --bindir="$PGBIN" \
-        --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=inventory_truth_regress \
-        --inputdir="$REPO_ROOT/tests/pg_regress" --outputdir="$out" "${tests[@]}" || status=$?
+    "$runner" --use-existing --bindir="$PGBIN" \
+        --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname="$db" \
+        --inputdir="$dir" --outputdir="$out" "${tests[@]}" || status=$?
     if [ "${IT_REGRESS_ACCEPT:-0}" = 1 ]; then
-        cp "$out"/results/*.out "$REPO_ROOT/tests/pg_regress/expected/" || return 1
-        say "copied pg_regress results into tests/pg_regress/expected: review with git diff"
+        cp "$out"/results/*.out "$dir/expected/" || return 1
+        say "copied $kind results into tests/$2/expected: review with git diff"
     fi
     if [ "$status" -ne 0 ]; then
         [ -f "$out/regression.diffs" ] && head -n 200 "$out/regression.diffs"
-        say "pg_regress output kept in $out"
+        say "$kind output kept in $out"
     fi
     return "$status"
 }
@@ -87,12 +98,15 @@ wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 if ! cluster install; then
     results+=("FAIL  cargo pgrx install")
     failed=1
-elif wants regress || wants client; then
+elif wants regress || wants isolation || wants client || wants restore; then
     if cluster destroy test && cluster start test && exports=$(cluster env test); then
         trap 'cluster stop test' EXIT
         eval "$exports"
-        wants regress && run_layer "pg_regress (tests/pg_regress)" pg_regress_tests
+        wants regress && run_layer "pg_regress (tests/pg_regress)" run_pg_regress regress pg_regress
+        wants isolation && run_layer "isolation specs (tests/isolation)" run_pg_regress isolation isolation
         wants client && run_layer "real-client tests (client/tests)" client_tests
+        wants restore && run_layer "dump and restore (tests/scripts/dump_restore.sh)" \
+            "$REPO_ROOT/tests/scripts/dump_restore.sh"
     else
         results+=("FAIL  scratch cluster 'test' did not start")
         failed=1

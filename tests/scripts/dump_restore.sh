@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A dump and restore keeps the ledger and everything it depends on (SPEC §9, issue: pg_dump).
+# The extension's tables hold user data, so they are registered with pg_extension_config_dump;
+# without that, pg_dump writes CREATE EXTENSION and nothing else, and a restore loses the ledger.
+#
+# Needs a running cluster in PGHOST/PGPORT/PGUSER with the extension installed (test.sh passes
+# the scratch cluster's). Loads tests/pg_regress/sql/ledger.sql as data (every kind of movement,
+# expected receipts, direct inserts), then checks, for a custom-format
+# dump through pg_restore and a plain dump through psql:
+#   - every table of the extension comes back row for row, identical;
+#   - verify() finds nothing wrong after the restore;
+#   - the ledger carries on: the next movement gets the next id and is applied.
+# Prints one line per check; exits non-zero when any check fails.
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/../../scripts/common.sh"
+
+: "${PGHOST:?run through scripts/test.sh, or export a cluster with scripts/cluster.sh env}"
+PGBIN=$(pg_bindir)
+psql_q() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+failures=0
+ok() { echo "ok - $1"; }
+not_ok() {
+    echo "not ok - $1"
+    failures=$((failures + 1))
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-dump.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+for db in it_dump_source it_dump_custom it_dump_plain; do
+    PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+done
+
+# The ledger regress file is the richest data there is: every allowed movement, expected
+# receipts, direct inserts. Its output does not matter here (pg_regress checks it).
+psql_q -d it_dump_source -f "$REPO_ROOT/tests/pg_regress/sql/ledger.sql" >/dev/null
+# An open expected receipt and a second SKU on top.
+psql_q -d it_dump_source -c "
+    SELECT count(*) FROM inventory_truth.expect('PLATE', 'DC1', 5, 'PO-9', '2027-01-15');
+    SELECT count(*) FROM inventory_truth.receive('PLATE', 'DC1', 2, 'PO-9');" >/dev/null
+
+tables=(sku location movement balance expected_receipt)
+snapshot() {
+    local db=$1 t
+    for t in "${tables[@]}"; do
+        echo "-- $t"
+        psql_q -d "$db" -c "COPY (SELECT * FROM inventory_truth.$t r ORDER BY r::text) TO STDOUT"
+    done
+}
+snapshot it_dump_source >"$work/source.txt"
+movements=$(psql_q -At -d it_dump_source -c "SELECT count(*) FROM inventory_truth.movement")
+next_id=$(psql_q -At -d it_dump_source -c "SELECT max(id) + 1 FROM inventory_truth.movement")
+if [ "$movements" -gt 20 ]; then ok "source ledger has $movements movements"; else not_ok "source ledger has only $movements movements"; fi
+
+"$PGBIN/pg_dump" -Fc -d it_dump_source -f "$work/dump.custom"
+if "$PGBIN/pg_restore" --exit-on-error -d it_dump_custom "$work/dump.custom" 2>"$work/restore.err"; then
+    ok "pg_restore of a custom-format dump"
+else
+    not_ok "pg_restore of a custom-format dump: $(head -c 2000 "$work/restore.err")"
+fi
+"$PGBIN/pg_dump" -d it_dump_source -f "$work/dump.sql"
+if psql_q -d it_dump_plain -f "$work/dump.sql" >/dev/null 2>"$work/plain.err"; then
+    ok "psql restore of a plain dump"
+else
+    not_ok "psql restore of a plain dump: $(head -c 2000 "$work/plain.err")"
+fi
+
+for db in it_dump_custom it_dump_plain; do
+    snapshot "$db" >"$work/$db.txt"
+    if cmp -s "$work/source.txt" "$work/$db.txt"; then
+        ok "$db: ${tables[*]} identical to the source"
+    else
+        not_ok "$db: tables differ from the source: $(diff "$work/source.txt" "$work/$db.txt" | head -20)"
+    fi
+    problems=$(psql_q -At -d "$db" -c "SELECT count(*) FROM inventory_truth.verify()")
+    if [ "$problems" = 0 ]; then ok "$db: verify() is clean"; else not_ok "$db: verify() reports $problems problems"; fi
+    after=$(psql_q -At -d "$db" -c "
+        SELECT id FROM inventory_truth.receive('MUG', 'DC1', 1);
+        " 2>&1)
+    available=$(psql_q -At -d "$db" -c "SELECT qty FROM inventory_truth.stock('MUG') WHERE stage = 'receiving'" 2>&1)
+    if [ "$after" = "$next_id" ] && [ -n "$available" ]; then
+        ok "$db: the ledger carries on at id $next_id and applies it"
+    else
+        not_ok "$db: the next movement got id '$after' (wanted $next_id), receiving '$available'"
+    fi
+done
+
+if [ "$failures" -eq 0 ]; then
+    for db in it_dump_source it_dump_custom it_dump_plain; do
+        psql_q -d postgres -c "DROP DATABASE $db"
+    done
+fi
+exit "$failures"

@@ -30,8 +30,11 @@ AS $$
 DECLARE
     line expected_receipt;
 BEGIN
-    PERFORM _check_code('SKU', expect.sku), _known_location(expect.location), _check_qty(expect.qty),
-            _check_code('reference', expect.ref), _require(expect.eta, 'eta'),
+    PERFORM _check_code('SKU', expect.sku),
+            _known_location(expect.location),
+            _check_qty(expect.qty, expect.sku, expect.location),
+            _check_code('reference', expect.ref),
+            _require(expect.eta, 'eta'),
             _require(expect.occurred_at, 'occurred_at');
     -- Claiming the line first makes concurrent retries wait for the first call and then see
     -- what it recorded.
@@ -63,6 +66,29 @@ $$;
 COMMENT ON FUNCTION expect(text, text, bigint, text, date, timestamptz) IS
     'Records an expected receipt (PO/ASN line) of qty units with its ETA: outside -> inbound. Creates an unknown SKU. Repeating the same call returns the original movement; other quantities or ETAs under the same reference fail with IT004.';
 
+CREATE FUNCTION set_eta(sku text, location text, ref text, eta date) RETURNS date
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(set_eta.sku),
+            _known_location(set_eta.location),
+            _require(set_eta.ref, 'ref'),
+            _require(set_eta.eta, 'eta');
+    UPDATE expected_receipt e SET eta = set_eta.eta
+     WHERE e.ref = set_eta.ref AND e.sku = set_eta.sku AND e.location = set_eta.location;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no expected receipt % for %', _q(set_eta.ref),
+                _describe(set_eta.sku, set_eta.location)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN set_eta.eta;
+END
+$$;
+COMMENT ON FUNCTION set_eta(text, text, text, date) IS
+    'Moves the ETA of an expected receipt (the supplier is late or early), or sets it for one an ERP wrote into the ledger directly. Returns the new ETA.';
+
 CREATE FUNCTION cancel_expected(sku text, location text, ref text, qty bigint DEFAULT NULL,
                                 occurred_at timestamptz DEFAULT now())
 RETURNS SETOF movement
@@ -73,14 +99,17 @@ AS $$
 DECLARE
     line expected_receipt;
 BEGIN
-    PERFORM _known_sku(cancel_expected.sku), _known_location(cancel_expected.location),
-            _require(cancel_expected.ref, 'ref'), _require(cancel_expected.occurred_at, 'occurred_at');
+    PERFORM _known_sku(cancel_expected.sku),
+            _known_location(cancel_expected.location),
+            _require(cancel_expected.ref, 'ref'),
+            _require(cancel_expected.occurred_at, 'occurred_at');
     IF cancel_expected.qty IS NOT NULL THEN
-        PERFORM _check_qty(cancel_expected.qty);
+        PERFORM _check_qty(cancel_expected.qty, cancel_expected.sku, cancel_expected.location);
     END IF;
     SELECT * INTO line FROM expected_receipt e
      WHERE e.ref = cancel_expected.ref AND e.sku = cancel_expected.sku
-       AND e.location = cancel_expected.location;
+       AND e.location = cancel_expected.location
+       FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no expected receipt % for %', _q(cancel_expected.ref),
                 _describe(cancel_expected.sku, cancel_expected.location)
@@ -105,35 +134,51 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    planned bigint;
+    line_ids bigint[];
+    line record;
+    drawn bigint;
+    unplanned bigint := receive.qty;
 BEGIN
-    PERFORM _check_code('SKU', receive.sku), _known_location(receive.location), _check_qty(receive.qty),
+    PERFORM _check_code('SKU', receive.sku),
+            _known_location(receive.location),
+            _check_qty(receive.qty, receive.sku, receive.location),
             _require(receive.occurred_at, 'occurred_at');
-    -- Units that were expected arrive from inbound: from the named receipt, or without a
-    -- reference from the open receipts in ETA order. The rest arrive unplanned.
-    IF receive.ref IS NOT NULL THEN
-        SELECT least(e.open_qty, receive.qty) INTO planned FROM expected_receipt e
-         WHERE e.ref = receive.ref AND e.sku = receive.sku AND e.location = receive.location
-           FOR UPDATE;
-    ELSE
-        SELECT least(coalesce(sum(open_lines.open_qty), 0), receive.qty) INTO planned
-          FROM (SELECT e.open_qty FROM expected_receipt e
-                 WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0
-                   FOR UPDATE) open_lines;
+    IF receive.ref IS NOT NULL AND NOT EXISTS (
+            SELECT FROM expected_receipt e
+             WHERE e.ref = receive.ref AND e.sku = receive.sku AND e.location = receive.location) THEN
+        RAISE EXCEPTION 'no expected receipt % for %', _q(receive.ref),
+                _describe(receive.sku, receive.location)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Leave ref out for an unplanned arrival.';
     END IF;
-    planned := coalesce(planned, 0);
-    IF planned > 0 THEN
-        RETURN NEXT _move(receive.sku, receive.location, 'inbound', 'receiving', planned,
-                          receive.ref, 'arrival (planned)', receive.occurred_at);
-    END IF;
-    IF receive.qty > planned THEN
-        RETURN NEXT _move(receive.sku, receive.location, NULL, 'receiving', receive.qty - planned,
+    -- Expected units arrive from inbound: from the named receipt, or without a reference from
+    -- the open receipts in ETA order, one movement per receipt so the ledger says which. All
+    -- of them are locked, in that order, before any bucket is: the lock order of every path.
+    SELECT array_agg(locked.id) INTO line_ids
+      FROM (SELECT e.id FROM expected_receipt e
+             WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0
+               AND (receive.ref IS NULL OR e.ref = receive.ref)
+             ORDER BY e.eta NULLS LAST, e.id
+               FOR UPDATE) locked;
+    FOR line IN
+        SELECT e.ref, e.open_qty FROM expected_receipt e
+         WHERE e.id = ANY (line_ids) ORDER BY e.eta NULLS LAST, e.id
+    LOOP
+        drawn := least(line.open_qty, unplanned);
+        RETURN NEXT _move(receive.sku, receive.location, 'inbound', 'receiving', drawn,
+                          line.ref, 'arrival (planned)', receive.occurred_at);
+        unplanned := unplanned - drawn;
+        EXIT WHEN unplanned = 0;
+    END LOOP;
+    -- The rest arrived all the same: the dock has it.
+    IF unplanned > 0 THEN
+        RETURN NEXT _move(receive.sku, receive.location, NULL, 'receiving', unplanned,
                           receive.ref, 'arrival (unplanned)', receive.occurred_at);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION receive(text, text, bigint, text, timestamptz) IS
-    'Records an arrival on the dock. Expected units (the receipt named by ref, else open receipts in ETA order) move inbound -> receiving; any more arrive unplanned: outside -> receiving. Creates an unknown SKU.';
+    'Records an arrival on the dock. Expected units (the receipt named by ref, else open receipts in ETA order) move inbound -> receiving; any more arrive unplanned: outside -> receiving. A ref that names no expected receipt of this SKU at this location is an error. Creates an unknown SKU.';
 
 CREATE FUNCTION put_away(sku text, location text, qty bigint, qc boolean DEFAULT false,
                          occurred_at timestamptz DEFAULT now())
@@ -143,8 +188,11 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(put_away.sku), _known_location(put_away.location), _check_qty(put_away.qty),
-            _require(put_away.qc, 'qc'), _require(put_away.occurred_at, 'occurred_at');
+    PERFORM _known_sku(put_away.sku),
+            _known_location(put_away.location),
+            _check_qty(put_away.qty, put_away.sku, put_away.location),
+            _require(put_away.qc, 'qc'),
+            _require(put_away.occurred_at, 'occurred_at');
     RETURN NEXT _move(put_away.sku, put_away.location, 'receiving',
                       CASE WHEN put_away.qc THEN 'quality_control' ELSE 'available' END::stage,
                       put_away.qty, NULL,
@@ -162,7 +210,9 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(qc_pass.sku), _known_location(qc_pass.location), _check_qty(qc_pass.qty),
+    PERFORM _known_sku(qc_pass.sku),
+            _known_location(qc_pass.location),
+            _check_qty(qc_pass.qty, qc_pass.sku, qc_pass.location),
             _require(qc_pass.occurred_at, 'occurred_at');
     RETURN NEXT _move(qc_pass.sku, qc_pass.location, 'quality_control', 'available', qc_pass.qty,
                       NULL, 'QC passed', qc_pass.occurred_at);
@@ -178,7 +228,9 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(qc_fail.sku), _known_location(qc_fail.location), _check_qty(qc_fail.qty),
+    PERFORM _known_sku(qc_fail.sku),
+            _known_location(qc_fail.location),
+            _check_qty(qc_fail.qty, qc_fail.sku, qc_fail.location),
             _require(qc_fail.occurred_at, 'occurred_at');
     RETURN NEXT _move(qc_fail.sku, qc_fail.location, 'quality_control', 'damaged', qc_fail.qty,
                       NULL, 'QC failed', qc_fail.occurred_at);
@@ -195,7 +247,9 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(pick.sku), _known_location(pick.location), _check_qty(pick.qty),
+    PERFORM _known_sku(pick.sku),
+            _known_location(pick.location),
+            _check_qty(pick.qty, pick.sku, pick.location),
             _require(pick.occurred_at, 'occurred_at');
     RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', pick.qty, pick.ref,
                       'pick scan', pick.occurred_at);
@@ -211,7 +265,9 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(put_back.sku), _known_location(put_back.location), _check_qty(put_back.qty),
+    PERFORM _known_sku(put_back.sku),
+            _known_location(put_back.location),
+            _check_qty(put_back.qty, put_back.sku, put_back.location),
             _require(put_back.occurred_at, 'occurred_at');
     RETURN NEXT _move(put_back.sku, put_back.location, 'picked', 'available', put_back.qty, NULL,
                       'put back', put_back.occurred_at);
@@ -228,7 +284,9 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(ship.sku), _known_location(ship.location), _check_qty(ship.qty),
+    PERFORM _known_sku(ship.sku),
+            _known_location(ship.location),
+            _check_qty(ship.qty, ship.sku, ship.location),
             _require(ship.occurred_at, 'occurred_at');
     RETURN NEXT _move(ship.sku, ship.location, 'picked', 'shipped', ship.qty, ship.ref,
                       'shipped', ship.occurred_at);
@@ -246,12 +304,14 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(report_damage.sku), _known_location(report_damage.location),
-            _check_qty(report_damage.qty), _require(report_damage.from_stage, 'from_stage'),
+    PERFORM _known_sku(report_damage.sku),
+            _known_location(report_damage.location),
+            _check_qty(report_damage.qty, report_damage.sku, report_damage.location),
+            _require(report_damage.from_stage, 'from_stage'),
             _require(report_damage.occurred_at, 'occurred_at');
     IF report_damage.from_stage = 'quarantine' THEN
-        RAISE EXCEPTION 'returns leave quarantine only by a manager''s inspection'
-            USING ERRCODE = 'insufficient_privilege',
+        RAISE EXCEPTION 'report_damage does not take returns out of quarantine: a manager''s inspection does'
+            USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A manager records it with inventory_truth.inspect_return(..., resale => false).';
     END IF;
     RETURN NEXT _move(report_damage.sku, report_damage.location, report_damage.from_stage, 'damaged',
@@ -271,12 +331,19 @@ AS $$
 DECLARE
     from_shipped bigint;
 BEGIN
-    PERFORM _known_sku(receive_return.sku), _known_location(receive_return.location),
-            _check_qty(receive_return.qty), _require(receive_return.occurred_at, 'occurred_at');
+    PERFORM _known_sku(receive_return.sku),
+            _known_location(receive_return.location),
+            _check_qty(receive_return.qty, receive_return.sku, receive_return.location),
+            _require(receive_return.occurred_at, 'occurred_at');
     -- Units this location shipped come back from shipped; any others (shipped elsewhere, or
     -- before the ledger began) come from outside.
-    from_shipped := least(_bucket_qty(receive_return.sku, receive_return.location, 'shipped'),
-                          receive_return.qty);
+    -- Locking the shipped bucket (it comes before quarantine in stage order) makes concurrent
+    -- returns see each other's draws.
+    SELECT least(b.qty, receive_return.qty) INTO from_shipped FROM balance b
+     WHERE b.sku = receive_return.sku AND b.location = receive_return.location
+       AND b.stage = 'shipped'
+       FOR UPDATE;
+    from_shipped := coalesce(from_shipped, 0);
     IF from_shipped > 0 THEN
         RETURN NEXT _move(receive_return.sku, receive_return.location, 'shipped', 'quarantine',
                           from_shipped, receive_return.ref, 'customer return', receive_return.occurred_at);
@@ -299,8 +366,10 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(inspect_return.sku), _known_location(inspect_return.location),
-            _check_qty(inspect_return.qty), _require(inspect_return.resale, 'resale'),
+    PERFORM _known_sku(inspect_return.sku),
+            _known_location(inspect_return.location),
+            _check_qty(inspect_return.qty, inspect_return.sku, inspect_return.location),
+            _require(inspect_return.resale, 'resale'),
             _require(inspect_return.occurred_at, 'occurred_at');
     RETURN NEXT _move(inspect_return.sku, inspect_return.location, 'quarantine',
                       CASE WHEN inspect_return.resale THEN 'available' ELSE 'damaged' END::stage,
@@ -321,8 +390,11 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(write_off.sku), _known_location(write_off.location), _check_qty(write_off.qty),
-            _require(write_off.from_stage, 'from_stage'), _require(write_off.occurred_at, 'occurred_at');
+    PERFORM _known_sku(write_off.sku),
+            _known_location(write_off.location),
+            _check_qty(write_off.qty, write_off.sku, write_off.location),
+            _require(write_off.from_stage, 'from_stage'),
+            _require(write_off.occurred_at, 'occurred_at');
     RETURN NEXT _move(write_off.sku, write_off.location, write_off.from_stage, 'written_off',
                       write_off.qty, NULL, coalesce(write_off.reason, 'write-off'),
                       write_off.occurred_at);

@@ -7,9 +7,9 @@
 -- deferred constraint trigger checks the buckets a transaction drove below zero, so an ERP may
 -- insert one transaction's movements in any order.
 --
--- Lock order: expected-receipt lines first, then balance buckets in stage order. Every movement
--- touches the buckets of one SKU at one location, so two movements never wait for each other
--- in opposite orders.
+-- Lock order: expected-receipt lines first (in ETA, id order), then balance buckets in stage
+-- order. Every movement touches the buckets of one SKU at one location, so two movements never
+-- wait for each other in opposite orders.
 
 -- Codes are what ERPs and scanners know; they are the keys.
 CREATE FUNCTION _check_code(kind text, code text) RETURNS text
@@ -167,7 +167,7 @@ BEGIN
                       HINT = 'Give the purchase order or ASN line as ref.';
         END IF;
         INSERT INTO expected_receipt AS e (ref, sku, location, expected, open_qty, first_movement)
-        VALUES (m.ref, m.sku, m.location, m.qty, m.qty, m.id)
+        VALUES (_check_code('reference', m.ref), m.sku, m.location, m.qty, m.qty, m.id)
         ON CONFLICT (ref, sku, location) DO UPDATE
             SET expected = e.expected + excluded.expected,
                 open_qty = e.open_qty + excluded.open_qty,
@@ -198,7 +198,13 @@ BEGIN
                 left_to_draw := left_to_draw - drawn;
                 EXIT WHEN left_to_draw = 0;
             END LOOP;
-            -- Anything not drawn drives the inbound bucket negative: refused at commit.
+            -- Open receipts and the inbound bucket must stay equal, so what they cannot cover
+            -- is refused now rather than at commit.
+            IF left_to_draw > 0 THEN
+                RAISE EXCEPTION 'insufficient stock: the expected receipts of % have % units open, % asked',
+                        _describe(m.sku, m.location), m.qty - left_to_draw, m.qty
+                    USING ERRCODE = 'IT001';
+            END IF;
         END IF;
     END IF;
 END
@@ -227,6 +233,10 @@ BEGIN
     END IF;
     IF NEW.qty <= 0 THEN
         RAISE EXCEPTION 'quantity must be positive: % units of %', NEW.qty, _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(NEW.occurred_at) THEN
+        RAISE EXCEPTION 'occurred_at must be a real time, not %', NEW.occurred_at
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT movement_allowed(NEW.from_stage, NEW.to_stage) THEN
@@ -299,9 +309,10 @@ CREATE TRIGGER movement_no_truncate BEFORE TRUNCATE ON movement
     FOR EACH STATEMENT EXECUTE FUNCTION _movement_append_only();
 
 -- Fires at commit only for buckets a transaction drove below zero (the WHEN clause keeps it
--- off every other write), and looks at the bucket as it finally stands.
+-- off every other write), and looks at the bucket as it finally stands. SECURITY DEFINER: a
+-- deferred trigger runs as whoever commits, who may not read balance or call _describe.
 CREATE FUNCTION _balance_never_negative() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 DECLARE
@@ -366,17 +377,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _check_qty(qty bigint) RETURNS bigint
+CREATE FUNCTION _check_qty(qty bigint, p_sku text, p_location text) RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
-#variable_conflict use_column
 BEGIN
     IF qty IS NULL THEN
         RAISE EXCEPTION 'qty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF qty <= 0 THEN
-        RAISE EXCEPTION 'quantity must be positive, got %', qty USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'quantity must be positive: % units of %', qty, _describe(p_sku, p_location)
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN qty;
 END
@@ -413,14 +424,6 @@ BEGIN
     END IF;
     RETURN p_location;
 END
-$$;
-
-CREATE FUNCTION _bucket_qty(p_sku text, p_location text, p_stage stage) RETURNS bigint
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-    SELECT coalesce((SELECT qty FROM balance
-                      WHERE sku = p_sku AND location = p_location AND stage = p_stage), 0)
 $$;
 
 ------------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 --
 --   inventory_truth_storefront  read stock and ATP, listen for changes
 --   inventory_truth_floor       floor and order operations (WMS, ERP); includes storefront
---   inventory_truth_manager     rules, quarantine release, write-offs, count approval, direct
---                               ledger inserts; includes floor
+--   inventory_truth_manager     locations and rules, quarantine release, write-offs, count
+--                               approval, direct ledger inserts; includes floor
 --
 -- Roles belong to the cluster, not the database: they are created once if missing and survive
--- DROP EXTENSION. Nobody but the extension's owner can write the tables except a manager
+-- DROP EXTENSION, and a level held in one database is held in every database with the extension. Nobody but the extension's owner can write the tables except a manager
 -- inserting into the ledger; everyone else goes through the SECURITY DEFINER functions.
 DO $$
 DECLARE
@@ -44,8 +44,8 @@ TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
 GRANT EXECUTE ON FUNCTION
-    add_location(text, text),
     expect(text, text, bigint, text, date, timestamptz),
+    set_eta(text, text, text, date),
     cancel_expected(text, text, text, bigint, timestamptz),
     receive(text, text, bigint, text, timestamptz),
     put_away(text, text, bigint, boolean, timestamptz),
@@ -61,9 +61,10 @@ GRANT EXECUTE ON FUNCTION
 TO inventory_truth_floor;
 GRANT SELECT ON sku, location, movement, balance, expected_receipt TO inventory_truth_floor;
 
--- Management: quarantine release, write-offs, and writing the ledger directly (an ERP that
+-- Management: locations, quarantine release, write-offs, and writing the ledger directly (an ERP that
 -- inserts its own movements). The filled-in columns stay the extension's.
 GRANT EXECUTE ON FUNCTION
+    add_location(text, text),
     inspect_return(text, text, bigint, boolean, timestamptz),
     write_off(text, text, bigint, stage, text, timestamptz)
 TO inventory_truth_manager;

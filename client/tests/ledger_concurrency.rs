@@ -4,6 +4,8 @@
 //! direct ledger inserts, with demand far above the stock. The only refusal allowed is IT001
 //! (not enough units); a deadlock or any other error fails the test. Afterwards the ledger
 //! must equal the balances, nothing may be negative, and every unit must be accounted for.
+//! A second test does the same for expected receipts: expecting, receiving (with and without
+//! a reference) and cancelling one SKU's purchase orders at once.
 
 use inventory_truth_client::{connect, fresh_database};
 
@@ -28,6 +30,11 @@ struct Tally {
     picked: i64,
     put_back: i64,
     refused: u64,
+}
+
+/// The SQLSTATE of a failed call, for the assertions.
+fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
+    e.code().map(|c| c.code().to_string())
 }
 
 async fn client_run(dsn: String, seed: u64) -> Tally {
@@ -60,9 +67,8 @@ async fn client_run(dsn: String, seed: u64) -> Tally {
             Ok(_) if picking => tally.picked += qty,
             Ok(_) => tally.put_back += qty,
             Err(e) => {
-                let code = e.code().map(|c| c.code().to_string());
                 assert_eq!(
-                    code.as_deref(),
+                    sqlstate(&e).as_deref(),
                     Some("IT001"),
                     "only 'insufficient stock' may refuse a movement, got {e:?}"
                 );
@@ -127,5 +133,111 @@ async fn concurrent_picks_and_put_backs_keep_the_ledger_true() {
         picked,
         total.picked - total.put_back,
         "the cart holds exactly what the clients were told they picked and did not put back"
+    );
+}
+
+async fn receipts_run(dsn: String, seed: u64) -> u64 {
+    let db = connect(&dsn).await.expect("connect");
+    let mut rng = Lcg(seed);
+    let mut refused = 0;
+    for _ in 0..OPERATIONS_PER_CLIENT {
+        // A few purchase orders, each expected with a fixed quantity, so retries are idempotent.
+        let po = format!("PO-{}", rng.next(6));
+        let qty = 1 + rng.next(3) as i64;
+        let result = match rng.next(5) {
+            0 => {
+                db.execute(
+                    // Later orders are due earlier: ETA order is not the order of creation.
+                    "SELECT count(*) FROM inventory_truth.expect('INB', 'DC1', 10, $1,
+                            DATE '2027-01-01' - substr($1, 4)::int)",
+                    &[&po],
+                )
+                .await
+            }
+            1 => {
+                db.execute(
+                    "SELECT count(*) FROM inventory_truth.receive('INB', 'DC1', $1)",
+                    &[&qty],
+                )
+                .await
+            }
+            2 => {
+                db.execute(
+                    "SELECT count(*) FROM inventory_truth.receive('INB', 'DC1', $1, $2)",
+                    &[&qty, &po],
+                )
+                .await
+            }
+            3 => {
+                db.execute(
+                    "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+                     VALUES ('INB', 'DC1', 'inbound', 'receiving', $1)",
+                    &[&qty],
+                )
+                .await
+            }
+            _ => {
+                db.execute(
+                    "SELECT count(*) FROM inventory_truth.cancel_expected('INB', 'DC1', $1)",
+                    &[&po],
+                )
+                .await
+            }
+        };
+        if let Err(e) = result {
+            // Not enough open units, or a purchase order not expected (yet): nothing else.
+            let code = sqlstate(&e);
+            assert!(
+                matches!(code.as_deref(), Some("IT001") | Some("42704")),
+                "unexpected refusal {e:?}"
+            );
+            refused += 1;
+        }
+    }
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_receipts_keep_expected_receipts_and_inbound_equal() {
+    let dsn = fresh_database("client_receipts_concurrency").await.unwrap();
+    let db = connect(&dsn).await.unwrap();
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth;
+         SELECT inventory_truth.add_location('DC1');",
+    )
+    .await
+    .unwrap();
+
+    let runs: Vec<_> = (0..CLIENTS)
+        .map(|seed| tokio::spawn(receipts_run(dsn.clone(), seed + 100)))
+        .collect();
+    for run in runs {
+        run.await.expect("client task");
+    }
+
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(problems, 0, "verify() found discrepancies");
+    let row = db
+        .query_one(
+            "SELECT (SELECT coalesce(sum(open_qty), 0)::bigint FROM inventory_truth.expected_receipt),
+                    (SELECT coalesce(sum(qty), 0)::bigint FROM inventory_truth.balance
+                      WHERE stage = 'inbound'),
+                    (SELECT count(*) FROM inventory_truth.movement WHERE from_stage = 'inbound')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (open, inbound, received): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        open, inbound,
+        "open expected receipts differ from inbound stock"
+    );
+    assert!(
+        received > 0,
+        "no expected units were ever received or cancelled"
     );
 }

@@ -19,6 +19,9 @@ SELECT * FROM expected_receipts();
 -- Retrying the same call (a lost acknowledgement) returns the original movement, nothing new.
 SELECT :moved FROM expect('TEE-RED-M', 'DC1', 20, 'PO-1', '2026-12-01');
 
+-- The supplier will be a day late.
+SELECT set_eta('TEE-RED-M', 'DC1', 'PO-1', '2026-12-02');
+
 -- The supplier cancels 3 units of the line: inbound -> outside.
 SELECT :moved FROM cancel_expected('TEE-RED-M', 'DC1', 'PO-1', 3);
 SELECT * FROM expected_receipts();

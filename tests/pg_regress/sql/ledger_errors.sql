@@ -49,6 +49,14 @@ SELECT * FROM receive(E'MUG\n', 'DC1', 1);
 SELECT * FROM receive(repeat('M', 101), 'DC1', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
+-- 22023: a physical event at no real time.
+SELECT * FROM pick('MUG', 'DC1', 1, occurred_at => 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT pg_temp.unchanged();
+-- 22023: report_damage does not release returns from quarantine; a manager's inspection does.
+SELECT * FROM report_damage('MUG', 'DC1', 1, from_stage => 'quarantine');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT pg_temp.unchanged();
 
 -- 22004 null_value_not_allowed: a required argument is NULL.
 SELECT * FROM receive(NULL, 'DC1', 1);
@@ -73,6 +81,8 @@ SELECT * FROM receive('MUG', 'DC9', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM cancel_expected('MUG', 'DC1', 'PO-404');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM receive('MUG', 'DC1', 1, 'PO-404');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
 VALUES ('MUG', 'DC1', 'inbound', 'receiving', 1, 'PO-404');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -93,6 +103,11 @@ SELECT * FROM put_away('MUG', 'DC1', 2);
 SELECT * FROM ship('MUG', 'DC1', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM cancel_expected('MUG', 'DC1', 'PO-1', 5);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Expected receipts and inbound stock stay equal: a direct arrival without a reference draws
+-- from the open receipts, and one they cannot cover is refused at once.
+INSERT INTO movement (sku, location, from_stage, to_stage, qty)
+VALUES ('MUG', 'DC1', 'inbound', 'receiving', 5);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 
@@ -138,15 +153,12 @@ SELECT * FROM expect('MUG', 'DC1', 10, 'PO-1', '2026-12-24');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 
--- 42501 insufficient_privilege: the ledger is append-only, even for its owner; quarantine is
--- released only by a manager's inspection.
+-- 42501 insufficient_privilege: the ledger is append-only, even for its owner.
 UPDATE movement SET qty = 50 WHERE id = 1;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 DELETE FROM movement;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 TRUNCATE movement;
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM report_damage('MUG', 'DC1', 1, from_stage => 'quarantine');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 

@@ -53,10 +53,12 @@ SELECT * FROM write_off('MUG', 'DC1', 1, from_stage => 'available');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM inspect_return('MUG', 'DC1', 1, resale => true);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT add_location('DC2');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- Management: writes the ledger directly (an ERP) and writes stock off. The columns the
--- extension fills in stay its own, and balances stay out of reach.
+-- Management: adds locations, writes the ledger directly (an ERP) and writes stock off. The
+-- columns the extension fills in stay its own, and balances stay out of reach.
 SET ROLE it_boss;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
 VALUES ('MUG', 'DC1', 'picked', 'shipped', 2, 'SO-1');
@@ -67,6 +69,13 @@ VALUES ('MUG', 'DC1', 'available', 'picked', 1, 'it_wms');
 UPDATE balance SET qty = 100 WHERE sku = 'MUG';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 DELETE FROM movement;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A direct insert that would leave a bucket below zero is refused at commit with IT001 for a
+-- manager too (the check runs with the extension's rights, not the committer's).
+BEGIN;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty)
+VALUES ('MUG', 'DC1', 'available', 'picked', 50);
+COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 

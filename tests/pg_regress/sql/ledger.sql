@@ -46,9 +46,13 @@ SELECT * FROM stock('TEE-RED-M');
 -- Holds arrive with reserve() (channels and ATP); until then an ERP records them in the
 -- ledger directly: 5 units committed to an order, 1 released, 2 picked against it.
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
-VALUES ('TEE-RED-M', 'DC1', 'available', 'committed', 5, 'SO-7', 'reservation'),
-       ('TEE-RED-M', 'DC1', 'committed', 'available', 1, 'SO-7', 'release'),
-       ('TEE-RED-M', 'DC1', 'committed', 'picked', 2, 'SO-7', 'pick scan against a hold');
+VALUES ('TEE-RED-M', 'DC1', 'available', 'committed', 5, 'SO-7', 'reservation');
+SELECT * FROM stock('TEE-RED-M');
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
+VALUES ('TEE-RED-M', 'DC1', 'committed', 'available', 1, 'SO-7', 'release');
+SELECT * FROM stock('TEE-RED-M');
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
+VALUES ('TEE-RED-M', 'DC1', 'committed', 'picked', 2, 'SO-7', 'pick scan against a hold');
 SELECT * FROM stock('TEE-RED-M');
 
 -- An unplanned pick scan takes 3 straight from the shelf; one goes back; three ship.
@@ -66,10 +70,14 @@ SELECT * FROM stock('TEE-RED-M');
 -- A short pick (short_pick() comes with counts): 2 shelf units and the last committed unit are
 -- not in the bin. A count finds one; the other two are lost.
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
-VALUES ('TEE-RED-M', 'DC1', 'available', 'missing', 2, 'SO-9', 'short pick'),
-       ('TEE-RED-M', 'DC1', 'committed', 'missing', 1, 'SO-7', 'short pick');
+VALUES ('TEE-RED-M', 'DC1', 'available', 'missing', 2, 'SO-9', 'short pick');
+SELECT * FROM stock('TEE-RED-M');
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
+VALUES ('TEE-RED-M', 'DC1', 'committed', 'missing', 1, 'SO-7', 'short pick');
+SELECT * FROM stock('TEE-RED-M');
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, reason)
 VALUES ('TEE-RED-M', 'DC1', 'missing', 'available', 1, 'count: found');
+SELECT * FROM stock('TEE-RED-M');
 SELECT :moved FROM write_off('TEE-RED-M', 'DC1', 2, from_stage => 'missing', reason => 'count: lost');
 SELECT * FROM stock('TEE-RED-M');
 

@@ -34,7 +34,7 @@ BEGIN
             _known_location(expect.location),
             _check_qty(expect.qty, expect.sku, expect.location),
             _check_code('reference', expect.ref),
-            _require(expect.eta, 'eta'),
+            _check_eta(expect.eta),
             _require(expect.occurred_at, 'occurred_at');
     -- Claiming the line first makes concurrent retries wait for the first call and then see
     -- what it recorded.
@@ -55,11 +55,11 @@ BEGIN
         RETURN QUERY SELECT * FROM movement WHERE id = line.first_movement;
         RETURN;
     END IF;
-    RAISE EXCEPTION 'expected receipt % for % already exists with % units due %',
-            _q(expect.ref), _describe(expect.sku, expect.location), line.expected,
+    RAISE EXCEPTION 'expected receipt % for % already exists with % due %',
+            _q(expect.ref), _describe(expect.sku, expect.location), _units(line.expected),
             coalesce(line.eta::text, '(unknown)')
         USING ERRCODE = 'IT004',
-              DETAIL = format('This call asked for %s units due %s.', expect.qty, expect.eta),
+              DETAIL = format('This call asked for %s due %s.', _units(expect.qty), expect.eta),
               HINT = 'Cancel the open units with cancel_expected() and expect them under a new reference.';
 END
 $$;
@@ -75,7 +75,7 @@ BEGIN
     PERFORM _known_sku(set_eta.sku),
             _known_location(set_eta.location),
             _require(set_eta.ref, 'ref'),
-            _require(set_eta.eta, 'eta');
+            _check_eta(set_eta.eta);
     UPDATE expected_receipt e SET eta = set_eta.eta
      WHERE e.ref = set_eta.ref AND e.sku = set_eta.sku AND e.location = set_eta.location;
     IF NOT FOUND THEN

@@ -114,6 +114,12 @@ AS $$
                 ELSE current_setting('role')::name END
 $$;
 
+-- A quantity as messages show it: "1 unit", "5 units".
+CREATE FUNCTION _units(n bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT n || CASE WHEN abs(n) = 1 THEN ' unit' ELSE ' units' END $$;
+
 -- A code as messages show it: in double quotes, like PostgreSQL's own object names.
 CREATE FUNCTION _q(code text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -167,7 +173,7 @@ BEGIN
                       HINT = 'Give the purchase order or ASN line as ref.';
         END IF;
         INSERT INTO expected_receipt AS e (ref, sku, location, expected, open_qty, first_movement)
-        VALUES (_check_code('reference', m.ref), m.sku, m.location, m.qty, m.qty, m.id)
+        VALUES (m.ref, m.sku, m.location, m.qty, m.qty, m.id)
         ON CONFLICT (ref, sku, location) DO UPDATE
             SET expected = e.expected + excluded.expected,
                 open_qty = e.open_qty + excluded.open_qty,
@@ -181,8 +187,8 @@ BEGIN
                     USING ERRCODE = 'undefined_object';
             END IF;
             IF line.open_qty < m.qty THEN
-                RAISE EXCEPTION 'insufficient stock: expected receipt % for % has % units open, % asked',
-                        _q(m.ref), _describe(m.sku, m.location), line.open_qty, m.qty
+                RAISE EXCEPTION 'insufficient stock: expected receipt % for % has % open, % asked',
+                        _q(m.ref), _describe(m.sku, m.location), _units(line.open_qty), m.qty
                     USING ERRCODE = 'IT001';
             END IF;
             UPDATE expected_receipt SET open_qty = open_qty - m.qty WHERE id = line.id;
@@ -201,8 +207,8 @@ BEGIN
             -- Open receipts and the inbound bucket must stay equal, so what they cannot cover
             -- is refused now rather than at commit.
             IF left_to_draw > 0 THEN
-                RAISE EXCEPTION 'insufficient stock: the expected receipts of % have % units open, % asked',
-                        _describe(m.sku, m.location), m.qty - left_to_draw, m.qty
+                RAISE EXCEPTION 'insufficient stock: the expected receipts of % have % open, % asked',
+                        _describe(m.sku, m.location), _units(m.qty - left_to_draw), m.qty
                     USING ERRCODE = 'IT001';
             END IF;
         END IF;
@@ -232,7 +238,7 @@ BEGIN
             USING ERRCODE = 'not_null_violation';
     END IF;
     IF NEW.qty <= 0 THEN
-        RAISE EXCEPTION 'quantity must be positive: % units of %', NEW.qty, _describe(NEW.sku, NEW.location)
+        RAISE EXCEPTION 'quantity must be positive: % of %', _units(NEW.qty), _describe(NEW.sku, NEW.location)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT isfinite(NEW.occurred_at) THEN
@@ -240,9 +246,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT movement_allowed(NEW.from_stage, NEW.to_stage) THEN
-        RAISE EXCEPTION 'movement from % to % is not allowed (% units of %)',
+        RAISE EXCEPTION 'movement from % to % is not allowed (% of %)',
                 coalesce(NEW.from_stage::text, 'outside'), coalesce(NEW.to_stage::text, 'outside'),
-                NEW.qty, _describe(NEW.sku, NEW.location)
+                _units(NEW.qty), _describe(NEW.sku, NEW.location)
             USING ERRCODE = 'IT002',
                   HINT = 'inventory_truth.allowed_movements() lists the allowed movements.';
     END IF;
@@ -258,6 +264,9 @@ BEGIN
         ELSE
             RAISE EXCEPTION 'unknown SKU %', _q(NEW.sku) USING ERRCODE = 'undefined_object';
         END IF;
+    END IF;
+    IF NEW.ref IS NOT NULL THEN
+        PERFORM _check_code('reference', NEW.ref);
     END IF;
     IF NEW.channel IS NOT NULL THEN
         -- Sales channels are not part of this version: no channel name can be known yet.
@@ -308,6 +317,21 @@ CREATE TRIGGER movement_append_only BEFORE UPDATE OR DELETE ON movement
 CREATE TRIGGER movement_no_truncate BEFORE TRUNCATE ON movement
     FOR EACH STATEMENT EXECUTE FUNCTION _movement_append_only();
 
+-- Balances and open receipts are the ledger's sums: emptying them would make them lie.
+CREATE FUNCTION _ledger_sums_no_truncate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% holds the ledger''s sums: TRUNCATE is refused', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER balance_no_truncate BEFORE TRUNCATE ON balance
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_sums_no_truncate();
+CREATE TRIGGER expected_receipt_no_truncate BEFORE TRUNCATE ON expected_receipt
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_sums_no_truncate();
+
 -- Fires at commit only for buckets a transaction drove below zero (the WHEN clause keeps it
 -- off every other write), and looks at the bucket as it finally stands. SECURITY DEFINER: a
 -- deferred trigger runs as whoever commits, who may not read balance or call _describe.
@@ -321,10 +345,10 @@ BEGIN
     SELECT qty INTO final_qty FROM balance
      WHERE sku = NEW.sku AND location = NEW.location AND stage = NEW.stage;
     IF final_qty < 0 THEN
-        RAISE EXCEPTION 'insufficient stock: this transaction moves % more units out of stage % than % holds',
-                -final_qty, NEW.stage, _describe(NEW.sku, NEW.location)
+        RAISE EXCEPTION 'insufficient stock: this transaction moves % more out of stage % than % holds',
+                _units(-final_qty), NEW.stage, _describe(NEW.sku, NEW.location)
             USING ERRCODE = 'IT001',
-                  DETAIL = format('The bucket would end the transaction at %s units.', final_qty);
+                  DETAIL = format('The bucket would end the transaction at %s.', _units(final_qty));
     END IF;
     RETURN NULL;
 END
@@ -354,8 +378,8 @@ BEGIN
         SELECT qty INTO left_in_source FROM balance
          WHERE sku = p_sku AND location = p_location AND stage = p_from;
         IF left_in_source < 0 THEN
-            RAISE EXCEPTION 'insufficient stock: % has % units in stage %, % asked',
-                    _describe(p_sku, p_location), left_in_source + p_qty, p_from, p_qty
+            RAISE EXCEPTION 'insufficient stock: % has % in stage %, % asked',
+                    _describe(p_sku, p_location), _units(left_in_source + p_qty), p_from, p_qty
                 USING ERRCODE = 'IT001';
         END IF;
     END IF;
@@ -386,10 +410,25 @@ BEGIN
         RAISE EXCEPTION 'qty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF qty <= 0 THEN
-        RAISE EXCEPTION 'quantity must be positive: % units of %', qty, _describe(p_sku, p_location)
+        RAISE EXCEPTION 'quantity must be positive: % of %', _units(qty), _describe(p_sku, p_location)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN qty;
+END
+$$;
+
+CREATE FUNCTION _check_eta(eta date) RETURNS date
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF eta IS NULL THEN
+        RAISE EXCEPTION 'eta must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT isfinite(eta) THEN
+        RAISE EXCEPTION 'eta must be a real date, not %', eta USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN eta;
 END
 $$;
 

@@ -64,7 +64,7 @@ mod tests {
     }
 
     #[pg_test(
-        error = "movement from available to shipped is not allowed (1 units of SKU \"SKU-1\" at location \"DC1\")"
+        error = "movement from available to shipped is not allowed (1 unit of SKU \"SKU-1\" at location \"DC1\")"
     )]
     fn an_illegal_direct_insert_is_refused() {
         Spi::run("SELECT inventory_truth.add_location('DC1')").expect("add a location");

@@ -41,16 +41,23 @@ VALUES ('MUG', 'DC1', 'available', 'picked', 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 
--- 22023: a SKU code no scanner could have sent.
+-- 22023: a code no scanner could have sent, as a SKU or as a reference.
 SELECT * FROM receive('', 'DC1', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM receive(E'MUG\n', 'DC1', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM receive(repeat('M', 101), 'DC1', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM pick('MUG', 'DC1', 1, ' SO-1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
+VALUES ('MUG', 'DC1', 'available', 'picked', 1, '');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
--- 22023: a physical event at no real time.
+-- 22023: a physical event at no real time, a delivery on no real day.
 SELECT * FROM pick('MUG', 'DC1', 1, occurred_at => 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT set_eta('MUG', 'DC1', 'PO-1', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 -- 22023: report_damage does not release returns from quarantine; a manager's inspection does.
@@ -159,6 +166,11 @@ UPDATE movement SET qty = 50 WHERE id = 1;
 DELETE FROM movement;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 TRUNCATE movement;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Balances and open receipts are the ledger's sums; emptying them is refused too.
+TRUNCATE balance;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+TRUNCATE sku CASCADE;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 

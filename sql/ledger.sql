@@ -1,15 +1,16 @@
 -- The stock ledger (SPEC §2, §7, §8): SKUs, locations, the append-only movement ledger and the
 -- per-bucket balances it keeps, all in one transaction.
 --
--- Every path that moves stock goes through one trigger on `movement`: the floor functions insert
--- into the ledger like an ERP does, so a row written directly is validated and applied exactly
--- as the functions' rows are. Balances are never negative once a transaction commits; a
--- deferred constraint trigger checks the buckets a transaction drove below zero, so an ERP may
--- insert one transaction's movements in any order.
+-- Every path that moves stock goes through the triggers on `movement`: the floor functions
+-- insert into the ledger like an ERP does, so a row written directly is validated and applied
+-- exactly as the functions' rows are. A row trigger validates each row; a statement trigger
+-- applies the whole statement's rows to expected receipts and balances. Balances are never
+-- negative once a transaction commits; a deferred constraint trigger checks the buckets a
+-- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
--- Lock order: expected-receipt lines first (in ETA, id order), then balance buckets in stage
--- order. Every movement touches the buckets of one SKU at one location, so two movements never
--- wait for each other in opposite orders.
+-- Lock order, the same on every path: SKU by SKU and location by location in code order; within
+-- one, its expected-receipt lines (ETA, id order) before its balance buckets (stage order). So a
+-- statement of many rows, whatever their order, never waits for another in the opposite order.
 
 -- Codes are what ERPs and scanners know; they are the keys.
 CREATE FUNCTION _check_code(kind text, code text) RETURNS text
@@ -154,9 +155,10 @@ BEGIN
 END
 $$;
 
--- Keeps expected receipts in step with inbound movements. A movement out of inbound with a
--- reference draws from that line; without one, from the open lines in ETA order.
-CREATE FUNCTION _track_expected_receipt(m movement) RETURNS void
+-- Keeps expected receipts in step with one inbound movement. A movement out of inbound with a
+-- reference draws from that line; without one, from the open lines in ETA order, among the
+-- lines _movement_apply locked: a line committed since then would be locked out of order.
+CREATE FUNCTION _track_expected_receipt(m movement, locked_lines bigint[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
@@ -167,11 +169,6 @@ DECLARE
     drawn bigint;
 BEGIN
     IF m.to_stage = 'inbound' THEN
-        IF m.ref IS NULL THEN
-            RAISE EXCEPTION 'an expected receipt of % needs a reference', _describe(m.sku, m.location)
-                USING ERRCODE = 'null_value_not_allowed',
-                      HINT = 'Give the purchase order or ASN line as ref.';
-        END IF;
         INSERT INTO expected_receipt AS e (ref, sku, location, expected, open_qty, first_movement)
         VALUES (m.ref, m.sku, m.location, m.qty, m.qty, m.id)
         ON CONFLICT (ref, sku, location) DO UPDATE
@@ -195,9 +192,9 @@ BEGIN
         ELSE
             FOR line IN
                 SELECT * FROM expected_receipt
-                 WHERE sku = m.sku AND location = m.location AND open_qty > 0
+                 WHERE id = ANY (locked_lines) AND sku = m.sku AND location = m.location
+                   AND open_qty > 0
                  ORDER BY eta NULLS LAST, id
-                   FOR UPDATE
             LOOP
                 drawn := least(line.open_qty, left_to_draw);
                 UPDATE expected_receipt SET open_qty = open_qty - drawn WHERE id = line.id;
@@ -216,8 +213,17 @@ BEGIN
 END
 $$;
 
--- Validates and applies one ledger row. Runs for the functions and for direct inserts alike.
-CREATE FUNCTION _movement_before_insert() RETURNS trigger
+-- Statements that restore ledger history (see _movement_validate) are marked with this
+-- transaction-local setting until the statement trigger has seen them. It is deliberately not
+-- under the extension's own GUC prefix, which may be reserved for its real settings.
+CREATE FUNCTION _restoring_history() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(current_setting('inventory_truth_internal.restoring_history', true), '') = 'on' $$;
+
+-- Validates one ledger row and fills in the extension's columns. Runs for the functions' rows
+-- and for direct inserts alike; _movement_apply then applies the statement's rows.
+CREATE FUNCTION _movement_validate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
@@ -226,7 +232,13 @@ BEGIN
     -- pg_restore): only the table's owner can write those columns. Their balances are restored
     -- from the balance table's own dump, so they are stored as they are.
     IF NEW.recorded_at IS NOT NULL AND NEW.actor IS NOT NULL AND NEW.txid IS NOT NULL THEN
+        PERFORM set_config('inventory_truth_internal.restoring_history', 'on', true);
         RETURN NEW;
+    END IF;
+    IF _restoring_history() THEN
+        RAISE EXCEPTION 'one statement cannot both restore ledger history and record new movements'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Restored rows carry recorded_at, actor and txid; new movements leave them out.';
     END IF;
 
     IF NEW.sku IS NULL OR NEW.location IS NULL OR NEW.qty IS NULL OR NEW.occurred_at IS NULL THEN
@@ -258,15 +270,19 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM sku WHERE code = NEW.sku) THEN
         -- Only stock arriving from outside into inbound, receiving or available (an expected
-        -- receipt, an arrival, a count gain) may introduce a SKU.
+        -- receipt, an arrival, a count gain) may introduce a SKU; _movement_apply creates it.
         IF NEW.from_stage IS NULL AND NEW.to_stage IN ('inbound', 'receiving', 'available') THEN
-            INSERT INTO sku (code) VALUES (_check_code('SKU', NEW.sku)) ON CONFLICT DO NOTHING;
+            PERFORM _check_code('SKU', NEW.sku);
         ELSE
             RAISE EXCEPTION 'unknown SKU %', _q(NEW.sku) USING ERRCODE = 'undefined_object';
         END IF;
     END IF;
     IF NEW.ref IS NOT NULL THEN
         PERFORM _check_code('reference', NEW.ref);
+    ELSIF NEW.to_stage = 'inbound' THEN
+        RAISE EXCEPTION 'an expected receipt of % needs a reference', _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give the purchase order or ASN line as ref.';
     END IF;
     IF NEW.channel IS NOT NULL THEN
         -- Sales channels are not part of this version: no channel name can be known yet.
@@ -276,30 +292,84 @@ BEGIN
     NEW.recorded_at := clock_timestamp();
     NEW.actor := _actor();
     NEW.txid := pg_current_xact_id();
-
-    IF 'inbound' IN (NEW.from_stage, NEW.to_stage) THEN
-        PERFORM _track_expected_receipt(NEW);
-    END IF;
-
-    -- Buckets in stage order (see the lock order above). A source bucket may go below zero
-    -- inside the transaction; balance_never_negative refuses that at commit.
-    IF NEW.to_stage IS NULL OR (NEW.from_stage IS NOT NULL AND NEW.from_stage < NEW.to_stage) THEN
-        PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.from_stage, -NEW.qty);
-        IF NEW.to_stage IS NOT NULL THEN
-            PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.to_stage, NEW.qty);
-        END IF;
-    ELSE
-        PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.to_stage, NEW.qty);
-        IF NEW.from_stage IS NOT NULL THEN
-            PERFORM _add_to_bucket(NEW.sku, NEW.location, NEW.from_stage, -NEW.qty);
-        END IF;
-    END IF;
     RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER movement_apply BEFORE INSERT ON movement
-    FOR EACH ROW EXECUTE FUNCTION _movement_before_insert();
+-- Applies a statement's rows: creates new SKUs, keeps expected receipts in step, and adds each
+-- bucket's net change to balance, all in the lock order above. A source bucket may go below
+-- zero inside the transaction; balance_never_negative refuses that at commit.
+CREATE FUNCTION _movement_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    place record;
+    m movement;
+    bucket record;
+    locked_lines bigint[];
+BEGIN
+    IF _restoring_history() THEN
+        PERFORM set_config('inventory_truth_internal.restoring_history', '', true);
+        RETURN NULL;
+    END IF;
+
+    INSERT INTO sku (code)
+    SELECT DISTINCT n.sku FROM new_rows n
+     WHERE n.from_stage IS NULL AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
+     ORDER BY 1
+    ON CONFLICT DO NOTHING;
+
+    FOR place IN
+        SELECT n.sku, n.location,
+               coalesce(bool_or('inbound' IN (n.from_stage, n.to_stage)), false) AS inbound,
+               coalesce(bool_or(n.from_stage = 'inbound' AND n.ref IS NULL), false) AS draws_in_eta_order
+          FROM new_rows n GROUP BY n.sku, n.location ORDER BY n.sku, n.location
+    LOOP
+        IF place.inbound THEN
+            -- The receipt lines these rows name, and every open one if a row draws without a
+            -- reference: all of them, in ETA order, before any bucket. Only those, so that a
+            -- function that locked the line it names first keeps the same order.
+            SELECT array_agg(locked.id) INTO locked_lines
+              FROM (SELECT e.id FROM expected_receipt e
+                     WHERE e.sku = place.sku AND e.location = place.location
+                       AND (e.ref IN (SELECT n.ref FROM new_rows n
+                                       WHERE n.sku = place.sku AND n.location = place.location
+                                         AND 'inbound' IN (n.from_stage, n.to_stage))
+                            OR (place.draws_in_eta_order AND e.open_qty > 0))
+                     ORDER BY e.eta NULLS LAST, e.id
+                       FOR UPDATE) locked;
+            FOR m IN
+                SELECT * FROM new_rows n
+                 WHERE n.sku = place.sku AND n.location = place.location
+                   AND 'inbound' IN (n.from_stage, n.to_stage)
+                 ORDER BY n.id
+            LOOP
+                PERFORM _track_expected_receipt(m, coalesce(locked_lines, '{}'));
+            END LOOP;
+        END IF;
+        FOR bucket IN
+            SELECT d.stage, sum(d.delta)::bigint AS delta
+              FROM new_rows n
+             CROSS JOIN LATERAL (VALUES (n.from_stage, -n.qty), (n.to_stage, n.qty)) AS d(stage, delta)
+             WHERE n.sku = place.sku AND n.location = place.location AND d.stage IS NOT NULL
+             GROUP BY d.stage
+             ORDER BY d.stage
+        LOOP
+            IF bucket.delta <> 0 THEN
+                PERFORM _add_to_bucket(place.sku, place.location, bucket.stage, bucket.delta);
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER movement_validate BEFORE INSERT ON movement
+    FOR EACH ROW EXECUTE FUNCTION _movement_validate();
+CREATE TRIGGER movement_apply AFTER INSERT ON movement
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION _movement_apply();
 
 CREATE FUNCTION _movement_append_only() RETURNS trigger
 LANGUAGE plpgsql

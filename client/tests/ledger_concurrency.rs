@@ -6,6 +6,7 @@
 //! must equal the balances, nothing may be negative, and every unit must be accounted for.
 //! A second test does the same for expected receipts: expecting, receiving (with and without
 //! a reference) and cancelling one SKU's purchase orders at once.
+//! A third sends multi-row inserts over four SKUs in random orders: none may deadlock.
 
 use inventory_truth_client::{connect, fresh_database};
 
@@ -239,5 +240,111 @@ async fn concurrent_receipts_keep_expected_receipts_and_inbound_equal() {
     assert!(
         received > 0,
         "no expected units were ever received or cancelled"
+    );
+}
+
+/// One multi-row INSERT of movements for several SKUs, in the order given.
+fn multi_row_insert(skus: &[&str], from: &str, to: &str) -> String {
+    let rows: Vec<String> = skus
+        .iter()
+        .map(|sku| format!("('{sku}', 'DC1', '{from}', '{to}', 1)"))
+        .collect();
+    format!(
+        "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty) VALUES {}",
+        rows.join(", ")
+    )
+}
+
+async fn multi_row_run(dsn: String, seed: u64) -> (u64, u64) {
+    let db = connect(&dsn).await.expect("connect");
+    let mut rng = Lcg(seed);
+    let (mut applied, mut refused) = (0, 0);
+    for _ in 0..OPERATIONS_PER_CLIENT {
+        // The same four SKUs in a random order, so concurrent statements disagree on order.
+        let mut skus = vec!["A", "B", "C", "D"];
+        for i in (1..skus.len()).rev() {
+            skus.swap(i, rng.next(i as u64 + 1) as usize);
+        }
+        let sql = if rng.next(2) == 0 {
+            multi_row_insert(&skus, "available", "picked")
+        } else {
+            multi_row_insert(&skus, "picked", "available")
+        };
+        match db.batch_execute(&sql).await {
+            Ok(()) => applied += 1,
+            Err(e) => {
+                assert_eq!(
+                    sqlstate(&e).as_deref(),
+                    Some("IT001"),
+                    "only 'insufficient stock' may refuse a statement, got {e:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    (applied, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_multi_row_inserts_in_any_order_do_not_deadlock() {
+    let dsn = fresh_database("client_multi_row_concurrency")
+        .await
+        .unwrap();
+    let db = connect(&dsn).await.unwrap();
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth; SELECT inventory_truth.add_location('DC1');",
+    )
+    .await
+    .unwrap();
+    for sku in ["A", "B", "C", "D"] {
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.receive($1, 'DC1', 3)",
+            &[&sku],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.put_away($1, 'DC1', 3)",
+            &[&sku],
+        )
+        .await
+        .unwrap();
+    }
+
+    let runs: Vec<_> = (0..CLIENTS)
+        .map(|seed| tokio::spawn(multi_row_run(dsn.clone(), seed + 200)))
+        .collect();
+    let (mut applied, mut refused) = (0, 0);
+    for run in runs {
+        let (a, r) = run.await.expect("client task");
+        applied += a;
+        refused += r;
+    }
+    assert!(
+        applied > 0 && refused > 0,
+        "applied {applied}, refused {refused}"
+    );
+
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(problems, 0, "verify() found discrepancies");
+    // Every statement moves one unit of each SKU, so all four always hold the same split.
+    let splits: i64 = db
+        .query_one(
+            "SELECT count(DISTINCT (available, picked)) FROM (
+                 SELECT sku, sum(qty) FILTER (WHERE stage = 'available') AS available,
+                             sum(qty) FILTER (WHERE stage = 'picked') AS picked
+                   FROM inventory_truth.balance GROUP BY sku) s",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        splits, 1,
+        "a statement was applied to some SKUs and not others"
     );
 }

@@ -174,4 +174,12 @@ TRUNCATE sku CASCADE;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 
+-- 22023: restored history (rows that carry recorded_at, actor and txid, as pg_dump writes
+-- them; only the owner can) and new movements cannot share one statement.
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, recorded_at, actor, txid)
+VALUES ('MUG', 'DC1', NULL, 'receiving', 1, now(), 'postgres', '1'),
+       ('MUG', 'DC1', NULL, 'receiving', 1, NULL, NULL, NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT pg_temp.unchanged();
+
 SELECT * FROM verify();

@@ -5,6 +5,6 @@
 "$REPO_ROOT/scripts/setup.sh"
 [ -n "$(installed_version shellcheck)" ] || apt_install shellcheck
 cd "$REPO_ROOT"
-shellcheck scripts/*.sh .ci/run
+shellcheck scripts/*.sh tests/scripts/*.sh bench/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features "pg15 pg_test" -- -D warnings

@@ -12,10 +12,13 @@
 -- one, its expected-receipt lines (ETA, id order) before its balance buckets (stage order). So a
 -- statement of many rows, whatever their order, never waits for another in the opposite order.
 
+-- The internal helpers (names starting with _) run only inside the SECURITY DEFINER functions
+-- and triggers, which pin search_path; they carry no SET clause of their own, which would cost
+-- a setting save and restore on every call and keep the SQL ones from being inlined.
+
 -- Codes are what ERPs and scanners know; they are the keys.
 CREATE FUNCTION _check_code(kind text, code text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -109,7 +112,6 @@ SELECT pg_catalog.pg_extension_config_dump('expected_receipt_id_seq', '');
 -- current_user, not these.
 CREATE FUNCTION _actor() RETURNS name
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
                 ELSE current_setting('role')::name END
@@ -118,25 +120,21 @@ $$;
 -- A quantity as messages show it: "1 unit", "5 units".
 CREATE FUNCTION _units(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT n || CASE WHEN abs(n) = 1 THEN ' unit' ELSE ' units' END $$;
 
 -- A code as messages show it: in double quotes, like PostgreSQL's own object names.
 CREATE FUNCTION _q(code text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '"' || code || '"' $$;
 
 CREATE FUNCTION _describe(sku text, location text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$ SELECT format('SKU %s at location %s', _q(sku), _q(location)) $$;
 
 -- Adds delta to a bucket, creating it when needed; returns the new quantity. Locks the row.
 CREATE FUNCTION _add_to_bucket(p_sku text, p_location text, p_stage stage, delta bigint)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -160,7 +158,6 @@ $$;
 -- lines _movement_apply locked: a line committed since then would be locked out of order.
 CREATE FUNCTION _track_expected_receipt(m movement, locked_lines bigint[]) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -218,7 +215,6 @@ $$;
 -- under the extension's own GUC prefix, which may be reserved for its real settings.
 CREATE FUNCTION _restoring_history() RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce(current_setting('inventory_truth_internal.restoring_history', true), '') = 'on' $$;
 
 -- Validates one ledger row and fills in the extension's columns. Runs for the functions' rows
@@ -434,7 +430,6 @@ CREATE FUNCTION _move(p_sku text, p_location text, p_from stage, p_to stage, p_q
                       p_ref text, p_reason text, p_occurred_at timestamptz)
 RETURNS movement
 LANGUAGE plpgsql
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -460,7 +455,6 @@ $$;
 -- Checks shared by the functions' arguments.
 CREATE FUNCTION _require(value anyelement, what text) RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -473,7 +467,6 @@ $$;
 
 CREATE FUNCTION _check_qty(qty bigint, p_sku text, p_location text) RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 BEGIN
     IF qty IS NULL THEN
@@ -489,7 +482,6 @@ $$;
 
 CREATE FUNCTION _check_eta(eta date) RETURNS date
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF eta IS NULL THEN
@@ -504,7 +496,6 @@ $$;
 
 CREATE FUNCTION _known_sku(p_sku text) RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -520,7 +511,6 @@ $$;
 
 CREATE FUNCTION _known_location(p_location text) RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN

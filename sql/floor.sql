@@ -153,12 +153,12 @@ BEGIN
     END IF;
     -- Expected units arrive from inbound: from the named receipt, or without a reference from
     -- the open receipts in ETA order, one movement per receipt so the ledger says which. All
-    -- of them are locked, in that order, before any bucket is: the lock order of every path.
+    -- of them are locked first, in id order, before any bucket: the lock order of every path.
     SELECT array_agg(locked.id) INTO line_ids
       FROM (SELECT e.id FROM expected_receipt e
              WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0
                AND (receive.ref IS NULL OR e.ref = receive.ref)
-             ORDER BY e.eta NULLS LAST, e.id
+             ORDER BY e.id
                FOR UPDATE) locked;
     FOR line IN
         SELECT e.ref, e.open_qty FROM expected_receipt e

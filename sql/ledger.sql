@@ -9,8 +9,9 @@
 -- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
 -- Lock order, the same on every path: SKU by SKU and location by location in code order; within
--- one, its expected-receipt lines (ETA, id order) before its balance buckets (stage order). So a
--- statement of many rows, whatever their order, never waits for another in the opposite order.
+-- one, its expected-receipt lines (id order, which never changes) before its balance buckets
+-- (stage order). So a statement of many rows, whatever their order, never waits for another in
+-- the opposite order.
 
 -- The internal helpers (names starting with _) run only inside the SECURITY DEFINER functions
 -- and triggers, which pin search_path; they carry no SET clause of their own, which would cost
@@ -73,8 +74,8 @@ COMMENT ON COLUMN movement.txid IS 'The recording transaction (filled in).';
 
 -- One row per bucket: a SKU at a location in a stage.
 CREATE TABLE balance (
-    sku text NOT NULL REFERENCES sku,
-    location text NOT NULL REFERENCES location,
+    sku text NOT NULL,
+    location text NOT NULL,
     stage stage NOT NULL,
     qty bigint NOT NULL,
     PRIMARY KEY (sku, location, stage)
@@ -86,8 +87,8 @@ COMMENT ON TABLE balance IS
 CREATE TABLE expected_receipt (
     id bigserial PRIMARY KEY,
     ref text NOT NULL,
-    sku text NOT NULL REFERENCES sku,
-    location text NOT NULL REFERENCES location,
+    sku text NOT NULL,
+    location text NOT NULL,
     eta date,
     expected bigint NOT NULL DEFAULT 0,
     open_qty bigint NOT NULL DEFAULT 0 CHECK (open_qty >= 0),
@@ -98,6 +99,10 @@ CREATE TABLE expected_receipt (
 CREATE INDEX expected_receipt_open ON expected_receipt (sku, location, eta, id) WHERE open_qty > 0;
 COMMENT ON TABLE expected_receipt IS
     'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';
+
+-- No foreign keys: only the ledger's triggers write balance and expected_receipt, after checking
+-- the SKU and location, and keys between these tables would make pg_restore -j fail (it loads
+-- tables in parallel) and put a key-share lock on the SKU row of every movement.
 
 -- A dump keeps the user's data; the extension's objects come from CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('sku', '');
@@ -153,15 +158,17 @@ BEGIN
 END
 $$;
 
--- Keeps expected receipts in step with one inbound movement. A movement out of inbound with a
--- reference draws from that line; without one, from the open lines in ETA order, among the
--- lines _movement_apply locked: a line committed since then would be locked out of order.
-CREATE FUNCTION _track_expected_receipt(m movement, locked_lines bigint[]) RETURNS void
+-- Keeps expected receipts in step with one inbound movement; returns the line a movement into
+-- inbound added to. A movement out of inbound with a reference draws from that line; without
+-- one, from the open lines in ETA order, among the lines _movement_apply locked: a line
+-- committed since then would be locked out of order.
+CREATE FUNCTION _track_expected_receipt(m movement, locked_lines bigint[]) RETURNS bigint
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
     line expected_receipt;
+    line_id bigint;
     left_to_draw bigint := m.qty;
     drawn bigint;
 BEGIN
@@ -171,11 +178,13 @@ BEGIN
         ON CONFLICT (ref, sku, location) DO UPDATE
             SET expected = e.expected + excluded.expected,
                 open_qty = e.open_qty + excluded.open_qty,
-                first_movement = coalesce(e.first_movement, excluded.first_movement);
+                first_movement = coalesce(e.first_movement, excluded.first_movement)
+        RETURNING id INTO line_id;
+        RETURN line_id;
     ELSIF m.from_stage = 'inbound' THEN
         IF m.ref IS NOT NULL THEN
             SELECT * INTO line FROM expected_receipt
-             WHERE ref = m.ref AND sku = m.sku AND location = m.location FOR UPDATE;
+             WHERE ref = m.ref AND sku = m.sku AND location = m.location;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'no expected receipt % for %', _q(m.ref), _describe(m.sku, m.location)
                     USING ERRCODE = 'undefined_object';
@@ -207,15 +216,15 @@ BEGIN
             END IF;
         END IF;
     END IF;
+    RETURN NULL;
 END
 $$;
 
--- Statements that restore ledger history (see _movement_validate) are marked with this
--- transaction-local setting until the statement trigger has seen them. It is deliberately not
--- under the extension's own GUC prefix, which may be reserved for its real settings.
-CREATE FUNCTION _restoring_history() RETURNS boolean
+-- True for a ledger row recorded by this transaction (the row trigger fills txid and a
+-- recorded_at no earlier than the transaction's start); restored history never is.
+CREATE FUNCTION _recorded_now(m movement) RETURNS boolean
 LANGUAGE sql STABLE
-AS $$ SELECT coalesce(current_setting('inventory_truth_internal.restoring_history', true), '') = 'on' $$;
+AS $$ SELECT m.txid = pg_current_xact_id() AND m.recorded_at >= transaction_timestamp() $$;
 
 -- Validates one ledger row and fills in the extension's columns. Runs for the functions' rows
 -- and for direct inserts alike; _movement_apply then applies the statement's rows.
@@ -226,15 +235,16 @@ AS $$
 BEGIN
     -- Rows that arrive with the filled-in columns set are history being restored (pg_dump,
     -- pg_restore): only the table's owner can write those columns. Their balances are restored
-    -- from the balance table's own dump, so they are stored as they are.
+    -- from the balance table's own dump, so they are stored as they are, and _movement_apply
+    -- leaves them alone: it applies only rows recorded by this transaction since it began,
+    -- which history cannot be.
     IF NEW.recorded_at IS NOT NULL AND NEW.actor IS NOT NULL AND NEW.txid IS NOT NULL THEN
-        PERFORM set_config('inventory_truth_internal.restoring_history', 'on', true);
+        IF _recorded_now(NEW) THEN
+            RAISE EXCEPTION 'a restored movement cannot carry this transaction''s txid and a time since it began'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'New movements leave recorded_at, actor and txid out.';
+        END IF;
         RETURN NEW;
-    END IF;
-    IF _restoring_history() THEN
-        RAISE EXCEPTION 'one statement cannot both restore ledger history and record new movements'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Restored rows carry recorded_at, actor and txid; new movements leave them out.';
     END IF;
 
     IF NEW.sku IS NULL OR NEW.location IS NULL OR NEW.qty IS NULL OR NEW.occurred_at IS NULL THEN
@@ -266,12 +276,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM sku WHERE code = NEW.sku) THEN
         -- Only stock arriving from outside into inbound, receiving or available (an expected
-        -- receipt, an arrival, a count gain) may introduce a SKU; _movement_apply creates it.
-        IF NEW.from_stage IS NULL AND NEW.to_stage IN ('inbound', 'receiving', 'available') THEN
-            PERFORM _check_code('SKU', NEW.sku);
-        ELSE
-            RAISE EXCEPTION 'unknown SKU %', _q(NEW.sku) USING ERRCODE = 'undefined_object';
-        END IF;
+        -- receipt, an arrival, a count gain) may introduce a SKU. _movement_apply creates it
+        -- for such rows and refuses a statement with rows of a SKU that none of them introduced.
+        PERFORM _check_code('SKU', NEW.sku);
     END IF;
     IF NEW.ref IS NOT NULL THEN
         PERFORM _check_code('reference', NEW.ref);
@@ -285,16 +292,18 @@ BEGIN
         RAISE EXCEPTION 'unknown channel %', _q(NEW.channel) USING ERRCODE = 'undefined_object';
     END IF;
 
-    NEW.recorded_at := clock_timestamp();
+    -- Never before the transaction began, even if the clock steps back: _recorded_now needs it.
+    NEW.recorded_at := greatest(clock_timestamp(), transaction_timestamp());
     NEW.actor := _actor();
     NEW.txid := pg_current_xact_id();
     RETURN NEW;
 END
 $$;
 
--- Applies a statement's rows: creates new SKUs, keeps expected receipts in step, and adds each
--- bucket's net change to balance, all in the lock order above. A source bucket may go below
--- zero inside the transaction; balance_never_negative refuses that at commit.
+-- Applies a statement's new rows (restored history is left as it is): creates new SKUs, keeps
+-- expected receipts in step, and adds each bucket's net change to balance, all in the lock
+-- order above. A source bucket may go below zero inside the transaction;
+-- balance_never_negative refuses that at commit.
 CREATE FUNCTION _movement_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
@@ -304,27 +313,35 @@ DECLARE
     m movement;
     bucket record;
     locked_lines bigint[];
+    line_id bigint;
+    unknown text;
 BEGIN
-    IF _restoring_history() THEN
-        PERFORM set_config('inventory_truth_internal.restoring_history', '', true);
-        RETURN NULL;
-    END IF;
-
     INSERT INTO sku (code)
     SELECT DISTINCT n.sku FROM new_rows n
-     WHERE n.from_stage IS NULL AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
+     WHERE _recorded_now(n) AND n.from_stage IS NULL
+       AND n.to_stage IN ('inbound', 'receiving', 'available')
+       AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
      ORDER BY 1
     ON CONFLICT DO NOTHING;
+    SELECT n.sku INTO unknown FROM new_rows n
+     WHERE _recorded_now(n) AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown SKU %', _q(unknown)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Only an expected receipt, an arrival or a count gain introduces a SKU.';
+    END IF;
 
     FOR place IN
         SELECT n.sku, n.location,
                coalesce(bool_or('inbound' IN (n.from_stage, n.to_stage)), false) AS inbound,
                coalesce(bool_or(n.from_stage = 'inbound' AND n.ref IS NULL), false) AS draws_in_eta_order
-          FROM new_rows n GROUP BY n.sku, n.location ORDER BY n.sku, n.location
+          FROM new_rows n WHERE _recorded_now(n)
+         GROUP BY n.sku, n.location ORDER BY n.sku, n.location
     LOOP
         IF place.inbound THEN
             -- The receipt lines these rows name, and every open one if a row draws without a
-            -- reference: all of them, in ETA order, before any bucket. Only those, so that a
+            -- reference: all of them, in id order, before any bucket. Only those, so that a
             -- function that locked the line it names first keeps the same order.
             SELECT array_agg(locked.id) INTO locked_lines
               FROM (SELECT e.id FROM expected_receipt e
@@ -333,22 +350,29 @@ BEGIN
                                        WHERE n.sku = place.sku AND n.location = place.location
                                          AND 'inbound' IN (n.from_stage, n.to_stage))
                             OR (place.draws_in_eta_order AND e.open_qty > 0))
-                     ORDER BY e.eta NULLS LAST, e.id
+                     ORDER BY e.id
                        FOR UPDATE) locked;
+            locked_lines := coalesce(locked_lines, '{}');
+            -- Into inbound first, then out of it, each in ledger order: a row may name a
+            -- receipt that a later row of the same statement creates.
             FOR m IN
                 SELECT * FROM new_rows n
-                 WHERE n.sku = place.sku AND n.location = place.location
+                 WHERE _recorded_now(n) AND n.sku = place.sku AND n.location = place.location
                    AND 'inbound' IN (n.from_stage, n.to_stage)
-                 ORDER BY n.id
+                 ORDER BY n.to_stage IS NOT DISTINCT FROM 'inbound' DESC, n.id
             LOOP
-                PERFORM _track_expected_receipt(m, coalesce(locked_lines, '{}'));
+                line_id := _track_expected_receipt(m, locked_lines);
+                IF line_id IS NOT NULL THEN
+                    locked_lines := locked_lines || line_id;
+                END IF;
             END LOOP;
         END IF;
         FOR bucket IN
             SELECT d.stage, sum(d.delta)::bigint AS delta
               FROM new_rows n
              CROSS JOIN LATERAL (VALUES (n.from_stage, -n.qty), (n.to_stage, n.qty)) AS d(stage, delta)
-             WHERE n.sku = place.sku AND n.location = place.location AND d.stage IS NOT NULL
+             WHERE _recorded_now(n) AND n.sku = place.sku AND n.location = place.location
+               AND d.stage IS NOT NULL
              GROUP BY d.stage
              ORDER BY d.stage
         LOOP
@@ -383,20 +407,25 @@ CREATE TRIGGER movement_append_only BEFORE UPDATE OR DELETE ON movement
 CREATE TRIGGER movement_no_truncate BEFORE TRUNCATE ON movement
     FOR EACH STATEMENT EXECUTE FUNCTION _movement_append_only();
 
--- Balances and open receipts are the ledger's sums: emptying them would make them lie.
-CREATE FUNCTION _ledger_sums_no_truncate() RETURNS trigger
+-- Balances and open receipts are the ledger's sums, and SKUs and locations are what it names:
+-- emptying any of them would make the ledger lie.
+CREATE FUNCTION _ledger_tables_no_truncate() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION '% holds the ledger''s sums: TRUNCATE is refused', TG_TABLE_NAME
+    RAISE EXCEPTION 'inventory_truth.% belongs to the ledger: TRUNCATE is refused', TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER balance_no_truncate BEFORE TRUNCATE ON balance
-    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_sums_no_truncate();
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 CREATE TRIGGER expected_receipt_no_truncate BEFORE TRUNCATE ON expected_receipt
-    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_sums_no_truncate();
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
+CREATE TRIGGER sku_no_truncate BEFORE TRUNCATE ON sku
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
+CREATE TRIGGER location_no_truncate BEFORE TRUNCATE ON location
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 
 -- Fires at commit only for buckets a transaction drove below zero (the WHEN clause keeps it
 -- off every other write), and looks at the bucket as it finally stands. SECURITY DEFINER: a

@@ -5,7 +5,7 @@
 //! (not enough units); a deadlock or any other error fails the test. Afterwards the ledger
 //! must equal the balances, nothing may be negative, and every unit must be accounted for.
 //! A second test does the same for expected receipts: expecting, receiving (with and without
-//! a reference) and cancelling one SKU's purchase orders at once.
+//! a reference), cancelling and re-dating one SKU's purchase orders at once.
 //! A third sends multi-row inserts over four SKUs in random orders: none may deadlock.
 
 use inventory_truth_client::{connect, fresh_database};
@@ -145,7 +145,7 @@ async fn receipts_run(dsn: String, seed: u64) -> u64 {
         // A few purchase orders, each expected with a fixed quantity, so retries are idempotent.
         let po = format!("PO-{}", rng.next(6));
         let qty = 1 + rng.next(3) as i64;
-        let result = match rng.next(5) {
+        let result = match rng.next(6) {
             0 => {
                 db.execute(
                     // Later orders are due earlier: ETA order is not the order of creation.
@@ -177,19 +177,32 @@ async fn receipts_run(dsn: String, seed: u64) -> u64 {
                 )
                 .await
             }
-            _ => {
+            4 => {
                 db.execute(
                     "SELECT count(*) FROM inventory_truth.cancel_expected('INB', 'DC1', $1)",
                     &[&po],
                 )
                 .await
             }
+            _ => {
+                // The supplier moves the date: ETA order changes under everyone's feet.
+                let days = rng.next(30) as i32;
+                db.execute(
+                    "SELECT inventory_truth.set_eta('INB', 'DC1', $1, DATE '2027-01-01' + $2::int)",
+                    &[&po, &days],
+                )
+                .await
+            }
         };
         if let Err(e) = result {
-            // Not enough open units, or a purchase order not expected (yet): nothing else.
+            // Not enough open units, a purchase order not expected (yet), or an expect() retry
+            // after set_eta moved the date (IT004): nothing else, and never a deadlock.
             let code = sqlstate(&e);
             assert!(
-                matches!(code.as_deref(), Some("IT001") | Some("42704")),
+                matches!(
+                    code.as_deref(),
+                    Some("IT001") | Some("42704") | Some("IT004")
+                ),
                 "unexpected refusal {e:?}"
             );
             refused += 1;

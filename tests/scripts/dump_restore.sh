@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# A dump and restore keeps the ledger and everything it depends on (SPEC §9, issue: pg_dump).
+# A dump and restore keeps the ledger and everything it depends on.
 # The extension's tables hold user data, so they are registered with pg_extension_config_dump;
 # without that, pg_dump writes CREATE EXTENSION and nothing else, and a restore loses the ledger.
 #
 # Needs a running cluster in PGHOST/PGPORT/PGUSER with the extension installed (test.sh passes
 # the scratch cluster's). Loads tests/pg_regress/sql/ledger.sql as data (every kind of movement,
-# expected receipts, direct inserts), then checks, for a custom-format
-# dump through pg_restore and a plain dump through psql:
+# expected receipts, direct inserts), then checks, for a custom-format dump through pg_restore
+# (serial, and -j 2, which loads tables in parallel) and a plain dump through psql:
 #   - every table of the extension comes back row for row, identical;
 #   - verify() finds nothing wrong after the restore;
 #   - the ledger carries on: the next movement gets the next id and is applied.
@@ -28,7 +28,7 @@ not_ok() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-dump.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-for db in it_dump_source it_dump_custom it_dump_plain; do
+for db in it_dump_source it_dump_custom it_dump_parallel it_dump_plain; do
     PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
         -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 done
@@ -60,6 +60,11 @@ if "$PGBIN/pg_restore" --exit-on-error -d it_dump_custom "$work/dump.custom" 2>"
 else
     not_ok "pg_restore of a custom-format dump: $(head -c 2000 "$work/restore.err")"
 fi
+if "$PGBIN/pg_restore" --exit-on-error -j 2 -d it_dump_parallel "$work/dump.custom" 2>"$work/parallel.err"; then
+    ok "pg_restore -j 2 (tables loaded in parallel)"
+else
+    not_ok "pg_restore -j 2: $(head -c 2000 "$work/parallel.err")"
+fi
 "$PGBIN/pg_dump" -d it_dump_source -f "$work/dump.sql"
 if psql_q -d it_dump_plain -f "$work/dump.sql" >/dev/null 2>"$work/plain.err"; then
     ok "psql restore of a plain dump"
@@ -67,7 +72,7 @@ else
     not_ok "psql restore of a plain dump: $(head -c 2000 "$work/plain.err")"
 fi
 
-for db in it_dump_custom it_dump_plain; do
+for db in it_dump_custom it_dump_parallel it_dump_plain; do
     snapshot "$db" >"$work/$db.txt"
     if cmp -s "$work/source.txt" "$work/$db.txt"; then
         ok "$db: ${tables[*]} identical to the source"
@@ -88,7 +93,7 @@ for db in it_dump_custom it_dump_plain; do
 done
 
 if [ "$failures" -eq 0 ]; then
-    for db in it_dump_source it_dump_custom it_dump_plain; do
+    for db in it_dump_source it_dump_custom it_dump_parallel it_dump_plain; do
         psql_q -d postgres -c "DROP DATABASE $db"
     done
 fi

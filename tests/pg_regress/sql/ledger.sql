@@ -124,5 +124,14 @@ SELECT sum(qty) FILTER (WHERE from_stage IS NULL) AS came_in,
        (SELECT sum(qty) FROM balance) AS in_the_stages
   FROM movement;
 
+-- One statement may record rows in any order: here a new SKU is expected, arrives without a
+-- reference (drawing from the receipt the first row creates) and is put away, all at once.
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason)
+VALUES ('SOCK-BLK', 'DC1', 'receiving', 'available', 4, NULL, 'put-away'),
+       ('SOCK-BLK', 'DC1', 'inbound', 'receiving', 4, NULL, 'arrival'),
+       ('SOCK-BLK', 'DC1', NULL, 'inbound', 6, 'PO-2', 'expected receipt');
+SELECT * FROM stock('SOCK-BLK');
+SELECT ref, sku, expected, open_qty FROM expected_receipts() WHERE sku = 'SOCK-BLK';
+
 -- Balances equal the ledger: verify() returns no rows.
 SELECT * FROM verify();

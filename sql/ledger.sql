@@ -385,6 +385,32 @@ BEGIN
 END
 $$;
 
+-- Fires first (triggers fire in name order) and, unlike the others, with the inserting role's
+-- rights: that role is what it judges. Column privileges alone do not keep the filled-in
+-- columns the extension's: an INSERT through a view fills the view's column defaults without
+-- checking them, and any role may create a temporary view. So only the table's owner (and
+-- superusers) may supply recorded_at, actor or txid (restoring history), and everyone else's
+-- rows get their id from the sequence, whatever the insert said.
+CREATE FUNCTION _movement_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.recorded_at IS NOT NULL OR NEW.actor IS NOT NULL OR NEW.txid IS NOT NULL THEN
+        RAISE EXCEPTION 'recorded_at, actor and txid are filled in by the extension'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Insert sku, location, from_stage, to_stage, qty, channel, ref, reason and occurred_at only.';
+    END IF;
+    NEW.id := nextval('inventory_truth.movement_id_seq');
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER movement_guard BEFORE INSERT ON movement
+    FOR EACH ROW EXECUTE FUNCTION _movement_guard();
 CREATE TRIGGER movement_validate BEFORE INSERT ON movement
     FOR EACH ROW EXECUTE FUNCTION _movement_validate();
 CREATE TRIGGER movement_apply AFTER INSERT ON movement

@@ -60,7 +60,10 @@ BEGIN
             coalesce(line.eta::text, '(unknown)')
         USING ERRCODE = 'IT004',
               DETAIL = format('This call asked for %s due %s.', _units(expect.qty), expect.eta),
-              HINT = 'Cancel the open units with cancel_expected() and expect them under a new reference.';
+              HINT = CASE WHEN line.expected = expect.qty
+                          THEN 'To move the ETA, use inventory_truth.set_eta().'
+                          ELSE 'Cancel the open units with cancel_expected() and expect them under a new reference.'
+                     END;
 END
 $$;
 COMMENT ON FUNCTION expect(text, text, bigint, text, date, timestamptz) IS
@@ -339,7 +342,7 @@ BEGIN
     -- before the ledger began) come from outside.
     -- Locking the shipped bucket (it comes before quarantine in stage order) makes concurrent
     -- returns see each other's draws.
-    SELECT least(b.qty, receive_return.qty) INTO from_shipped FROM balance b
+    SELECT greatest(0, least(b.qty, receive_return.qty)) INTO from_shipped FROM balance b
      WHERE b.sku = receive_return.sku AND b.location = receive_return.location
        AND b.stage = 'shipped'
        FOR UPDATE;
@@ -396,7 +399,11 @@ BEGIN
             _require(write_off.from_stage, 'from_stage'),
             _require(write_off.occurred_at, 'occurred_at');
     RETURN NEXT _move(write_off.sku, write_off.location, write_off.from_stage, 'written_off',
-                      write_off.qty, NULL, coalesce(write_off.reason, 'write-off'),
+                      write_off.qty, NULL,
+                      coalesce(write_off.reason,
+                               (SELECT a.event FROM allowed_movements() a
+                                 WHERE a.from_stage = write_off.from_stage AND a.to_stage = 'written_off'),
+                               'write-off'),
                       write_off.occurred_at);
 END
 $$;

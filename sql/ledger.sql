@@ -100,6 +100,14 @@ CREATE INDEX expected_receipt_open ON expected_receipt (sku, location, eta, id) 
 COMMENT ON TABLE expected_receipt IS
     'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';
 
+-- When each transaction that wrote the ledger committed: the commit side of the warehouse lag.
+CREATE TABLE movement_commit (
+    txid xid8 PRIMARY KEY,
+    committed_at timestamptz NOT NULL
+);
+COMMENT ON TABLE movement_commit IS
+    'When each transaction that recorded movements committed (join movement on txid): committed_at - occurred_at is the warehouse lag.';
+
 -- No foreign keys: only the ledger's triggers write balance and expected_receipt, after checking
 -- the SKU and location, and keys between these tables would make pg_restore -j fail (it loads
 -- tables in parallel) and put a key-share lock on the SKU row of every movement.
@@ -112,6 +120,7 @@ SELECT pg_catalog.pg_extension_config_dump('movement_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('balance', '');
 SELECT pg_catalog.pg_extension_config_dump('expected_receipt', '');
 SELECT pg_catalog.pg_extension_config_dump('expected_receipt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('movement_commit', '');
 
 -- The role that acts: the SET ROLE role, else the login. SECURITY DEFINER functions change
 -- current_user, not these.
@@ -452,6 +461,28 @@ CREATE TRIGGER sku_no_truncate BEFORE TRUNCATE ON sku
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 CREATE TRIGGER location_no_truncate BEFORE TRUNCATE ON location
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
+CREATE TRIGGER movement_commit_no_truncate BEFORE TRUNCATE ON movement_commit
+    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
+
+-- Records, as the transaction commits, when it did: deferred triggers run in the commit itself,
+-- after every statement. The first of a transaction's rows records it; the others find it
+-- there. Restored rows (another transaction's txid) are left out: their commits come back from
+-- movement_commit's own dump.
+CREATE FUNCTION _movement_committed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+BEGIN
+    INSERT INTO movement_commit (txid, committed_at) VALUES (NEW.txid, clock_timestamp())
+    ON CONFLICT (txid) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER movement_committed AFTER INSERT ON movement
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.txid = pg_current_xact_id())
+    EXECUTE FUNCTION _movement_committed();
 
 -- Fires at commit only for buckets a transaction drove below zero (the WHEN clause keeps it
 -- off every other write), and looks at the bucket as it finally stands. SECURITY DEFINER: a

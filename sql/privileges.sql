@@ -59,7 +59,8 @@ GRANT EXECUTE ON FUNCTION
     expected_receipts(),
     verify()
 TO inventory_truth_floor;
-GRANT SELECT ON sku, location, movement, balance, expected_receipt TO inventory_truth_floor;
+GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt
+    TO inventory_truth_floor;
 
 -- Management: locations, quarantine release, write-offs, and writing the ledger directly (an ERP that
 -- inserts its own movements). The filled-in columns stay the extension's.

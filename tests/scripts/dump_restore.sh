@@ -41,7 +41,7 @@ psql_q -d it_dump_source -c "
     SELECT count(*) FROM inventory_truth.expect('PLATE', 'DC1', 5, 'PO-9', '2027-01-15');
     SELECT count(*) FROM inventory_truth.receive('PLATE', 'DC1', 2, 'PO-9');" >/dev/null
 
-tables=(sku location movement balance expected_receipt)
+tables=(sku location movement movement_commit balance expected_receipt)
 snapshot() {
     local db=$1 t
     for t in "${tables[@]}"; do

@@ -115,7 +115,17 @@ SELECT actor = current_user AS actor_is_me,
        recorded_at - occurred_at >= interval '10 minutes' AS lag_recorded,
        txid = pg_current_xact_id() AS this_transaction
   FROM movement ORDER BY id DESC LIMIT 1;
+SELECT pg_sleep(0.2);
 COMMIT;
+-- The commit side: movement_commit says when the recording transaction committed, here after
+-- the 0.2 s it stayed open.
+SELECT c.committed_at - m.recorded_at >= interval '0.2 seconds' AS committed_after_recording,
+       c.committed_at - m.occurred_at >= interval '10 minutes' AS warehouse_lag_measurable
+  FROM movement m JOIN movement_commit c USING (txid)
+ ORDER BY m.id DESC LIMIT 1;
+-- Every transaction that wrote the ledger has its commit time.
+SELECT count(*) AS movements_without_commit_time
+  FROM movement m LEFT JOIN movement_commit c USING (txid) WHERE c.txid IS NULL;
 
 -- Units are conserved: what came in is on hand, shipped, written off, or still inbound.
 SELECT stage, sum(qty) AS units FROM balance WHERE qty <> 0 GROUP BY stage ORDER BY stage;

@@ -5,6 +5,22 @@
 -- They are SECURITY DEFINER so that roles below management can move stock only through them;
 -- search_path is pinned for that reason.
 
+-- What every function that moves stock between two known stages checks before it moves: a
+-- known SKU and location, a positive quantity, a physical event time.
+CREATE FUNCTION _floor_move(p_sku text, p_location text, p_from stage, p_to stage, p_qty bigint,
+                            p_ref text, p_reason text, p_occurred_at timestamptz)
+RETURNS movement
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM _known_sku(p_sku),
+            _known_location(p_location),
+            _check_qty(p_qty, p_sku, p_location),
+            _require(p_occurred_at, 'occurred_at');
+    RETURN _move(p_sku, p_location, p_from, p_to, p_qty, p_ref, p_reason, p_occurred_at);
+END
+$$;
+
 CREATE FUNCTION add_location(code text, name text DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
@@ -191,16 +207,12 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(put_away.sku),
-            _known_location(put_away.location),
-            _check_qty(put_away.qty, put_away.sku, put_away.location),
-            _require(put_away.qc, 'qc'),
-            _require(put_away.occurred_at, 'occurred_at');
-    RETURN NEXT _move(put_away.sku, put_away.location, 'receiving',
-                      CASE WHEN put_away.qc THEN 'quality_control' ELSE 'available' END::stage,
-                      put_away.qty, NULL,
-                      CASE WHEN put_away.qc THEN 'put-away to QC' ELSE 'put-away' END,
-                      put_away.occurred_at);
+    PERFORM _require(put_away.qc, 'qc');
+    RETURN NEXT _floor_move(put_away.sku, put_away.location, 'receiving',
+                            CASE WHEN put_away.qc THEN 'quality_control' ELSE 'available' END::stage,
+                            put_away.qty, NULL,
+                            CASE WHEN put_away.qc THEN 'put-away to QC' ELSE 'put-away' END,
+                            put_away.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION put_away(text, text, bigint, boolean, timestamptz) IS
@@ -213,12 +225,8 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(qc_pass.sku),
-            _known_location(qc_pass.location),
-            _check_qty(qc_pass.qty, qc_pass.sku, qc_pass.location),
-            _require(qc_pass.occurred_at, 'occurred_at');
-    RETURN NEXT _move(qc_pass.sku, qc_pass.location, 'quality_control', 'available', qc_pass.qty,
-                      NULL, 'QC passed', qc_pass.occurred_at);
+    RETURN NEXT _floor_move(qc_pass.sku, qc_pass.location, 'quality_control', 'available',
+                            qc_pass.qty, NULL, 'QC passed', qc_pass.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION qc_pass(text, text, bigint, timestamptz) IS
@@ -231,12 +239,8 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(qc_fail.sku),
-            _known_location(qc_fail.location),
-            _check_qty(qc_fail.qty, qc_fail.sku, qc_fail.location),
-            _require(qc_fail.occurred_at, 'occurred_at');
-    RETURN NEXT _move(qc_fail.sku, qc_fail.location, 'quality_control', 'damaged', qc_fail.qty,
-                      NULL, 'QC failed', qc_fail.occurred_at);
+    RETURN NEXT _floor_move(qc_fail.sku, qc_fail.location, 'quality_control', 'damaged',
+                            qc_fail.qty, NULL, 'QC failed', qc_fail.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION qc_fail(text, text, bigint, timestamptz) IS
@@ -250,12 +254,8 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(pick.sku),
-            _known_location(pick.location),
-            _check_qty(pick.qty, pick.sku, pick.location),
-            _require(pick.occurred_at, 'occurred_at');
-    RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', pick.qty, pick.ref,
-                      'pick scan', pick.occurred_at);
+    RETURN NEXT _floor_move(pick.sku, pick.location, 'available', 'picked', pick.qty, pick.ref,
+                            'pick scan', pick.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION pick(text, text, bigint, text, timestamptz) IS
@@ -268,12 +268,8 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(put_back.sku),
-            _known_location(put_back.location),
-            _check_qty(put_back.qty, put_back.sku, put_back.location),
-            _require(put_back.occurred_at, 'occurred_at');
-    RETURN NEXT _move(put_back.sku, put_back.location, 'picked', 'available', put_back.qty, NULL,
-                      'put back', put_back.occurred_at);
+    RETURN NEXT _floor_move(put_back.sku, put_back.location, 'picked', 'available', put_back.qty,
+                            NULL, 'put back', put_back.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION put_back(text, text, bigint, timestamptz) IS
@@ -287,12 +283,8 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(ship.sku),
-            _known_location(ship.location),
-            _check_qty(ship.qty, ship.sku, ship.location),
-            _require(ship.occurred_at, 'occurred_at');
-    RETURN NEXT _move(ship.sku, ship.location, 'picked', 'shipped', ship.qty, ship.ref,
-                      'shipped', ship.occurred_at);
+    RETURN NEXT _floor_move(ship.sku, ship.location, 'picked', 'shipped', ship.qty, ship.ref,
+                            'shipped', ship.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION ship(text, text, bigint, text, timestamptz) IS
@@ -307,18 +299,15 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(report_damage.sku),
-            _known_location(report_damage.location),
-            _check_qty(report_damage.qty, report_damage.sku, report_damage.location),
-            _require(report_damage.from_stage, 'from_stage'),
-            _require(report_damage.occurred_at, 'occurred_at');
+    PERFORM _require(report_damage.from_stage, 'from_stage');
     IF report_damage.from_stage = 'quarantine' THEN
         RAISE EXCEPTION 'report_damage does not take returns out of quarantine: a manager''s inspection does'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A manager records it with inventory_truth.inspect_return(..., resale => false).';
     END IF;
-    RETURN NEXT _move(report_damage.sku, report_damage.location, report_damage.from_stage, 'damaged',
-                      report_damage.qty, NULL, 'damage found', report_damage.occurred_at);
+    RETURN NEXT _floor_move(report_damage.sku, report_damage.location, report_damage.from_stage,
+                            'damaged', report_damage.qty, NULL, 'damage found',
+                            report_damage.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION report_damage(text, text, bigint, stage, timestamptz) IS
@@ -369,17 +358,13 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(inspect_return.sku),
-            _known_location(inspect_return.location),
-            _check_qty(inspect_return.qty, inspect_return.sku, inspect_return.location),
-            _require(inspect_return.resale, 'resale'),
-            _require(inspect_return.occurred_at, 'occurred_at');
-    RETURN NEXT _move(inspect_return.sku, inspect_return.location, 'quarantine',
-                      CASE WHEN inspect_return.resale THEN 'available' ELSE 'damaged' END::stage,
-                      inspect_return.qty, NULL,
-                      CASE WHEN inspect_return.resale THEN 'inspection: ready for resale'
-                           ELSE 'inspection: damaged' END,
-                      inspect_return.occurred_at);
+    PERFORM _require(inspect_return.resale, 'resale');
+    RETURN NEXT _floor_move(inspect_return.sku, inspect_return.location, 'quarantine',
+                            CASE WHEN inspect_return.resale THEN 'available' ELSE 'damaged' END::stage,
+                            inspect_return.qty, NULL,
+                            CASE WHEN inspect_return.resale THEN 'inspection: ready for resale'
+                                 ELSE 'inspection: damaged' END,
+                            inspect_return.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION inspect_return(text, text, bigint, boolean, timestamptz) IS
@@ -393,18 +378,15 @@ SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM _known_sku(write_off.sku),
-            _known_location(write_off.location),
-            _check_qty(write_off.qty, write_off.sku, write_off.location),
-            _require(write_off.from_stage, 'from_stage'),
-            _require(write_off.occurred_at, 'occurred_at');
-    RETURN NEXT _move(write_off.sku, write_off.location, write_off.from_stage, 'written_off',
-                      write_off.qty, NULL,
-                      coalesce(write_off.reason,
-                               (SELECT a.event FROM allowed_movements() a
-                                 WHERE a.from_stage = write_off.from_stage AND a.to_stage = 'written_off'),
-                               'write-off'),
-                      write_off.occurred_at);
+    PERFORM _require(write_off.from_stage, 'from_stage');
+    RETURN NEXT _floor_move(write_off.sku, write_off.location, write_off.from_stage, 'written_off',
+                            write_off.qty, NULL,
+                            coalesce(write_off.reason,
+                                     (SELECT a.event FROM allowed_movements() a
+                                       WHERE a.from_stage = write_off.from_stage
+                                         AND a.to_stage = 'written_off'),
+                                     'write-off'),
+                            write_off.occurred_at);
 END
 $$;
 COMMENT ON FUNCTION write_off(text, text, bigint, stage, text, timestamptz) IS

@@ -38,6 +38,14 @@ fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
     e.code().map(|c| c.code().to_string())
 }
 
+/// How many discrepancies verify() reports: none, when balances equal the ledger.
+async fn verify_problems(db: &tokio_postgres::Client) -> i64 {
+    db.query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .expect("run verify()")
+        .get(0)
+}
+
 async fn client_run(dsn: String, seed: u64) -> Tally {
     let db = connect(&dsn).await.expect("connect");
     let mut rng = Lcg(seed);
@@ -107,12 +115,11 @@ async fn concurrent_picks_and_put_backs_keep_the_ledger_true() {
     assert!(total.refused > 0, "{total:?}");
     assert!(total.picked > STOCK, "{total:?}");
 
-    let problems: i64 = db
-        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(problems, 0, "verify() found discrepancies");
+    assert_eq!(
+        verify_problems(&db).await,
+        0,
+        "verify() found discrepancies"
+    );
     let row = db
         .query_one(
             "SELECT coalesce(sum(qty) FILTER (WHERE stage = 'available'), 0)::bigint,
@@ -229,12 +236,11 @@ async fn concurrent_receipts_keep_expected_receipts_and_inbound_equal() {
         run.await.expect("client task");
     }
 
-    let problems: i64 = db
-        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(problems, 0, "verify() found discrepancies");
+    assert_eq!(
+        verify_problems(&db).await,
+        0,
+        "verify() found discrepancies"
+    );
     let row = db
         .query_one(
             "SELECT (SELECT coalesce(sum(open_qty), 0)::bigint FROM inventory_truth.expected_receipt),
@@ -338,12 +344,11 @@ async fn concurrent_multi_row_inserts_in_any_order_do_not_deadlock() {
         "applied {applied}, refused {refused}"
     );
 
-    let problems: i64 = db
-        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(problems, 0, "verify() found discrepancies");
+    assert_eq!(
+        verify_problems(&db).await,
+        0,
+        "verify() found discrepancies"
+    );
     // Every statement moves one unit of each SKU, so all four always hold the same split.
     let splits: i64 = db
         .query_one(

@@ -253,13 +253,45 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+    hold_row record;
+    left_to_pick bigint := pick.qty;
+    drawn bigint;
 BEGIN
-    RETURN NEXT _floor_move(pick.sku, pick.location, 'available', 'picked', pick.qty, pick.ref,
-                            'pick scan', pick.occurred_at);
+    PERFORM _known_sku(pick.sku),
+            _known_location(pick.location),
+            _check_qty(pick.qty, pick.sku, pick.location),
+            _require(pick.occurred_at, 'occurred_at');
+    IF pick.ref IS NOT NULL THEN
+        -- Against the order's holds here (any channel): committed -> picked, which ends their
+        -- expiry. All of them locked first, in id order, before any bucket.
+        PERFORM FROM hold h
+         WHERE h.ref = pick.ref AND h.sku = pick.sku AND h.location = pick.location AND h.status = 'open'
+         ORDER BY h.id
+           FOR UPDATE;
+        FOR hold_row IN
+            SELECT h.channel, h.open_qty FROM hold h
+             WHERE h.ref = pick.ref AND h.sku = pick.sku AND h.location = pick.location
+               AND h.status = 'open' AND h.open_qty > 0
+             ORDER BY h.id
+        LOOP
+            drawn := least(hold_row.open_qty, left_to_pick);
+            RETURN NEXT _move(pick.sku, pick.location, 'committed', 'picked', drawn, pick.ref,
+                              'pick scan', pick.occurred_at, hold_row.channel);
+            left_to_pick := left_to_pick - drawn;
+            EXIT WHEN left_to_pick = 0;
+        END LOOP;
+    END IF;
+    -- Units scanned without a hold (or beyond it) come off the shelf: available -> picked.
+    IF left_to_pick > 0 THEN
+        RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', left_to_pick, pick.ref,
+                          CASE WHEN left_to_pick = pick.qty THEN 'pick scan' ELSE 'pick scan beyond the hold' END,
+                          pick.occurred_at);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION pick(text, text, bigint, text, timestamptz) IS
-    'A pick scan: available -> picked. The units stop being sellable at the scan; ref records the order.';
+    'A pick scan; the units stop being sellable at the scan. With ref, units held for that order here move committed -> picked (ending the hold''s expiry); units without a hold move available -> picked, taken from the shared pool first, then from fences, lowest-priority channel first.';
 
 CREATE FUNCTION put_back(sku text, location text, qty bigint, occurred_at timestamptz DEFAULT now())
 RETURNS SETOF movement

@@ -8,10 +8,12 @@
 -- negative once a transaction commits; a deferred constraint trigger checks the buckets a
 -- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
--- Lock order, the same on every path: SKU by SKU and location by location in code order; within
--- one, its expected-receipt lines (id order, which never changes) before its balance buckets
--- (stage order). So a statement of many rows, whatever their order, never waits for another in
--- the opposite order.
+-- Lock order, the same on every path: SKU by SKU and location by location in code order. For a
+-- SKU that is sold (into committed, or picked for a channel), its sku row first. Within one
+-- SKU and location: the holds the rows name (id order), its expected-receipt lines (id order,
+-- which never changes), then its balance buckets (stage order); the available bucket guards
+-- the location's fences and holds. So a statement of many rows, whatever their order, never
+-- waits for another in the opposite order.
 
 -- The internal helpers (names starting with _) run only inside the SECURITY DEFINER functions
 -- and triggers, which pin search_path; they carry no SET clause of their own, which would cost
@@ -296,9 +298,21 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Give the purchase order or ASN line as ref.';
     END IF;
-    IF NEW.channel IS NOT NULL THEN
-        -- Sales channels are not part of this version: no channel name can be known yet.
-        RAISE EXCEPTION 'unknown channel %', _q(NEW.channel) USING ERRCODE = 'undefined_object';
+    IF NEW.channel IS NOT NULL AND NOT EXISTS (SELECT FROM channel WHERE code = NEW.channel) THEN
+        RAISE EXCEPTION 'unknown channel %', _q(NEW.channel)
+            USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_channel().';
+    END IF;
+    -- Committed stock is always some channel's hold, named by (channel, ref): a reservation
+    -- creates or adds to one, a release or a pick against it names it. Losses out of committed
+    -- may name one; without a name they break holds (see _apply_channel_rows).
+    IF (NEW.to_stage = 'committed' OR (NEW.from_stage = 'committed' AND NEW.to_stage IN ('available', 'picked'))
+        OR (NEW.from_stage = 'committed' AND NEW.channel IS NOT NULL))
+       AND (NEW.channel IS NULL OR NEW.ref IS NULL) THEN
+        RAISE EXCEPTION 'a movement % committed needs a channel and a ref naming the hold (% of %)',
+                CASE WHEN NEW.to_stage = 'committed' THEN 'into' ELSE 'out of' END,
+                _units(NEW.qty), _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Reservations are holds of a channel for an order: give the channel and the order reference.';
     END IF;
 
     -- Never before the transaction began, even if the clock steps back: _recorded_now needs it.
@@ -324,6 +338,8 @@ DECLARE
     locked_lines bigint[];
     line_id bigint;
     unknown text;
+    available_delta bigint;
+    available_after bigint;
 BEGIN
     INSERT INTO sku (code)
     SELECT DISTINCT n.sku FROM new_rows n
@@ -342,12 +358,32 @@ BEGIN
     END IF;
 
     FOR place IN
-        SELECT n.sku, n.location,
-               coalesce(bool_or('inbound' IN (n.from_stage, n.to_stage)), false) AS inbound,
-               coalesce(bool_or(n.from_stage = 'inbound' AND n.ref IS NULL), false) AS draws_in_eta_order
-          FROM new_rows n WHERE _recorded_now(n)
-         GROUP BY n.sku, n.location ORDER BY n.sku, n.location
+        SELECT p.*,
+               bool_or(p.sells) OVER (PARTITION BY p.sku) AS sku_sells,
+               lag(p.sku) OVER (ORDER BY p.sku, p.location) IS DISTINCT FROM p.sku AS first_of_sku
+          FROM (SELECT n.sku, n.location,
+                       coalesce(bool_or('inbound' IN (n.from_stage, n.to_stage)), false) AS inbound,
+                       coalesce(bool_or(n.from_stage = 'inbound' AND n.ref IS NULL), false) AS draws_in_eta_order,
+                       coalesce(bool_or('available' IN (n.from_stage, n.to_stage)
+                                        OR 'committed' IN (n.from_stage, n.to_stage)), false) AS channels,
+                       coalesce(bool_or('committed' IN (n.from_stage, n.to_stage)), false) AS holds,
+                       coalesce(bool_or(n.from_stage = 'available'
+                                        AND (n.to_stage = 'committed' OR (n.to_stage = 'picked' AND n.channel IS NOT NULL))),
+                                false) AS sells,
+                       array_agg(ROW(n.*)::movement ORDER BY n.id) FILTER (WHERE 'available' IN (n.from_stage, n.to_stage)
+                                                           OR 'committed' IN (n.from_stage, n.to_stage)) AS channel_rows
+                  FROM new_rows n WHERE _recorded_now(n)
+                 GROUP BY n.sku, n.location) p
+         ORDER BY p.sku, p.location
     LOOP
+        -- A sale is checked against the channel's stock at every location of the SKU (the
+        -- buffer counts them all), so sales of one SKU take turns on its row, first thing.
+        IF place.sku_sells AND place.first_of_sku THEN
+            PERFORM FROM sku WHERE code = place.sku FOR NO KEY UPDATE;
+        END IF;
+        IF place.holds THEN
+            PERFORM _lock_place_holds(place.sku, place.location, place.channel_rows);
+        END IF;
         IF place.inbound THEN
             -- The receipt lines these rows name, and every open one if a row draws without a
             -- reference: all of them, in id order, before any bucket. Only those, so that a
@@ -376,19 +412,30 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
+        -- The available bucket is locked whenever fences or holds may change: it guards them.
+        available_delta := NULL;
         FOR bucket IN
             SELECT d.stage, sum(d.delta)::bigint AS delta
-              FROM new_rows n
+              FROM (SELECT n.from_stage, n.to_stage, n.qty FROM new_rows n
+                     WHERE _recorded_now(n) AND n.sku = place.sku AND n.location = place.location
+                    UNION ALL
+                    SELECT 'available', NULL, 0 WHERE place.channels) n
              CROSS JOIN LATERAL (VALUES (n.from_stage, -n.qty), (n.to_stage, n.qty)) AS d(stage, delta)
-             WHERE _recorded_now(n) AND n.sku = place.sku AND n.location = place.location
-               AND d.stage IS NOT NULL
+             WHERE d.stage IS NOT NULL
              GROUP BY d.stage
              ORDER BY d.stage
         LOOP
-            IF bucket.delta <> 0 THEN
+            IF bucket.stage = 'available' AND place.channels THEN
+                available_delta := bucket.delta;
+                available_after := _add_to_bucket(place.sku, place.location, bucket.stage, bucket.delta);
+            ELSIF bucket.delta <> 0 THEN
                 PERFORM _add_to_bucket(place.sku, place.location, bucket.stage, bucket.delta);
             END IF;
         END LOOP;
+        IF place.channels THEN
+            PERFORM _apply_channel_rows(place.sku, place.location, place.channel_rows,
+                                        available_after - available_delta);
+        END IF;
     END LOOP;
     RETURN NULL;
 END
@@ -513,7 +560,8 @@ CREATE CONSTRAINT TRIGGER balance_never_negative AFTER INSERT OR UPDATE ON balan
 -- Records one movement for the functions below and checks the source bucket at once, so a
 -- function call fails at the call, not at commit. Returns the ledger row.
 CREATE FUNCTION _move(p_sku text, p_location text, p_from stage, p_to stage, p_qty bigint,
-                      p_ref text, p_reason text, p_occurred_at timestamptz)
+                      p_ref text, p_reason text, p_occurred_at timestamptz,
+                      p_channel text DEFAULT NULL)
 RETURNS movement
 LANGUAGE plpgsql
 AS $$
@@ -522,8 +570,8 @@ DECLARE
     m movement;
     left_in_source bigint;
 BEGIN
-    INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref, reason, occurred_at)
-    VALUES (p_sku, p_location, p_from, p_to, p_qty, p_ref, p_reason, p_occurred_at)
+    INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref, reason, occurred_at)
+    VALUES (p_sku, p_location, p_from, p_to, p_qty, p_channel, p_ref, p_reason, p_occurred_at)
     RETURNING * INTO m;
     IF p_from IS NOT NULL THEN
         SELECT qty INTO left_in_source FROM balance
@@ -611,76 +659,3 @@ BEGIN
 END
 $$;
 
-------------------------------------------------------------------------------------------------
--- Reading the ledger
-
-CREATE FUNCTION stock(sku text)
-RETURNS TABLE (location text, stage stage, channel text, qty bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM _known_sku(stock.sku);
-    RETURN QUERY
-        SELECT b.location, b.stage, NULL::text, b.qty
-          FROM balance b
-         WHERE b.sku = stock.sku AND b.qty <> 0
-         ORDER BY b.location, b.stage;
-END
-$$;
-COMMENT ON FUNCTION stock(text) IS
-    'Units of a SKU per location and stage (empty buckets left out).';
-
-CREATE FUNCTION expected_receipts()
-RETURNS TABLE (ref text, sku text, location text, eta date, expected bigint, open_qty bigint)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-    SELECT e.ref, e.sku, e.location, e.eta, e.expected, e.open_qty
-      FROM expected_receipt e
-     WHERE e.open_qty > 0
-     ORDER BY e.eta NULLS LAST, e.sku, e.location, e.ref
-$$;
-COMMENT ON FUNCTION expected_receipts() IS
-    'Open expected receipts (stock still inbound): reference, SKU, location, ETA, units expected and still open.';
-
-CREATE FUNCTION verify()
-RETURNS TABLE (sku text, location text, stage stage, ledger_qty bigint, balance_qty bigint, problem text)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-    WITH ledger AS (
-        SELECT m.sku, m.location, m.to_stage AS stage, sum(m.qty)::bigint AS qty
-          FROM movement m WHERE m.to_stage IS NOT NULL GROUP BY 1, 2, 3
-        UNION ALL
-        SELECT m.sku, m.location, m.from_stage, -sum(m.qty)::bigint
-          FROM movement m WHERE m.from_stage IS NOT NULL GROUP BY 1, 2, 3
-    ), ledger_sum AS (
-        SELECT l.sku, l.location, l.stage, sum(l.qty)::bigint AS qty FROM ledger l GROUP BY 1, 2, 3
-    ), buckets AS (
-        SELECT coalesce(l.sku, b.sku) AS sku, coalesce(l.location, b.location) AS location,
-               coalesce(l.stage, b.stage) AS stage, coalesce(l.qty, 0) AS ledger_qty,
-               coalesce(b.qty, 0) AS balance_qty
-          FROM ledger_sum l
-          FULL JOIN balance b ON b.sku = l.sku AND b.location = l.location AND b.stage = l.stage
-    ), inbound_lines AS (
-        SELECT e.sku, e.location, sum(e.open_qty)::bigint AS qty
-          FROM expected_receipt e GROUP BY 1, 2
-    )
-    SELECT k.sku, k.location, k.stage, k.ledger_qty, k.balance_qty,
-           CASE WHEN k.ledger_qty <> k.balance_qty THEN 'balance differs from the ledger'
-                ELSE 'balance is negative' END
-      FROM buckets k
-     WHERE k.ledger_qty <> k.balance_qty OR k.balance_qty < 0
-    UNION ALL
-    SELECT coalesce(i.sku, b.sku), coalesce(i.location, b.location), 'inbound'::stage,
-           coalesce(i.qty, 0), coalesce(b.qty, 0), 'open expected receipts differ from inbound stock'
-      FROM inbound_lines i
-      FULL JOIN (SELECT * FROM balance WHERE balance.stage = 'inbound') b
-        ON b.sku = i.sku AND b.location = i.location
-     WHERE coalesce(i.qty, 0) <> coalesce(b.qty, 0)
-     ORDER BY 1, 2, 3
-$$;
-COMMENT ON FUNCTION verify() IS
-    'Returns no rows when every balance equals the sum of the ledger, none is negative, and open expected receipts match inbound stock; otherwise one row per discrepancy.';

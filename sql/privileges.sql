@@ -39,7 +39,9 @@ GRANT EXECUTE ON FUNCTION
     movement_allowed(stage, stage),
     allowed_movements(),
     stages(),
-    stock(text)
+    stock(text),
+    atp(text, text, text),
+    atp_snapshot(text)
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
@@ -56,16 +58,26 @@ GRANT EXECUTE ON FUNCTION
     ship(text, text, bigint, text, timestamptz),
     report_damage(text, text, bigint, stage, timestamptz),
     receive_return(text, text, bigint, text, timestamptz),
+    reserve(text, text, bigint, text, interval, text, timestamptz),
+    reserve_order(text, text, jsonb, interval, timestamptz),
+    release(text, text, timestamptz),
+    expire_holds(),
     expected_receipts(),
     verify()
 TO inventory_truth_floor;
-GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt
+GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt,
+                channel, sku_buffer, ringfence, fence, hold
     TO inventory_truth_floor;
 
--- Management: locations, quarantine release, write-offs, and writing the ledger directly (an ERP that
+-- Management: locations, channels and their rules, quarantine release, write-offs, and writing the ledger directly (an ERP that
 -- inserts its own movements). The filled-in columns stay the extension's.
 GRANT EXECUTE ON FUNCTION
     add_location(text, text),
+    add_channel(text, int, bigint, text),
+    set_buffer(text, text, bigint),
+    set_ringfence(text, text, bigint, numeric),
+    clear_ringfence(text, text),
+    rebalance(text),
     inspect_return(text, text, bigint, boolean, timestamptz),
     write_off(text, text, bigint, stage, text, timestamptz)
 TO inventory_truth_manager;

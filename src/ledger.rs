@@ -12,6 +12,8 @@ use pgrx::prelude::*;
 
 extension_sql_file!("../sql/ledger.sql", name = "ledger", requires = ["stage"]);
 extension_sql_file!("../sql/floor.sql", name = "floor", requires = ["ledger"]);
+// stock() and verify() read the fences and holds too, so they come last.
+extension_sql_file!("../sql/reading.sql", name = "reading", requires = ["holds"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

@@ -5,6 +5,8 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+pub mod fence;
+pub mod hold;
 pub mod ledger;
 pub mod privileges;
 pub mod stage;

@@ -1,0 +1,105 @@
+-- Reading the ledger: stock per bucket, open expected receipts, and verify(), the check that
+-- every sum the extension keeps agrees with the ledger.
+
+CREATE FUNCTION stock(sku text)
+RETURNS TABLE (location text, stage stage, channel text, qty bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(stock.sku);
+    -- Available stock by fenced channel plus the pool (channel NULL); committed stock by the
+    -- channel whose holds it is; every other stage whole.
+    RETURN QUERY
+        SELECT s.location, s.stage, s.channel, s.qty FROM (
+            SELECT b.location, b.stage, NULL::text AS channel,
+                   b.qty - coalesce(CASE b.stage
+                       WHEN 'available' THEN (SELECT sum(f.qty) FROM fence f
+                                               WHERE f.sku = b.sku AND f.location = b.location)
+                       WHEN 'committed' THEN (SELECT sum(h.open_qty) FROM hold h
+                                               WHERE h.sku = b.sku AND h.location = b.location
+                                                 AND h.status = 'open')
+                   END, 0)::bigint AS qty
+              FROM balance b WHERE b.sku = stock.sku
+            UNION ALL
+            SELECT f.location, 'available', f.channel, f.qty
+              FROM fence f WHERE f.sku = stock.sku
+            UNION ALL
+            SELECT h.location, 'committed', h.channel, sum(h.open_qty)::bigint
+              FROM hold h WHERE h.sku = stock.sku AND h.status = 'open'
+             GROUP BY h.location, h.channel
+        ) s
+         WHERE s.qty <> 0
+         ORDER BY s.location, s.stage, s.channel NULLS FIRST;
+END
+$$;
+COMMENT ON FUNCTION stock(text) IS
+    'Units of a SKU per location and stage (empty buckets left out). Available stock is split into each fenced channel''s units and the shared pool (channel NULL); committed stock by the channel holding it.';
+
+CREATE FUNCTION expected_receipts()
+RETURNS TABLE (ref text, sku text, location text, eta date, expected bigint, open_qty bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+    SELECT e.ref, e.sku, e.location, e.eta, e.expected, e.open_qty
+      FROM expected_receipt e
+     WHERE e.open_qty > 0
+     ORDER BY e.eta NULLS LAST, e.sku, e.location, e.ref
+$$;
+COMMENT ON FUNCTION expected_receipts() IS
+    'Open expected receipts (stock still inbound): reference, SKU, location, ETA, units expected and still open.';
+
+CREATE FUNCTION verify()
+RETURNS TABLE (sku text, location text, stage stage, ledger_qty bigint, balance_qty bigint, problem text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+    WITH ledger AS (
+        SELECT m.sku, m.location, m.to_stage AS stage, sum(m.qty)::bigint AS qty
+          FROM movement m WHERE m.to_stage IS NOT NULL GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT m.sku, m.location, m.from_stage, -sum(m.qty)::bigint
+          FROM movement m WHERE m.from_stage IS NOT NULL GROUP BY 1, 2, 3
+    ), ledger_sum AS (
+        SELECT l.sku, l.location, l.stage, sum(l.qty)::bigint AS qty FROM ledger l GROUP BY 1, 2, 3
+    ), buckets AS (
+        SELECT coalesce(l.sku, b.sku) AS sku, coalesce(l.location, b.location) AS location,
+               coalesce(l.stage, b.stage) AS stage, coalesce(l.qty, 0) AS ledger_qty,
+               coalesce(b.qty, 0) AS balance_qty
+          FROM ledger_sum l
+          FULL JOIN balance b ON b.sku = l.sku AND b.location = l.location AND b.stage = l.stage
+    ), inbound_lines AS (
+        SELECT e.sku, e.location, sum(e.open_qty)::bigint AS qty
+          FROM expected_receipt e GROUP BY 1, 2
+    )
+    SELECT k.sku, k.location, k.stage, k.ledger_qty, k.balance_qty,
+           CASE WHEN k.ledger_qty <> k.balance_qty THEN 'balance differs from the ledger'
+                ELSE 'balance is negative' END
+      FROM buckets k
+     WHERE k.ledger_qty <> k.balance_qty OR k.balance_qty < 0
+    UNION ALL
+    SELECT coalesce(i.sku, b.sku), coalesce(i.location, b.location), 'inbound'::stage,
+           coalesce(i.qty, 0), coalesce(b.qty, 0), 'open expected receipts differ from inbound stock'
+      FROM inbound_lines i
+      FULL JOIN (SELECT * FROM balance WHERE balance.stage = 'inbound') b
+        ON b.sku = i.sku AND b.location = i.location
+     WHERE coalesce(i.qty, 0) <> coalesce(b.qty, 0)
+    UNION ALL
+    SELECT f.sku, f.location, 'available'::stage, coalesce(b.qty, 0), f.qty,
+           'fenced units exceed available stock'
+      FROM (SELECT fence.sku, fence.location, sum(fence.qty)::bigint AS qty FROM fence GROUP BY 1, 2) f
+      LEFT JOIN balance b ON b.sku = f.sku AND b.location = f.location AND b.stage = 'available'
+     WHERE f.qty > coalesce(b.qty, 0)
+    UNION ALL
+    SELECT coalesce(h.sku, b.sku), coalesce(h.location, b.location), 'committed'::stage,
+           coalesce(h.qty, 0), coalesce(b.qty, 0), 'open holds differ from committed stock'
+      FROM (SELECT hold.sku, hold.location, sum(hold.open_qty)::bigint AS qty FROM hold
+             WHERE hold.status = 'open' GROUP BY 1, 2) h
+      FULL JOIN (SELECT * FROM balance WHERE balance.stage = 'committed') b
+        ON b.sku = h.sku AND b.location = h.location
+     WHERE coalesce(h.qty, 0) <> coalesce(b.qty, 0)
+     ORDER BY 1, 2, 3
+$$;
+COMMENT ON FUNCTION verify() IS
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and open holds match committed stock; otherwise one row per discrepancy, with the two quantities compared.';

@@ -12,18 +12,32 @@ DO $$
 DECLARE
     level text;
 BEGIN
+    -- Two databases installing at once race for the same cluster-wide roles: the loser of a
+    -- race sees a unique violation (or duplicate_object) and finds the role there after all.
     FOREACH level IN ARRAY ARRAY['inventory_truth_storefront', 'inventory_truth_floor',
                                  'inventory_truth_manager'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = level) THEN
-            EXECUTE format('CREATE ROLE %I NOLOGIN', level);
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', level);
+            EXCEPTION WHEN unique_violation OR duplicate_object THEN
+                NULL;
+            END;
         END IF;
     END LOOP;
-    IF NOT pg_catalog.pg_has_role('inventory_truth_floor', 'inventory_truth_storefront', 'MEMBER') THEN
-        GRANT inventory_truth_storefront TO inventory_truth_floor;
-    END IF;
-    IF NOT pg_catalog.pg_has_role('inventory_truth_manager', 'inventory_truth_floor', 'MEMBER') THEN
-        GRANT inventory_truth_floor TO inventory_truth_manager;
-    END IF;
+    BEGIN
+        IF NOT pg_catalog.pg_has_role('inventory_truth_floor', 'inventory_truth_storefront', 'MEMBER') THEN
+            GRANT inventory_truth_storefront TO inventory_truth_floor;
+        END IF;
+    EXCEPTION WHEN unique_violation OR duplicate_object THEN
+        NULL;
+    END;
+    BEGIN
+        IF NOT pg_catalog.pg_has_role('inventory_truth_manager', 'inventory_truth_floor', 'MEMBER') THEN
+            GRANT inventory_truth_floor TO inventory_truth_manager;
+        END IF;
+    EXCEPTION WHEN unique_violation OR duplicate_object THEN
+        NULL;
+    END;
 END
 $$;
 

@@ -21,6 +21,7 @@ CREATE ROLE it_boss LOGIN IN ROLE inventory_truth_manager;
 CREATE ROLE it_nobody LOGIN;
 
 SELECT add_location('DC1');
+SELECT add_channel('web');
 SELECT count(*) FROM receive('MUG', 'DC1', 10);
 SELECT count(*) FROM put_away('MUG', 'DC1', 8);
 
@@ -30,10 +31,16 @@ SELECT * FROM inventory_truth.stock('MUG');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- Storefront: reads stock, moves nothing, reads no table.
+-- Storefront: reads stock and ATP, moves and holds nothing, reads no table.
 SET ROLE it_web;
 SELECT * FROM stock('MUG');
+SELECT atp('MUG', 'web');
+SELECT * FROM atp_snapshot('web');
 SELECT * FROM pick('MUG', 'DC1', 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT reserve('web', 'MUG', 1, 'WEB-1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM hold;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM movement;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -55,6 +62,23 @@ SELECT * FROM inspect_return('MUG', 'DC1', 1, resale => true);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT add_location('DC2');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Orders are floor work: holds, releases, expiry. Rules are management's.
+SELECT reserve('web', 'MUG', 2, 'SO-2') > 0 AS held;
+SELECT release('web', 'SO-2') AS released;
+SELECT expire_holds() AS expired;
+SELECT ref, status FROM hold;
+SELECT set_ringfence('web', 'MUG', units => 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT set_buffer('web', 'MUG', 5);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT add_channel('pos');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT rebalance();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO fence (sku, location, channel, qty) VALUES ('MUG', 'DC1', 'web', 5);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE hold SET open_qty = 0;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- Management: adds locations, writes the ledger directly (an ERP) and writes stock off. The
@@ -63,6 +87,12 @@ SET ROLE it_boss;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
 VALUES ('MUG', 'DC1', 'picked', 'shipped', 2, 'SO-1');
 SELECT id, from_stage, to_stage, qty, actor FROM write_off('MUG', 'DC1', 1, from_stage => 'available', reason => 'scratched');
+SELECT add_channel('wholesale', 30, kind => 'wholesale');
+SELECT set_ringfence('wholesale', NULL, units => 2);
+SELECT set_buffer('web', 'MUG', 1);
+SELECT * FROM stock('MUG');
+UPDATE channel SET buffer = 0;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, actor)
 VALUES ('MUG', 'DC1', 'available', 'picked', 1, 'it_wms');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

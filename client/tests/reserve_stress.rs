@@ -1,0 +1,449 @@
+//! Many buyers on three channels at once, over real connections and real commits, with demand
+//! far above the stock (SPEC §3, §4).
+//!
+//! Sixteen clients (a third each on amazon, web and wholesale) reserve single SKUs and
+//! two-SKU baskets in random line order, release and pick their holds, and sell directly
+//! through the ledger, mostly on one hot SKU split over two locations, with Amazon fenced at
+//! 50%, every SKU fenced 2 units for wholesale and a web buffer of 2; one SKU at two locations
+//! is bought by web buyers only. Then every client buys
+//! until refused: the sell-out. The only refusals allowed are IT001 (not enough to promise) and,
+//! for direct ledger sales, IT003 (a fence or buffer breached); a deadlock or any other error
+//! fails the test. Afterwards:
+//! - verify() is clean: balances equal the ledger, fences fit in available stock, open holds
+//!   equal committed stock; no balance is negative;
+//! - no unit was created or lost: every SKU's units still add up to what was put away;
+//! - exactly what the clients were told they hold, or picked, is committed, or picked;
+//! - the stock sold out: no channel can promise another unit of any SKU, and the web-only SKU
+//!   has exactly the web's buffer left unfenced.
+
+use inventory_truth_client::{connect, fresh_database};
+use std::collections::HashMap;
+
+const CLIENTS: u64 = 16;
+const OPERATIONS_PER_CLIENT: u64 = 80;
+const CHANNELS: [&str; 3] = ["amazon", "web", "wholesale"];
+/// What is put away before the sale: (SKU, location, units).
+const STOCK: [(&str, &str, i64); 8] = [
+    ("HOT", "DC1", 30),
+    ("HOT", "DC2", 12),
+    ("TAIL-1", "DC1", 4),
+    ("TAIL-2", "DC1", 4),
+    ("TAIL-3", "DC2", 5),
+    ("TAIL-4", "DC2", 3),
+    ("WEB-ONLY", "DC1", 7),
+    ("WEB-ONLY", "DC2", 7),
+];
+const SKUS: [&str; 6] = ["HOT", "TAIL-1", "TAIL-2", "TAIL-3", "TAIL-4", "WEB-ONLY"];
+/// Only web buyers buy it: once sold out, exactly the web's buffer is left in the pool.
+const WEB_ONLY: &str = "WEB-ONLY";
+const WEB_BUFFER: i64 = 2;
+
+/// A small deterministic generator, so a failing run can be repeated.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
+    e.code().map(|c| c.code().to_string())
+}
+
+/// What one client was told: its holds still open, and the units it picked.
+#[derive(Default, Debug)]
+struct Ledger {
+    open: Vec<(i64, String, i64)>, // (hold id, sku, qty)
+    picked: HashMap<String, i64>,
+    refused: u64,
+}
+
+impl Ledger {
+    fn refuse(&mut self, e: &tokio_postgres::Error, allowed: &[&str]) {
+        let code = sqlstate(e);
+        assert!(
+            code.as_deref().is_some_and(|c| allowed.contains(&c)),
+            "only {allowed:?} may refuse this call, got {e:?}"
+        );
+        self.refused += 1;
+    }
+}
+
+fn pick_sku(rng: &mut Lcg, channel: &str) -> &'static str {
+    // The hot SKU most of the time, the long tail otherwise; web buyers also buy their own.
+    match rng.next(10) {
+        0..=5 => "HOT",
+        6 if channel == "web" => WEB_ONLY,
+        _ => SKUS[1 + rng.next(4) as usize],
+    }
+}
+
+async fn buyer(dsn: String, client: u64) -> Ledger {
+    let db = connect(&dsn).await.expect("connect");
+    let channel = CHANNELS[(client % 3) as usize];
+    let mut rng = Lcg(client * 7919 + 1);
+    let mut mine = Ledger::default();
+    for op in 0..OPERATIONS_PER_CLIENT {
+        let reference = format!("C{client}-{op}");
+        match rng.next(10) {
+            0..=4 => {
+                let sku = pick_sku(&mut rng, channel);
+                let qty = 1 + rng.next(3) as i64;
+                match db
+                    .query_one(
+                        "SELECT inventory_truth.reserve($1, $2, $3, $4)",
+                        &[&channel, &sku, &qty, &reference],
+                    )
+                    .await
+                {
+                    Ok(row) => mine.open.push((row.get(0), sku.to_string(), qty)),
+                    Err(e) => mine.refuse(&e, &["IT001"]),
+                }
+            }
+            5 => {
+                // A basket of the hot SKU and a tail SKU, lines in random order.
+                let tail = SKUS[1 + rng.next(4) as usize];
+                let (first, second) = if rng.next(2) == 0 {
+                    ("HOT", tail)
+                } else {
+                    (tail, "HOT")
+                };
+                let lines = format!(
+                    r#"[{{"sku": "{first}", "qty": {}}}, {{"sku": "{second}", "qty": 1}}]"#,
+                    1 + rng.next(2)
+                );
+                match db
+                    .query(
+                        "SELECT hold, sku, qty FROM inventory_truth.reserve_order($1, $2, $3::text::jsonb)",
+                        &[&channel, &reference, &lines],
+                    )
+                    .await
+                {
+                    Ok(rows) => {
+                        for row in rows {
+                            mine.open.push((row.get(0), row.get(1), row.get(2)));
+                        }
+                    }
+                    Err(e) => mine.refuse(&e, &["IT001"]),
+                }
+            }
+            6 if !mine.open.is_empty() => {
+                // Release one of this client's orders (all its lines).
+                let index = rng.next(mine.open.len() as u64) as usize;
+                let id = mine.open[index].0;
+                let released: i32 = db
+                    .query_one(
+                        "SELECT inventory_truth.release($1, h.ref) FROM inventory_truth.hold h WHERE h.id = $2",
+                        &[&channel, &id],
+                    )
+                    .await
+                    .expect("release my own order")
+                    .get(0);
+                assert!(released >= 1, "my order had an open hold");
+                let order: String = db
+                    .query_one("SELECT ref FROM inventory_truth.hold WHERE id = $1", &[&id])
+                    .await
+                    .unwrap()
+                    .get(0);
+                let ids: Vec<i64> = db
+                    .query(
+                        "SELECT id FROM inventory_truth.hold WHERE ref = $1",
+                        &[&order],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                mine.open.retain(|(hold, _, _)| !ids.contains(hold));
+            }
+            7 if !mine.open.is_empty() => {
+                // The picker scans one of this client's holds, all of it.
+                let index = rng.next(mine.open.len() as u64) as usize;
+                let (id, sku, qty) = mine.open.swap_remove(index);
+                let picked: i64 = db
+                    .query_one(
+                        "SELECT (SELECT sum(p.qty) FROM inventory_truth.pick(h.sku, h.location, h.open_qty, h.ref) p
+                                  WHERE p.from_stage = 'committed')::bigint
+                           FROM inventory_truth.hold h WHERE h.id = $1",
+                        &[&id],
+                    )
+                    .await
+                    .expect("pick my own hold")
+                    .get(0);
+                assert_eq!(picked, qty, "the pick took the whole hold from committed");
+                *mine.picked.entry(sku).or_default() += qty;
+            }
+            _ => {
+                // An ERP's direct ledger sale at a random location: checked at commit.
+                let sku = pick_sku(&mut rng, channel);
+                let location = if rng.next(2) == 0 { "DC1" } else { "DC2" };
+                let qty = 1 + rng.next(2) as i64;
+                match db
+                    .execute(
+                        "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, channel, ref)
+                         VALUES ($1, $2, 'available', 'committed', $3, $4, $5)",
+                        &[&sku, &location, &qty, &channel, &reference],
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        let id: i64 = db
+                            .query_one(
+                                "SELECT id FROM inventory_truth.hold WHERE channel = $1 AND ref = $2 AND sku = $3",
+                                &[&channel, &reference, &sku],
+                            )
+                            .await
+                            .expect("the direct sale made a hold")
+                            .get(0);
+                        mine.open.push((id, sku.to_string(), qty));
+                    }
+                    Err(e) => mine.refuse(&e, &["IT001", "IT003"]),
+                }
+            }
+        }
+    }
+    // The sell-out: buy one unit of every SKU until this channel can promise no more.
+    for (n, sku) in SKUS.iter().enumerate() {
+        if *sku == WEB_ONLY && channel != "web" {
+            continue;
+        }
+        for attempt in 0.. {
+            let reference = format!("C{client}-end-{n}-{attempt}");
+            match db
+                .query_one(
+                    "SELECT inventory_truth.reserve($1, $2, 1, $3)",
+                    &[&channel, sku, &reference],
+                )
+                .await
+            {
+                Ok(row) => mine.open.push((row.get(0), sku.to_string(), 1)),
+                Err(e) => {
+                    mine.refuse(&e, &["IT001"]);
+                    break;
+                }
+            }
+        }
+    }
+    mine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buyers_on_every_channel_never_oversell() {
+    let dsn = fresh_database("client_reserve_stress").await.unwrap();
+    let db = connect(&dsn).await.unwrap();
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth;
+         SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
+         SELECT inventory_truth.add_channel('amazon', 10, kind => 'marketplace'),
+                inventory_truth.add_channel('web', 20, buffer => 2),  -- WEB_BUFFER
+                inventory_truth.add_channel('wholesale', 30, kind => 'wholesale');
+         SELECT inventory_truth.set_ringfence('wholesale', NULL, units => 2);",
+    )
+    .await
+    .unwrap();
+    for (sku, location, units) in STOCK {
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.receive($1, $2, $3)",
+            &[&sku, &location, &units],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.put_away($1, $2, $3)",
+            &[&sku, &location, &units],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "SELECT inventory_truth.set_ringfence('amazon', 'HOT', percent => 50)",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    let runs: Vec<_> = (0..CLIENTS)
+        .map(|client| tokio::spawn(buyer(dsn.clone(), client)))
+        .collect();
+    let mut open: HashMap<String, i64> = HashMap::new();
+    let mut picked: HashMap<String, i64> = HashMap::new();
+    let mut refused = 0;
+    for run in runs {
+        let mine = run.await.expect("client task");
+        for (_, sku, qty) in mine.open {
+            *open.entry(sku).or_default() += qty;
+        }
+        for (sku, qty) in mine.picked {
+            *picked.entry(sku).or_default() += qty;
+        }
+        refused += mine.refused;
+    }
+    assert!(refused > CLIENTS, "demand was far above the stock");
+
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(problems, 0, "verify() found discrepancies");
+    let negative: i64 = db
+        .query_one(
+            "SELECT count(*) FROM inventory_truth.balance WHERE qty < 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(negative, 0, "a balance went negative");
+
+    for sku in SKUS {
+        let row = db
+            .query_one(
+                "SELECT coalesce(sum(qty), 0)::bigint,
+                        coalesce(sum(qty) FILTER (WHERE stage = 'committed'), 0)::bigint,
+                        coalesce(sum(qty) FILTER (WHERE stage = 'picked'), 0)::bigint
+                   FROM inventory_truth.balance WHERE sku = $1",
+                &[&sku],
+            )
+            .await
+            .unwrap();
+        let (total, committed, on_carts): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let put_away: i64 = STOCK
+            .iter()
+            .filter(|(s, _, _)| *s == sku)
+            .map(|(_, _, q)| q)
+            .sum();
+        assert_eq!(total, put_away, "{sku}: units were created or lost");
+        assert_eq!(
+            committed,
+            open.get(sku).copied().unwrap_or(0),
+            "{sku}: committed stock is exactly what the buyers were told they hold"
+        );
+        assert_eq!(
+            on_carts,
+            picked.get(sku).copied().unwrap_or(0),
+            "{sku}: picked stock is exactly what the buyers picked"
+        );
+    }
+
+    // The buffer held across both locations: the web sold its SKU down to exactly 2 unfenced
+    // units, never below.
+    let left_for_web: i64 = db
+        .query_one(
+            "SELECT coalesce(sum(qty), 0)::bigint FROM inventory_truth.stock($1)
+              WHERE stage = 'available' AND channel IS NULL",
+            &[&WEB_ONLY],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        left_for_web, WEB_BUFFER,
+        "the web sold into its safety buffer, or not all it could"
+    );
+
+    let unsold: Vec<(String, String, i64)> = db
+        .query(
+            // Other channels never bought the web's SKU: they may still see it.
+            "SELECT sku, channel, atp FROM inventory_truth.atp_snapshot()
+              WHERE atp <> 0 AND (sku <> $1 OR channel = 'web')",
+            &[&WEB_ONLY],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(
+        unsold.is_empty(),
+        "after the sell-out a channel could still promise units: {unsold:?}"
+    );
+}
+
+/// Baskets of the same SKUs in every line order, many at once, with stock to spare: none may
+/// deadlock, because reserve_order locks SKUs in code order whatever the basket's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn baskets_in_any_line_order_never_deadlock() {
+    const BASKET_SKUS: [&str; 4] = ["A", "B", "C", "D"];
+    const BASKETS_PER_CLIENT: u64 = 40;
+    let dsn = fresh_database("client_reserve_baskets").await.unwrap();
+    let db = connect(&dsn).await.unwrap();
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth;
+         SELECT inventory_truth.add_location('DC1');
+         SELECT inventory_truth.add_channel('web');",
+    )
+    .await
+    .unwrap();
+    for sku in BASKET_SKUS {
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.receive($1, 'DC1', 100000)",
+            &[&sku],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "SELECT count(*) FROM inventory_truth.put_away($1, 'DC1', 100000)",
+            &[&sku],
+        )
+        .await
+        .unwrap();
+    }
+    let runs: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let dsn = dsn.clone();
+            tokio::spawn(async move {
+                let db = connect(&dsn).await.expect("connect");
+                let mut rng = Lcg(client * 104729 + 3);
+                let mut held = 0i64;
+                for basket in 0..BASKETS_PER_CLIENT {
+                    // Three of the four SKUs, shuffled.
+                    let mut skus = BASKET_SKUS.to_vec();
+                    skus.remove(rng.next(4) as usize);
+                    for i in (1..skus.len()).rev() {
+                        skus.swap(i, rng.next(i as u64 + 1) as usize);
+                    }
+                    let lines: Vec<String> = skus
+                        .iter()
+                        .map(|s| format!(r#"{{"sku": "{s}", "qty": 1}}"#))
+                        .collect();
+                    let reference = format!("C{client}-{basket}");
+                    let rows = db
+                        .query(
+                            "SELECT hold FROM inventory_truth.reserve_order('web', $1, $2::text::jsonb)",
+                            &[&reference, &format!("[{}]", lines.join(", "))],
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("basket {reference} {skus:?} refused: {e:?}"));
+                    held += rows.len() as i64;
+                }
+                held
+            })
+        })
+        .collect();
+    let mut held = 0;
+    for run in runs {
+        held += run.await.expect("client task");
+    }
+    assert_eq!(held, (CLIENTS * BASKETS_PER_CLIENT * 3) as i64);
+    let committed: i64 = db
+        .query_one(
+            "SELECT coalesce(sum(qty), 0)::bigint FROM inventory_truth.balance WHERE stage = 'committed'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(committed, held, "every basket line is held");
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(problems, 0, "verify() found discrepancies");
+}

@@ -158,6 +158,7 @@ AS $$
 DECLARE
     available bigint;
     fenced bigint;
+    others bigint;
     sellable bigint;
     buffer bigint;
 BEGIN
@@ -165,14 +166,16 @@ BEGIN
      WHERE c.txid = NEW.txid AND c.sku = NEW.sku AND c.location = NEW.location AND c.channel = NEW.channel;
     SELECT coalesce(sum(b.qty), 0) INTO available FROM balance b
      WHERE b.sku = NEW.sku AND b.location = NEW.location AND b.stage = 'available';
-    SELECT coalesce(sum(f.qty), 0) INTO fenced FROM fence f
+    SELECT coalesce(sum(f.qty), 0), coalesce(sum(f.qty) FILTER (WHERE f.channel <> NEW.channel), 0)
+      INTO fenced, others
+      FROM fence f
      WHERE f.sku = NEW.sku AND f.location = NEW.location;
     IF available < fenced THEN
         RAISE EXCEPTION 'ringfence breached: this transaction sells % of other channels'' fenced units of % to channel %',
                 _units(fenced - available), _describe(NEW.sku, NEW.location), _q(NEW.channel)
             USING ERRCODE = 'IT003',
-                  DETAIL = format('%s available there, %s of it fenced for other channels.',
-                                  _units(available), _units(fenced)),
+                  DETAIL = format('%s available there; fenced: %s for other channels, %s for %s.',
+                                  _units(available), _units(others), _units(fenced - others), _q(NEW.channel)),
                   HINT = 'A channel sells from its own fence and the shared pool only.';
     END IF;
     sellable := _sellable(NEW.sku, NEW.channel, NULL);
@@ -208,6 +211,13 @@ DECLARE
     changed int := 0;
 BEGIN
     PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
+    -- Recomputing the fences would hide a breach this transaction's direct sales made, which
+    -- is judged against the fences at commit.
+    IF EXISTS (SELECT FROM channel_check c WHERE c.txid = pg_current_xact_id() AND c.sku = p_sku) THEN
+        RAISE EXCEPTION 'cannot rebalance SKU % in a transaction whose direct sales breached its fences or a buffer', _q(p_sku)
+            USING ERRCODE = 'IT003',
+                  HINT = 'Commit or roll back the sales first; a rule change or rebalance() cannot make them right.';
+    END IF;
     FOR place IN
         SELECT b.location FROM balance b WHERE b.sku = p_sku AND b.stage = 'available'
         UNION
@@ -337,6 +347,9 @@ AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM _known_channel(clear_ringfence.channel);
+    IF clear_ringfence.sku IS NOT NULL THEN
+        PERFORM _known_sku(clear_ringfence.sku);
+    END IF;
     DELETE FROM ringfence r
      WHERE r.channel = clear_ringfence.channel AND r.sku IS NOT DISTINCT FROM clear_ringfence.sku;
     IF NOT FOUND THEN

@@ -247,7 +247,7 @@ COMMENT ON FUNCTION qc_fail(text, text, bigint, timestamptz) IS
     'Units failed inspection: quality_control -> damaged. Damage found on the dock before QC is report_damage(..., from_stage => ''receiving'').';
 
 CREATE FUNCTION pick(sku text, location text, qty bigint, ref text DEFAULT NULL,
-                     occurred_at timestamptz DEFAULT now())
+                     occurred_at timestamptz DEFAULT now(), channel text DEFAULT NULL)
 RETURNS SETOF movement
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
@@ -255,6 +255,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
     hold_row record;
+    channels text[];
+    sale_channel text := pick.channel;
     left_to_pick bigint := pick.qty;
     drawn bigint;
 BEGIN
@@ -262,36 +264,65 @@ BEGIN
             _known_location(pick.location),
             _check_qty(pick.qty, pick.sku, pick.location),
             _require(pick.occurred_at, 'occurred_at');
+    IF pick.channel IS NOT NULL THEN
+        PERFORM _known_channel(pick.channel);
+    END IF;
     IF pick.ref IS NOT NULL THEN
-        -- Against the order's holds here (any channel): committed -> picked, which ends their
-        -- expiry. All of them locked first, in id order, before any bucket.
+        -- The order's channel: given, or the one whose holds of this SKU carry the reference.
+        SELECT array_agg(DISTINCT h.channel ORDER BY h.channel) INTO channels FROM hold h
+         WHERE h.ref = pick.ref AND h.sku = pick.sku
+           AND (pick.channel IS NULL OR h.channel = pick.channel);
+        IF cardinality(channels) > 1 THEN
+            RAISE EXCEPTION 'reference % names holds of SKU % for channels %', _q(pick.ref), _q(pick.sku),
+                    array_to_string(channels, ', ')
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Name the order''s channel: pick(..., channel => ...).';
+        END IF;
+        sale_channel := coalesce(sale_channel, channels[1]);
+    END IF;
+    IF sale_channel IS NOT NULL THEN
+        -- A pick for a channel may sell (units beyond its holds): sales of a SKU take turns on
+        -- its row, first in the ledger's lock order.
+        PERFORM FROM sku WHERE code = pick.sku FOR NO KEY UPDATE;
+        -- The order's open holds here, all locked first, in id order, before any bucket;
+        -- committed -> picked, which ends their expiry.
         PERFORM FROM hold h
-         WHERE h.ref = pick.ref AND h.sku = pick.sku AND h.location = pick.location AND h.status = 'open'
+         WHERE h.ref = pick.ref AND h.sku = pick.sku AND h.location = pick.location
+           AND h.channel = sale_channel AND h.status = 'open'
          ORDER BY h.id
            FOR UPDATE;
         FOR hold_row IN
-            SELECT h.channel, h.open_qty FROM hold h
+            SELECT h.open_qty FROM hold h
              WHERE h.ref = pick.ref AND h.sku = pick.sku AND h.location = pick.location
-               AND h.status = 'open' AND h.open_qty > 0
+               AND h.channel = sale_channel AND h.status = 'open' AND h.open_qty > 0
              ORDER BY h.id
         LOOP
             drawn := least(hold_row.open_qty, left_to_pick);
             RETURN NEXT _move(pick.sku, pick.location, 'committed', 'picked', drawn, pick.ref,
-                              'pick scan', pick.occurred_at, hold_row.channel);
+                              'pick scan', pick.occurred_at, sale_channel);
             left_to_pick := left_to_pick - drawn;
             EXIT WHEN left_to_pick = 0;
         END LOOP;
+        -- Units scanned for the channel beyond its holds (none left, or they ended) are a sale
+        -- for it, checked like a reservation: never from another channel's fence.
+        IF left_to_pick > 0 THEN
+            PERFORM FROM balance b
+             WHERE b.sku = pick.sku AND b.location = pick.location AND b.stage = 'available'
+               FOR UPDATE;
+            PERFORM _check_sale(sale_channel, pick.sku, pick.location, left_to_pick);
+            RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', left_to_pick, pick.ref,
+                              CASE WHEN left_to_pick = pick.qty THEN 'pick scan' ELSE 'pick scan beyond the hold' END,
+                              pick.occurred_at, sale_channel);
+        END IF;
+        RETURN;
     END IF;
-    -- Units scanned without a hold (or beyond it) come off the shelf: available -> picked.
-    IF left_to_pick > 0 THEN
-        RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', left_to_pick, pick.ref,
-                          CASE WHEN left_to_pick = pick.qty THEN 'pick scan' ELSE 'pick scan beyond the hold' END,
-                          pick.occurred_at);
-    END IF;
+    -- A scan for no channel (no hold ever carried this reference): units off the shelf, a loss
+    -- to available stock.
+    RETURN NEXT _move(pick.sku, pick.location, 'available', 'picked', left_to_pick, pick.ref,
+                      'pick scan', pick.occurred_at);
 END
 $$;
-COMMENT ON FUNCTION pick(text, text, bigint, text, timestamptz) IS
-    'A pick scan; the units stop being sellable at the scan. With ref, units held for that order here move committed -> picked (ending the hold''s expiry); units without a hold move available -> picked, taken from the shared pool first, then from fences, lowest-priority channel first.';
+COMMENT ON FUNCTION pick(text, text, bigint, text, timestamptz, text) IS
+    'A pick scan; the units stop being sellable at the scan. For an order (ref) whose holds name a channel, or with channel given: its open holds here move committed -> picked (ending their expiry), and units beyond them are a sale for that channel, checked against its ATP like a reservation (IT001). Without either: available -> picked, from the shared pool first, then fences, lowest-priority channel first.';
 
 CREATE FUNCTION put_back(sku text, location text, qty bigint, occurred_at timestamptz DEFAULT now())
 RETURNS SETOF movement

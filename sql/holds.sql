@@ -39,36 +39,50 @@ CREATE TRIGGER hold_no_truncate BEFORE TRUNCATE ON hold
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 
 -- The ledger's statement trigger calls this first for a SKU and location whose rows move
--- committed stock: it locks the holds they name (id order) and, when a row takes committed
--- units without naming a hold, every open hold there; then it creates the holds that rows into
--- committed name for the first time. All before any bucket: the ledger's lock order.
-CREATE FUNCTION _lock_place_holds(p_sku text, p_location text, p_rows movement[]) RETURNS void
+-- committed stock: it locks the holds here that the rows name (id order) and, when a row takes
+-- committed units without naming a hold, every open hold here; then it creates the holds that
+-- rows into committed name for the first time. All before any bucket: the ledger's lock order.
+-- Returns the ids it locked or created: _apply_channel_rows touches no other hold, since
+-- locking one later (after the buckets) could deadlock.
+CREATE FUNCTION _lock_place_holds(p_sku text, p_location text, p_rows movement[]) RETURNS bigint[]
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    locked bigint[];
+    created bigint[];
 BEGIN
-    PERFORM FROM hold h
-     WHERE h.sku = p_sku
-       AND ((h.channel, h.ref) IN (SELECT r.channel, r.ref FROM unnest(p_rows) r
-                                    WHERE 'committed' IN (r.from_stage, r.to_stage) AND r.channel IS NOT NULL)
-            OR (h.location = p_location AND h.status = 'open'
-                AND EXISTS (SELECT FROM unnest(p_rows) r WHERE r.from_stage = 'committed' AND r.channel IS NULL)))
-     ORDER BY h.id
-       FOR UPDATE OF h;
-    INSERT INTO hold (channel, ref, sku, location)
-    SELECT DISTINCT r.channel, r.ref, p_sku, p_location
-      FROM unnest(p_rows) r
-     WHERE r.to_stage = 'committed'
-       AND NOT EXISTS (SELECT FROM hold h WHERE h.channel = r.channel AND h.ref = r.ref AND h.sku = p_sku)
-     ORDER BY 1, 2
-    ON CONFLICT (channel, ref, sku) DO NOTHING;
+    SELECT array_agg(l.id) INTO locked
+      FROM (SELECT h.id FROM hold h
+             WHERE h.sku = p_sku AND h.location = p_location
+               AND ((h.channel, h.ref) IN (SELECT r.channel, r.ref FROM unnest(p_rows) r
+                                            WHERE 'committed' IN (r.from_stage, r.to_stage)
+                                              AND r.channel IS NOT NULL)
+                    OR (h.status = 'open'
+                        AND EXISTS (SELECT FROM unnest(p_rows) r
+                                     WHERE r.from_stage = 'committed' AND r.channel IS NULL)))
+             ORDER BY h.id
+               FOR UPDATE OF h) l;
+    WITH new_holds AS (
+        INSERT INTO hold (channel, ref, sku, location)
+        SELECT DISTINCT r.channel, r.ref, p_sku, p_location
+          FROM unnest(p_rows) r
+         WHERE r.to_stage = 'committed'
+           AND NOT EXISTS (SELECT FROM hold h WHERE h.channel = r.channel AND h.ref = r.ref AND h.sku = p_sku)
+         ORDER BY 1, 2
+        ON CONFLICT (channel, ref, sku) DO NOTHING
+        RETURNING id)
+    SELECT array_agg(id) INTO created FROM new_holds;
+    RETURN coalesce(locked, '{}') || coalesce(created, '{}');
 END
 $$;
 
 -- The ledger's statement trigger calls this for every SKU and location whose rows touch
 -- available or committed stock, after it has applied the buckets (so the available bucket is
--- locked) and with the holds the rows name locked. It replays the rows in ledger order on the
--- fences and the holds; p_available is the available total before them.
-CREATE FUNCTION _apply_channel_rows(p_sku text, p_location text, p_rows movement[], p_available bigint)
+-- locked) and with the holds the rows name locked (p_locked_holds). It replays the rows on the
+-- fences and the holds, in the order _movement_apply gives them; p_available is the available
+-- total before them.
+CREATE FUNCTION _apply_channel_rows(p_sku text, p_location text, p_rows movement[], p_available bigint,
+                                    p_locked_holds bigint[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -92,8 +106,9 @@ BEGIN
       INTO channels, units, percents, before
       FROM _fence_channels(p_sku, p_location) f;
     IF channels IS NULL AND NOT EXISTS (SELECT FROM unnest(p_rows) r
-                                         WHERE 'committed' IN (r.from_stage, r.to_stage)) THEN
-        RETURN;  -- no fences here and no holds: the pool is the whole available bucket
+                                         WHERE 'committed' IN (r.from_stage, r.to_stage)
+                                            OR (r.to_stage = 'picked' AND r.channel IS NOT NULL)) THEN
+        RETURN;  -- no fences, holds or sales here: the pool is the whole available bucket
     END IF;
     channels := coalesce(channels, '{}');
     fences := coalesce(before, '{}');
@@ -103,7 +118,8 @@ BEGIN
         IF m.from_stage = 'committed' AND m.channel IS NOT NULL THEN
             -- A release, or a pick or loss against a named hold.
             SELECT * INTO h FROM hold
-             WHERE hold.channel = m.channel AND hold.ref = m.ref AND hold.sku = p_sku
+             WHERE hold.id = ANY (p_locked_holds)
+               AND hold.channel = m.channel AND hold.ref = m.ref AND hold.sku = p_sku
                AND hold.location = p_location AND hold.status = 'open';
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'no open hold % of channel % for %', _q(m.ref), _q(m.channel),
@@ -116,10 +132,13 @@ BEGIN
                     USING ERRCODE = 'IT001';
             END IF;
             IF m.to_stage = 'available' THEN
-                -- Units go back to the buckets they came from: the fence part to the fence
-                -- (if the channel is still fenced here), the rest to the pool.
+                -- Units go back to the buckets they came from: the fence part to the fence,
+                -- if the channel is still fenced here and only up to its target (an inflow or
+                -- a rebalance may have refilled it meanwhile); the rest to the pool.
                 taken := CASE WHEN k IS NOT NULL AND (units[k] IS NOT NULL OR percents[k] IS NOT NULL)
-                              THEN least(m.qty, h.fence_qty) ELSE 0 END;
+                              THEN greatest(0, least(m.qty, h.fence_qty,
+                                                     (_fence_targets(available + m.qty, units, percents))[k] - fences[k]))
+                              ELSE 0 END;
                 IF taken > 0 THEN
                     fences[k] := fences[k] + taken;
                 END IF;
@@ -149,7 +168,8 @@ BEGIN
             left_to_take := m.qty;
             FOR h IN
                 SELECT hold.* FROM hold JOIN channel c ON c.code = hold.channel
-                 WHERE hold.sku = p_sku AND hold.location = p_location
+                 WHERE hold.id = ANY (p_locked_holds)
+                   AND hold.sku = p_sku AND hold.location = p_location
                    AND hold.status = 'open' AND hold.open_qty > 0
                  ORDER BY c.priority DESC, c.code DESC, hold.id DESC
             LOOP
@@ -163,8 +183,12 @@ BEGIN
                 left_to_take := left_to_take - taken;
                 EXIT WHEN left_to_take = 0;
             END LOOP;
-            -- Anything left over drives the committed bucket below zero: refused by the
-            -- caller's source check or at commit.
+            IF left_to_take > 0 THEN
+                RAISE EXCEPTION 'insufficient stock: the open holds of % cover % of the % asked',
+                        _describe(p_sku, p_location), _units(m.qty - left_to_take), m.qty
+                    USING ERRCODE = 'IT001',
+                          HINT = 'Holds made after this statement began are not counted: retry.';
+            END IF;
         ELSIF m.to_stage = 'available' THEN
             available := available + m.qty;
             IF cardinality(channels) > 0 THEN
@@ -180,10 +204,11 @@ BEGIN
             available := available - m.qty;
             sold := sold || m.channel;
             IF m.to_stage = 'committed' THEN
-                -- _lock_place_holds created or locked the hold.
+                -- _lock_place_holds created or locked the hold, unless it is elsewhere, has
+                -- ended, or another transaction created it meanwhile.
                 SELECT * INTO h FROM hold
                  WHERE hold.channel = m.channel AND hold.ref = m.ref AND hold.sku = p_sku;
-                IF h.location <> p_location OR h.status <> 'open' THEN
+                IF NOT (h.id = ANY (p_locked_holds)) OR h.location <> p_location OR h.status <> 'open' THEN
                     RAISE EXCEPTION 'hold % of channel % for SKU % already exists (% at location %, %)',
                             _q(m.ref), _q(m.channel), _q(p_sku), _units(h.qty), _q(h.location), h.status
                         USING ERRCODE = 'IT004',
@@ -230,6 +255,37 @@ BEGIN
 END
 $$;
 
+-- Whether channel p_channel may sell p_qty units of a SKU at a location now: within its ATP
+-- (fence + pool at every location, less its buffer) and within its fence and the pool there.
+-- IT001 otherwise. The caller holds the SKU's row and the location's available bucket.
+CREATE FUNCTION _check_sale(p_channel text, p_sku text, p_location text, p_qty bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    buffer bigint := _buffer(p_channel, p_sku);
+    sellable bigint;
+    here bigint;
+BEGIN
+    SELECT coalesce(sum(s.qty), 0), coalesce(sum(s.qty) FILTER (WHERE s.location = p_location), 0)
+      INTO sellable, here
+      FROM (SELECT b.location, _sellable(p_sku, p_channel, b.location) AS qty
+              FROM balance b WHERE b.sku = p_sku AND b.stage = 'available') s;
+    IF p_qty > sellable - buffer THEN
+        RAISE EXCEPTION 'insufficient stock: channel % can promise % of SKU %, % asked',
+                _q(p_channel), _units(greatest(0, sellable - buffer)), _q(p_sku), p_qty
+            USING ERRCODE = 'IT001',
+                  DETAIL = format('Its fence and the shared pool hold %s; its safety buffer is %s.',
+                                  _units(sellable), _units(buffer));
+    END IF;
+    IF p_qty > here THEN
+        RAISE EXCEPTION 'insufficient stock: channel % can promise % of SKU % at location %, % asked',
+                _q(p_channel), _units(here), _q(p_sku), _q(p_location), p_qty
+            USING ERRCODE = 'IT001',
+                  HINT = 'A hold is at one location: reserve the rest at another location under another reference.';
+    END IF;
+END
+$$;
+
 -- One reservation, for reserve and reserve_order: checks, then in the ledger's lock order the
 -- SKU (sales of a SKU take turns: the buffer counts every location), the hold, the bucket.
 CREATE FUNCTION _reserve(p_channel text, p_sku text, p_qty bigint, p_ref text, p_ttl interval,
@@ -239,9 +295,6 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     h hold;
-    buffer bigint;
-    sellable bigint;
-    here bigint;
 BEGIN
     PERFORM _known_channel(p_channel),
             _known_sku(p_sku),
@@ -258,24 +311,27 @@ BEGIN
     END IF;
     PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
 
-    -- A retry (same channel, ref and SKU) gets the same hold back, whatever became of it;
-    -- other content under that reference is a conflict.
+    -- A retry (same channel, ref, SKU and qty) of a hold still open gets it back; anything
+    -- else under that reference is a conflict, including a retry after the hold ended: its
+    -- units are no longer held, and saying otherwise would promise them twice.
     SELECT * INTO h FROM hold
      WHERE hold.channel = p_channel AND hold.ref = p_ref AND hold.sku = p_sku
        FOR UPDATE;
     IF FOUND THEN
-        IF h.qty = p_qty AND (p_location IS NULL OR p_location = h.location) THEN
+        IF h.status = 'open' AND h.qty = p_qty AND (p_location IS NULL OR p_location = h.location) THEN
             RETURN h;
         END IF;
         RAISE EXCEPTION 'hold % of channel % for SKU % already exists with % at location %',
-                _q(p_ref), _q(p_channel), _q(p_sku), _units(h.qty), _q(h.location)
+                _q(p_ref), _q(p_channel), _q(p_sku), _units(h.qty),
+                _q(h.location) || CASE WHEN h.status = 'open' THEN ''
+                                       ELSE format(' and has ended (%s)', h.status) END
             USING ERRCODE = 'IT004',
                   DETAIL = format('This call asked for %s%s.', _units(p_qty),
                                   CASE WHEN p_location IS NULL THEN '' ELSE ' at location ' || _q(p_location) END),
-                  HINT = 'Release it first, or reserve under another reference.';
+                  HINT = CASE WHEN h.status = 'open' THEN 'Release it first, or reserve under another reference.'
+                              ELSE 'Reserve under another reference.' END;
     END IF;
 
-    buffer := _buffer(p_channel, p_sku);
     IF p_location IS NULL THEN
         -- Deterministic: the location where this channel can sell the most, then by code.
         SELECT b.location INTO p_location FROM balance b
@@ -288,28 +344,15 @@ BEGIN
          WHERE b.sku = p_sku AND b.location = p_location AND b.stage = 'available'
            FOR UPDATE;
     END IF;
-    sellable := _sellable(p_sku, p_channel, NULL);
-    here := coalesce(_sellable(p_sku, p_channel, p_location), 0);
-    IF p_qty > sellable - buffer THEN
-        RAISE EXCEPTION 'insufficient stock: channel % can promise % of SKU %, % asked',
-                _q(p_channel), _units(greatest(0, sellable - buffer)), _q(p_sku), p_qty
-            USING ERRCODE = 'IT001',
-                  DETAIL = format('Its fence and the shared pool hold %s; its safety buffer is %s.',
-                                  _units(sellable), _units(buffer));
-    END IF;
-    IF p_qty > here THEN
-        RAISE EXCEPTION 'insufficient stock: channel % can promise % of SKU % at location %, % asked',
-                _q(p_channel), _units(here), _q(p_sku), _q(p_location), p_qty
-            USING ERRCODE = 'IT001',
-                  HINT = 'A hold is at one location: reserve the rest at another location under another reference.';
-    END IF;
+    PERFORM _check_sale(p_channel, p_sku, p_location, p_qty);
 
     INSERT INTO hold (channel, ref, sku, location, expires_at)
-    VALUES (p_channel, p_ref, p_sku, p_location, now() + p_ttl);
+    VALUES (p_channel, p_ref, p_sku, p_location, now() + p_ttl)
+    RETURNING * INTO h;
     PERFORM _move(p_sku, p_location, 'available', 'committed', p_qty, p_ref, 'reservation',
                   p_occurred_at, p_channel);
-    SELECT * INTO h FROM hold
-     WHERE hold.channel = p_channel AND hold.ref = p_ref AND hold.sku = p_sku;
+    h.qty := p_qty;
+    h.open_qty := p_qty;
     RETURN h;
 END
 $$;
@@ -326,7 +369,28 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION reserve(text, text, bigint, text, interval, text, timestamptz) IS
-    'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold, another qty fails with IT004. ttl: the hold expires after it (see expire_holds).';
+    'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
+
+-- IT004 unless the SKUs held under (channel, ref) are none, or exactly the SKUs of lines.
+CREATE FUNCTION _same_order_lines(p_channel text, p_ref text, p_lines jsonb) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    held text[];
+    asked text[];
+BEGIN
+    SELECT array_agg(h.sku ORDER BY h.sku) INTO held FROM hold h
+     WHERE h.channel = p_channel AND h.ref = p_ref;
+    SELECT array_agg(l ->> 'sku' ORDER BY l ->> 'sku') INTO asked FROM jsonb_array_elements(p_lines) l;
+    IF held IS NOT NULL AND held IS DISTINCT FROM asked THEN
+        RAISE EXCEPTION 'order % of channel % already holds other lines: %', _q(p_ref), _q(p_channel),
+                array_to_string(held, ', ')
+            USING ERRCODE = 'IT004',
+                  DETAIL = format('This call lists %s.', array_to_string(asked, ', ')),
+                  HINT = 'A retry lists the same lines; a changed order goes under another reference.';
+    END IF;
+END
+$$;
 
 CREATE FUNCTION reserve_order(channel text, ref text, lines jsonb, ttl interval DEFAULT NULL,
                               occurred_at timestamptz DEFAULT now())
@@ -363,9 +427,12 @@ BEGIN
         RAISE EXCEPTION 'an order lists each SKU once'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
     END IF;
+    -- A retry must be the same order: lines under this reference that the call does not list,
+    -- or lines it adds, are a conflict.
+    PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
     -- SKU order, whatever the basket's order: two baskets never wait for each other in a cycle.
     FOR line IN
-        SELECT l ->> 'sku' AS sku, (l ->> 'qty')::bigint AS qty, l ->> 'location' AS location
+        SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location
           FROM jsonb_array_elements(reserve_order.lines) l
          ORDER BY 1
     LOOP
@@ -377,10 +444,13 @@ BEGIN
         hold := h.id;
         RETURN NEXT;
     END LOOP;
+    -- Checked again now that every line's SKU is locked: a retry racing the first call sees
+    -- its lines here (the call fails whole, undoing the lines reserved above).
+    PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
 END
 $$;
 COMMENT ON FUNCTION reserve_order(text, text, jsonb, interval, timestamptz) IS
-    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them: the first line refused fails the call. Returns one hold per line; retries behave as reserve''s.';
+    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them: the first line refused fails the call. Returns one hold per line; a retry must list the same lines (IT004 otherwise) and behaves as reserve''s.';
 
 CREATE FUNCTION release(channel text, ref text, occurred_at timestamptz DEFAULT now()) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER

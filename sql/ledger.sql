@@ -304,9 +304,10 @@ BEGIN
     END IF;
     -- Committed stock is always some channel's hold, named by (channel, ref): a reservation
     -- creates or adds to one, a release or a pick against it names it. Losses out of committed
-    -- may name one; without a name they break holds (see _apply_channel_rows).
+    -- may name one (both channel and ref); without a name they break holds (see
+    -- _apply_channel_rows).
     IF (NEW.to_stage = 'committed' OR (NEW.from_stage = 'committed' AND NEW.to_stage IN ('available', 'picked'))
-        OR (NEW.from_stage = 'committed' AND NEW.channel IS NOT NULL))
+        OR (NEW.from_stage = 'committed' AND (NEW.channel IS NOT NULL OR NEW.ref IS NOT NULL)))
        AND (NEW.channel IS NULL OR NEW.ref IS NULL) THEN
         RAISE EXCEPTION 'a movement % committed needs a channel and a ref naming the hold (% of %)',
                 CASE WHEN NEW.to_stage = 'committed' THEN 'into' ELSE 'out of' END,
@@ -340,6 +341,7 @@ DECLARE
     unknown text;
     available_delta bigint;
     available_after bigint;
+    locked_holds bigint[];
 BEGIN
     INSERT INTO sku (code)
     SELECT DISTINCT n.sku FROM new_rows n
@@ -370,8 +372,17 @@ BEGIN
                        coalesce(bool_or(n.from_stage = 'available'
                                         AND (n.to_stage = 'committed' OR (n.to_stage = 'picked' AND n.channel IS NOT NULL))),
                                 false) AS sells,
-                       array_agg(ROW(n.*)::movement ORDER BY n.id) FILTER (WHERE 'available' IN (n.from_stage, n.to_stage)
-                                                           OR 'committed' IN (n.from_stage, n.to_stage)) AS channel_rows
+                       -- In the order they apply to fences and holds, whatever the order of
+                       -- the statement's rows: into available (inflows, releases), into
+                       -- committed (reservations), out of committed (picks and losses against
+                       -- holds), out of available (sales, losses); ledger order within each.
+                       array_agg(ROW(n.*)::movement
+                                 ORDER BY CASE WHEN n.to_stage = 'available' THEN 0
+                                               WHEN n.to_stage = 'committed' THEN 1
+                                               WHEN n.from_stage = 'committed' THEN 2
+                                               ELSE 3 END, n.id)
+                           FILTER (WHERE 'available' IN (n.from_stage, n.to_stage)
+                                      OR 'committed' IN (n.from_stage, n.to_stage)) AS channel_rows
                   FROM new_rows n WHERE _recorded_now(n)
                  GROUP BY n.sku, n.location) p
          ORDER BY p.sku, p.location
@@ -381,8 +392,9 @@ BEGIN
         IF place.sku_sells AND place.first_of_sku THEN
             PERFORM FROM sku WHERE code = place.sku FOR NO KEY UPDATE;
         END IF;
+        locked_holds := '{}';
         IF place.holds THEN
-            PERFORM _lock_place_holds(place.sku, place.location, place.channel_rows);
+            locked_holds := _lock_place_holds(place.sku, place.location, place.channel_rows);
         END IF;
         IF place.inbound THEN
             -- The receipt lines these rows name, and every open one if a row draws without a
@@ -434,7 +446,7 @@ BEGIN
         END LOOP;
         IF place.channels THEN
             PERFORM _apply_channel_rows(place.sku, place.location, place.channel_rows,
-                                        available_after - available_delta);
+                                        available_after - available_delta, locked_holds);
         END IF;
     END LOOP;
     RETURN NULL;

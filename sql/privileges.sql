@@ -67,7 +67,7 @@ GRANT EXECUTE ON FUNCTION
     put_away(text, text, bigint, boolean, timestamptz),
     qc_pass(text, text, bigint, timestamptz),
     qc_fail(text, text, bigint, timestamptz),
-    pick(text, text, bigint, text, timestamptz),
+    pick(text, text, bigint, text, timestamptz, text),
     put_back(text, text, bigint, timestamptz),
     ship(text, text, bigint, text, timestamptz),
     report_damage(text, text, bigint, stage, timestamptz),

@@ -99,7 +99,17 @@ AS $$
       FULL JOIN (SELECT * FROM balance WHERE balance.stage = 'committed') b
         ON b.sku = h.sku AND b.location = h.location
      WHERE coalesce(h.qty, 0) <> coalesce(b.qty, 0)
+    UNION ALL
+    SELECT h.sku, h.location, 'committed'::stage, h.qty,
+           h.open_qty + h.picked_qty + h.released_qty + h.lost_qty,
+           format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
+                  CASE WHEN h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
+                       THEN 'units held, picked, released and lost do not add up to its quantity'
+                       ELSE 'status ' || h.status || ' disagrees with its open units' END)
+      FROM hold h
+     WHERE h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
+        OR (h.status = 'open') <> (h.open_qty > 0)
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION verify() IS
-    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and open holds match committed stock; otherwise one row per discrepancy, with the two quantities compared.';
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock, open holds match committed stock and every hold''s units add up; otherwise one row per discrepancy, with the two quantities compared.';

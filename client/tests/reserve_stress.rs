@@ -447,3 +447,114 @@ async fn baskets_in_any_line_order_never_deadlock() {
         .get(0);
     assert_eq!(problems, 0, "verify() found discrepancies");
 }
+
+/// Reservations, releases, pick scans, expiry and damage found among committed units, all at
+/// once on a few SKUs: the paths that take committed units without naming a hold (damage) or
+/// lock holds one by one (release, expiry) must never deadlock, and the holds must stay equal
+/// to committed stock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn damage_and_expiry_against_holds_never_deadlock() {
+    const SKUS: [&str; 3] = ["X", "Y", "Z"];
+    const OPERATIONS: u64 = 60;
+    let dsn = fresh_database("client_hold_damage").await.unwrap();
+    let db = connect(&dsn).await.unwrap();
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth;
+         SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
+         SELECT inventory_truth.add_channel('amazon', 10), inventory_truth.add_channel('web', 20);
+         SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 30);",
+    )
+    .await
+    .unwrap();
+    for sku in SKUS {
+        for location in ["DC1", "DC2"] {
+            db.execute(
+                "SELECT count(*) FROM inventory_truth.receive($1, $2, 400)",
+                &[&sku, &location],
+            )
+            .await
+            .unwrap();
+            db.execute(
+                "SELECT count(*) FROM inventory_truth.put_away($1, $2, 400)",
+                &[&sku, &location],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let runs: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let dsn = dsn.clone();
+            tokio::spawn(async move {
+                let db = connect(&dsn).await.expect("connect");
+                let mut rng = Lcg(client * 31337 + 5);
+                let channel = if client % 2 == 0 { "amazon" } else { "web" };
+                let mut refs: Vec<String> = Vec::new();
+                for op in 0..OPERATIONS {
+                    let sku = SKUS[rng.next(3) as usize];
+                    let location = if rng.next(2) == 0 { "DC1" } else { "DC2" };
+                    let result = match rng.next(6) {
+                        0 | 1 => {
+                            let reference = format!("C{client}-{op}");
+                            let ttl = if rng.next(2) == 0 { "1 millisecond" } else { "1 hour" };
+                            let r = db
+                                .execute(
+                                    "SELECT inventory_truth.reserve($1, $2, 2, $3, $4::text::interval, $5)",
+                                    &[&channel, &sku, &reference, &ttl, &location],
+                                )
+                                .await;
+                            if r.is_ok() {
+                                refs.push(reference);
+                            }
+                            r
+                        }
+                        2 if !refs.is_empty() => {
+                            let reference = refs.swap_remove(rng.next(refs.len() as u64) as usize);
+                            db.execute("SELECT inventory_truth.release($1, $2)", &[&channel, &reference])
+                                .await
+                        }
+                        3 if !refs.is_empty() => {
+                            let reference = refs[rng.next(refs.len() as u64) as usize].clone();
+                            db.execute(
+                                "SELECT count(*) FROM inventory_truth.hold h,
+                                        inventory_truth.pick(h.sku, h.location, 1, h.ref, channel => h.channel)
+                                  WHERE h.channel = $1 AND h.ref = $2 AND h.status = 'open'",
+                                &[&channel, &reference],
+                            )
+                            .await
+                        }
+                        4 => {
+                            db.execute(
+                                "SELECT count(*) FROM inventory_truth.report_damage($1, $2, 1, from_stage => 'committed')",
+                                &[&sku, &location],
+                            )
+                            .await
+                        }
+                        _ => db.execute("SELECT inventory_truth.expire_holds()", &[]).await,
+                    };
+                    if let Err(e) = result {
+                        assert_eq!(
+                            sqlstate(&e).as_deref(),
+                            Some("IT001"),
+                            "only IT001 may refuse these calls, got {e:?}"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.expect("client task");
+    }
+    let problems: Vec<String> = db
+        .query(
+            "SELECT format('%s', v) FROM inventory_truth.verify() v",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(problems.is_empty(), "verify() found: {problems:?}");
+}

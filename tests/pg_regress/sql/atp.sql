@@ -167,6 +167,8 @@ SELECT set_ringfence('amazon', 'NO-SUCH-SKU', units => 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT clear_ringfence('ebay', 'TEE');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT clear_ringfence('web', 'NO-SUCH-SKU');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT set_buffer('web', 'TEE', -1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT set_buffer('web', NULL, NULL);

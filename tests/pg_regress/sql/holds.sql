@@ -72,7 +72,11 @@ SELECT expire_holds() AS expired;
 -- scans 2 now and the last one later.
 SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 2, 'W-100');
 SELECT :held FROM hold WHERE id = :w100;
+-- Scanning 2 more for W-100: one is held, the other would be a web sale beyond the hold, and
+-- the web can promise none (1 in the pool, its buffer is 1). The scan is refused whole.
 SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 2, 'W-100');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 1, 'W-100');
 SELECT :held FROM hold WHERE id = :w100;
 SELECT * FROM stock('TEE');
 
@@ -144,7 +148,7 @@ SELECT (SELECT count(*) FROM movement) = :movements_before AS nothing_moved,
        (SELECT count(*) FROM hold WHERE ref = 'W-200') = 0 AS nothing_held;
 
 -- 8. An ERP writing the ledger directly names the hold by channel and ref; the hold follows.
--- 5 more tees first: Amazon's fence fills back to 4, the pool gets 4.
+-- 5 more tees first: Amazon's fence fills back to 4 (it had 3), the pool gets the other 4 (5 in all).
 SELECT pg_temp.shelve('TEE', 'DC1', 5);
 SELECT * FROM stock('TEE');
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
@@ -171,24 +175,24 @@ VALUES ('CAP', 'DC2', 'available', 'committed', 1, 'wholesale', 'O-2');
 -- 9. IT003 at commit: the checks that span rows wait for the end of the transaction.
 SELECT * FROM stock('TEE');
 SELECT atp('TEE', 'web') AS web;
--- The web sells 5 directly: 1 more than the pool's 4, so it took one of Amazon's fenced units.
+-- The web sells 6 directly: 1 more than the pool's 5, so it took one of Amazon's fenced units.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 5, 'web', 'ERP-2');
+VALUES ('TEE', 'DC1', 'available', 'committed', 6, 'web', 'ERP-2');
 SELECT * FROM stock('TEE');
 COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
--- The web sells the pool's 4 directly: within its fence and pool, but into its buffer of 1.
+-- The web sells the pool's 5 directly: within its fence and pool, but into its buffer of 1.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 4, 'web', 'ERP-3');
+VALUES ('TEE', 'DC1', 'available', 'committed', 5, 'web', 'ERP-3');
 COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- The same sale, with 5 more units put away later in the transaction: Amazon's fence is
 -- full, so they go to the pool and the web ends above its buffer. It commits.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 4, 'web', 'ERP-3');
+VALUES ('TEE', 'DC1', 'available', 'committed', 5, 'web', 'ERP-3');
 SELECT count(*) FROM receive('TEE', 'DC1', 5);
 SELECT count(*) FROM put_away('TEE', 'DC1', 5);
 COMMIT;
@@ -199,9 +203,62 @@ INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
 VALUES ('TEE', 'DC1', 'available', 'picked', 6, 'wholesale', 'ERP-4');
 COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Without any fence, the buffer still holds: mugs (2 on the shelf, no fence rule), the web
+-- picks both for an order directly, leaving 0 below its buffer of 1.
+BEGIN;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('MUG', 'DC1', 'available', 'picked', 2, 'web', 'ERP-6');
+COMMIT;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Nothing of the refused transactions stayed.
 SELECT count(*) AS refused_holds FROM hold WHERE ref IN ('ERP-2', 'ERP-4');
 SELECT count(*) AS pending_checks FROM channel_check;
 
 -- Through all of it, the ledger, fences and holds agree.
+SELECT * FROM verify();
+
+-- 10. Retries, references and order.
+-- A retry after the hold ended is a conflict: its units are no longer held.
+SELECT reserve('amazon', 'TEE', 1, 'A-2');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A basket retried with other lines is a conflict, and holds nothing new.
+SELECT * FROM reserve_order('amazon', 'O-4', '[{"sku": "TEE", "qty": 1.0}]');
+SELECT * FROM reserve_order('amazon', 'O-4', '[{"sku": "TEE", "qty": 1}, {"sku": "MUG", "qty": 1}]');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM reserve_order('amazon', 'O-4', '[{"sku": "MUG", "qty": 1}]');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT sku, qty FROM hold WHERE ref = 'O-4';
+-- Two channels with the same order reference: a pick must say which.
+SELECT reserve('web', 'TEE', 1, 'O-4') > 0 AS reserved;
+SELECT * FROM pick('TEE', 'DC1', 1, 'O-4');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 1, 'O-4', channel => 'web');
+-- A scan for an order whose hold has expired is that channel's sale: checked like a
+-- reservation, never taken from another channel's fence. A-2 (Amazon) expired in section 3.
+SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 1, 'A-2');
+-- A released hold goes back to its fence only up to the fence's target. O-4's unit came from
+-- Amazon's fence; rebalance() then fills the fence back to 4 from the pool, so the unit
+-- released has no room there and goes to the pool.
+SELECT fence_qty FROM hold WHERE ref = 'O-4' AND channel = 'amazon';
+SELECT rebalance('TEE') AS locations_changed;
+SELECT * FROM stock('TEE') WHERE stage = 'available';
+SELECT release('amazon', 'O-4') AS holds_released;
+SELECT * FROM stock('TEE') WHERE stage = 'available';
+-- One statement may list a release and a new reservation in any order: releases apply first.
+SELECT reserve('wholesale', 'TEE', 2, 'WH-1') > 0 AS reserved;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('TEE', 'DC1', 'available', 'committed', 2, 'wholesale', 'WH-2'),
+       ('TEE', 'DC1', 'committed', 'available', 2, 'wholesale', 'WH-1');
+SELECT ref, open_qty, status FROM hold WHERE ref IN ('WH-1', 'WH-2') ORDER BY ref;
+-- A loss out of committed names its hold with both channel and ref, or neither.
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, ref)
+VALUES ('TEE', 'DC1', 'committed', 'damaged', 1, 'WH-2');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A rule change or rebalance() cannot hide a direct sale's breach within its transaction.
+BEGIN;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('TEE', 'DC1', 'available', 'committed', 7, 'web', 'ERP-5');
+SELECT rebalance('TEE');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
 SELECT * FROM verify();

@@ -101,6 +101,7 @@ DECLARE
     taken bigint;
     sold text[] := '{}';
     sale_channel text;
+    buffer bigint;
 BEGIN
     SELECT array_agg(f.channel), array_agg(f.units), array_agg(f.percent), array_agg(f.qty)
       INTO channels, units, percents, before
@@ -227,14 +228,19 @@ BEGIN
         END IF;
     END LOOP;
 
-    PERFORM _write_fences(p_sku, p_location, channels, before, fences);
+    IF cardinality(channels) > 0 THEN
+        PERFORM _write_fences(p_sku, p_location, channels, before, fences);
+    END IF;
 
     -- A sale beyond the channel's fence and the pool, or into its buffer, can only be a direct
     -- ledger write (the functions check first). A later statement may still bring units, so
     -- it is judged at commit.
+    -- (With no buffer, only this location's pool can be short: another location's shortfall
+    -- in this transaction is registered by its own rows.)
     FOREACH sale_channel IN ARRAY ARRAY(SELECT DISTINCT s FROM unnest(sold) s ORDER BY 1) LOOP
+        buffer := _buffer(sale_channel, p_sku);
         IF available < coalesce((SELECT sum(x) FROM unnest(fences) x), 0)
-           OR _sellable(p_sku, sale_channel, NULL) < _buffer(sale_channel, p_sku) THEN
+           OR (buffer > 0 AND _sellable(p_sku, sale_channel, NULL) < buffer) THEN
             INSERT INTO channel_check (txid, sku, location, channel)
             VALUES (pg_current_xact_id(), p_sku, p_location, sale_channel)
             ON CONFLICT DO NOTHING;
@@ -266,10 +272,14 @@ DECLARE
     sellable bigint;
     here bigint;
 BEGIN
+    -- _sellable's arithmetic, for every location in one query.
     SELECT coalesce(sum(s.qty), 0), coalesce(sum(s.qty) FILTER (WHERE s.location = p_location), 0)
       INTO sellable, here
-      FROM (SELECT b.location, _sellable(p_sku, p_channel, b.location) AS qty
-              FROM balance b WHERE b.sku = p_sku AND b.stage = 'available') s;
+      FROM (SELECT b.location, b.qty - coalesce(sum(f.qty), 0) AS qty
+              FROM balance b
+              LEFT JOIN fence f ON f.sku = b.sku AND f.location = b.location AND f.channel <> p_channel
+             WHERE b.sku = p_sku AND b.stage = 'available'
+             GROUP BY b.location, b.qty) s;
     IF p_qty > sellable - buffer THEN
         RAISE EXCEPTION 'insufficient stock: channel % can promise % of SKU %, % asked',
                 _q(p_channel), _units(greatest(0, sellable - buffer)), _q(p_sku), p_qty
@@ -334,9 +344,12 @@ BEGIN
 
     IF p_location IS NULL THEN
         -- Deterministic: the location where this channel can sell the most, then by code.
-        SELECT b.location INTO p_location FROM balance b
+        SELECT b.location INTO p_location
+          FROM balance b
+          LEFT JOIN fence f ON f.sku = b.sku AND f.location = b.location AND f.channel <> p_channel
          WHERE b.sku = p_sku AND b.stage = 'available'
-         ORDER BY _sellable(p_sku, p_channel, b.location) DESC, b.location
+         GROUP BY b.location, b.qty
+         ORDER BY b.qty - coalesce(sum(f.qty), 0) DESC, b.location
          LIMIT 1;
     END IF;
     IF p_location IS NOT NULL THEN

@@ -65,6 +65,8 @@ CREATE TABLE channel_check (
     channel text NOT NULL,
     PRIMARY KEY (txid, sku, location, channel)
 );
+COMMENT ON TABLE channel_check IS
+    'Direct ledger sales that breached a fence or a buffer when written, judged again at commit (IT003); empty outside a transaction.';
 
 SELECT pg_catalog.pg_extension_config_dump('channel', '');
 SELECT pg_catalog.pg_extension_config_dump('sku_buffer', '');

@@ -128,14 +128,31 @@ AS $$
      ORDER BY c.priority, c.code
 $$;
 
--- Each fence's target at a location holding `available` units (no rule: no target).
-CREATE FUNCTION _fence_targets(available bigint, units bigint[], percents numeric[]) RETURNS bigint[]
+-- What each fence should hold at a location with `available` units: its target (no rule: no
+-- target), less the units its channel holds from it in open holds (held: hold.fence_qty per
+-- channel). Those are still the channel's fenced units, only promised: counting them keeps a
+-- fence from refilling while its holds are out, so a release can give them back in full.
+CREATE FUNCTION _fence_targets(available bigint, units bigint[], percents numeric[], held bigint[])
+RETURNS bigint[]
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT coalesce(array_agg(CASE WHEN t.u IS NOT NULL THEN t.u
-                                   WHEN t.p IS NOT NULL THEN floor(t.p * greatest(available, 0) / 100)::bigint
-                                   ELSE 0 END ORDER BY t.i), '{}')
-      FROM unnest(units, percents) WITH ORDINALITY AS t(u, p, i)
+    SELECT coalesce(array_agg(greatest(0, CASE WHEN t.u IS NOT NULL THEN t.u
+                                               WHEN t.p IS NOT NULL THEN floor(t.p * greatest(available, 0) / 100)::bigint
+                                               ELSE 0 END - coalesce(t.h, 0)) ORDER BY t.i), '{}')
+      FROM unnest(units, percents, held) WITH ORDINALITY AS t(u, p, h, i)
+$$;
+
+-- Units each channel (in the order given) holds from its fence at a location: open holds'
+-- fence_qty. Read under the location's available bucket lock, which every change to a hold
+-- takes first.
+CREATE FUNCTION _held_from_fences(p_sku text, p_location text, channels text[]) RETURNS bigint[]
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(array_agg(coalesce(h.qty, 0) ORDER BY t.i), '{}')
+      FROM unnest(channels) WITH ORDINALITY AS t(c, i)
+      LEFT JOIN (SELECT hold.channel, sum(hold.fence_qty)::bigint AS qty FROM hold
+                  WHERE hold.sku = p_sku AND hold.location = p_location AND hold.status = 'open'
+                  GROUP BY hold.channel) h ON h.channel = t.c
 $$;
 
 CREATE FUNCTION _write_fences(p_sku text, p_location text, channels text[], before bigint[], after bigint[])
@@ -235,7 +252,8 @@ BEGIN
           INTO channels, units, percents, before
           FROM _fence_channels(p_sku, place.location) f;
         CONTINUE WHEN channels IS NULL;
-        after := _fence_allocate(available, _fence_targets(available, units, percents));
+        after := _fence_allocate(available, _fence_targets(available, units, percents,
+                                                           _held_from_fences(p_sku, place.location, channels)));
         IF after IS DISTINCT FROM before THEN
             PERFORM _write_fences(p_sku, place.location, channels, before, after);
             changed := changed + 1;

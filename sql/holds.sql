@@ -133,13 +133,11 @@ BEGIN
                     USING ERRCODE = 'IT001';
             END IF;
             IF m.to_stage = 'available' THEN
-                -- Units go back to the buckets they came from: the fence part to the fence,
-                -- if the channel is still fenced here and only up to its target (an inflow or
-                -- a rebalance may have refilled it meanwhile); the rest to the pool.
+                -- Units go back to the buckets they came from: the fence part to the fence
+                -- (if the channel is still fenced here; it was not refilled meanwhile, since
+                -- held units count against its target), the rest to the pool.
                 taken := CASE WHEN k IS NOT NULL AND (units[k] IS NOT NULL OR percents[k] IS NOT NULL)
-                              THEN greatest(0, least(m.qty, h.fence_qty,
-                                                     (_fence_targets(available + m.qty, units, percents))[k] - fences[k]))
-                              ELSE 0 END;
+                              THEN least(m.qty, h.fence_qty) ELSE 0 END;
                 IF taken > 0 THEN
                     fences[k] := fences[k] + taken;
                 END IF;
@@ -193,7 +191,10 @@ BEGIN
         ELSIF m.to_stage = 'available' THEN
             available := available + m.qty;
             IF cardinality(channels) > 0 THEN
-                fences := _fence_fill(m.qty, _fence_targets(available, units, percents), fences);
+                fences := _fence_fill(m.qty,
+                                      _fence_targets(available, units, percents,
+                                                     _held_from_fences(p_sku, p_location, channels)),
+                                      fences);
             END IF;
         ELSIF m.to_stage = 'committed' OR (m.to_stage = 'picked' AND m.channel IS NOT NULL) THEN
             -- A sale for m.channel: its own fence first, then the pool. Taking more than both
@@ -255,6 +256,11 @@ AS $$
 BEGIN
     IF ttl IS NOT NULL AND ttl <= interval '0' THEN
         RAISE EXCEPTION 'a hold''s ttl must be positive, not %', ttl
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave ttl NULL for a hold that does not expire.';
+    END IF;
+    -- Far enough for any hold, and short of timestamp overflow (22008).
+    IF ttl > interval '100 years' THEN
+        RAISE EXCEPTION 'a hold''s ttl must be at most 100 years, not %', ttl
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave ttl NULL for a hold that does not expire.';
     END IF;
     RETURN ttl;

@@ -98,3 +98,19 @@ TO inventory_truth_manager;
 GRANT INSERT (sku, location, from_stage, to_stage, qty, channel, ref, reason, occurred_at)
     ON movement TO inventory_truth_manager;
 GRANT USAGE ON SEQUENCE movement_id_seq TO inventory_truth_manager;
+
+-- The internal helpers (names starting with _) are not API: say so where \df+ lists them.
+DO $$
+DECLARE
+    helper regprocedure;
+BEGIN
+    FOR helper IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'inventory_truth'::regnamespace AND p.proname LIKE '\_%'
+           AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
+    LOOP
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L', helper,
+                       'Internal to inventory_truth, not part of its API: called by its own functions and triggers.');
+    END LOOP;
+END
+$$;

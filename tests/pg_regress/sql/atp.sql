@@ -60,7 +60,9 @@ SELECT * FROM stock('BOX');
 SELECT atp('BOX', 'web') AS web, atp('BOX', 'amazon') AS amazon, atp('BOX', 'wholesale') AS wholesale;
 -- The rule reached the SKUs already on the shelf too: a rule change rebalances at once, every
 -- fence recomputed in priority order. Mugs: all 3 fenced (fewer than 4). Tees: 3 left on the
--- shelf; Amazon's 50% of 3 is 1, wholesale takes the other 2, the pool is empty.
+-- shelf. Amazon's 50% of 3 is 1, but it already holds 2 units from its fence (AMZ-1): units a
+-- channel holds from its fence count against its target, so its fence stays empty and
+-- wholesale takes all 3.
 SELECT * FROM stock('MUG');
 SELECT * FROM stock('TEE');
 SELECT atp('MUG', 'wholesale') AS wholesale, atp('MUG', 'web') AS web, atp('MUG', 'amazon') AS amazon;
@@ -77,17 +79,23 @@ SELECT * FROM stock('CAP');
 -- 4 more: wholesale fills to 2, the other 3 go to the pool.
 SELECT pg_temp.shelve('CAP', 'DC1', 4);
 SELECT * FROM stock('CAP');
--- Amazon sells 2 of its fence; its sale does not refill it from the pool.
+-- Amazon sells 2 of its fence (a hold); its sale does not refill the fence from the pool.
 SELECT reserve('amazon', 'CAP', 2, 'AMZ-2') > 0 AS reserved;
 SELECT * FROM stock('CAP');
--- A returned unit passing inspection is an inflow: Amazon's fence refills first.
+-- While the hold is open its 2 units still count as Amazon's fenced units (a release would
+-- give them back): a returned unit passing inspection goes to the pool.
+SELECT count(*) FROM receive_return('CAP', 'DC1', 1);
+SELECT count(*) FROM inspect_return('CAP', 'DC1', 1, resale => true);
+SELECT * FROM stock('CAP');
+-- Once the order is picked, Amazon's fence has room again: the next inflow refills it first.
+SELECT count(*) FROM pick('CAP', 'DC1', 2, 'AMZ-2');
 SELECT count(*) FROM receive_return('CAP', 'DC1', 1);
 SELECT count(*) FROM inspect_return('CAP', 'DC1', 1, resale => true);
 SELECT * FROM stock('CAP');
 
 -- 5. Loss order: the pool pays first, then the fences, lowest priority (wholesale) first.
--- Now: Amazon 2, wholesale 2, pool 3. Damage of 4: pool 3, then 1 of wholesale's.
-SELECT count(*) FROM report_damage('CAP', 'DC1', 4);
+-- Now: Amazon 2, wholesale 2, pool 4. Damage of 5: pool 4, then 1 of wholesale's.
+SELECT count(*) FROM report_damage('CAP', 'DC1', 5);
 SELECT * FROM stock('CAP');
 -- Damage of 2 more: wholesale's last unit, then one of Amazon's.
 SELECT count(*) FROM report_damage('CAP', 'DC1', 2);
@@ -109,14 +117,15 @@ SELECT clear_ringfence('web', 'PEN');
 SELECT * FROM stock('PEN');
 SELECT clear_ringfence('web', 'PEN') AS cleared_again;
 -- rebalance() recomputes targets on demand, which sales never do. Hats: 10 on the shelf,
--- Amazon 50% (5), wholesale 4, pool 1. Amazon sells 3 of its fence; rebalance() then gives it
--- 50% of the 7 left (3), taking the pool's unit.
+-- Amazon 50% (5), wholesale 4, pool 1. Amazon sells 3 of its fence and the order is picked;
+-- rebalance() then gives it 50% of the 7 left (3), taking the pool's unit.
 SELECT set_ringfence('amazon', 'HAT', percent => 50);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE (rules name known SKUs; a rule for every SKU covers new ones)
 SELECT pg_temp.shelve('HAT', 'DC1', 10);
 SELECT set_ringfence('amazon', 'HAT', percent => 50);
 SELECT * FROM stock('HAT');
 SELECT reserve('amazon', 'HAT', 3, 'AMZ-5') > 0 AS reserved;
+SELECT count(*) FROM pick('HAT', 'DC1', 3, 'AMZ-5');
 SELECT * FROM stock('HAT');
 SELECT rebalance('HAT') AS locations_changed;
 SELECT * FROM stock('HAT');

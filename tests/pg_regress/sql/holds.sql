@@ -128,6 +128,8 @@ SELECT reserve('web', 'TEE', 1, 'W-200', ttl => '-5 minutes');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT reserve('web', 'TEE', 1, 'W-200', ttl => '0');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT reserve('web', 'TEE', 1, 'W-200', ttl => '100000000 years');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT reserve('ebay', 'TEE', 1, 'W-200');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT reserve('web', 'SPOON', 1, 'W-200');
@@ -148,7 +150,8 @@ SELECT (SELECT count(*) FROM movement) = :movements_before AS nothing_moved,
        (SELECT count(*) FROM hold WHERE ref = 'W-200') = 0 AS nothing_held;
 
 -- 8. An ERP writing the ledger directly names the hold by channel and ref; the hold follows.
--- 5 more tees first: Amazon's fence fills back to 4 (it had 3), the pool gets the other 4 (5 in all).
+-- 5 more tees first. Amazon's fence has 3: its target of 4 less the unit its hold A-3 took
+-- from it (held units count against the target), so the pool gets all 5 (6 in all).
 SELECT pg_temp.shelve('TEE', 'DC1', 5);
 SELECT * FROM stock('TEE');
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
@@ -175,24 +178,24 @@ VALUES ('CAP', 'DC2', 'available', 'committed', 1, 'wholesale', 'O-2');
 -- 9. IT003 at commit: the checks that span rows wait for the end of the transaction.
 SELECT * FROM stock('TEE');
 SELECT atp('TEE', 'web') AS web;
--- The web sells 6 directly: 1 more than the pool's 5, so it took one of Amazon's fenced units.
+-- The web sells 7 directly: 1 more than the pool's 6, so it took one of Amazon's fenced units.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 6, 'web', 'ERP-2');
+VALUES ('TEE', 'DC1', 'available', 'committed', 7, 'web', 'ERP-2');
 SELECT * FROM stock('TEE');
 COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
--- The web sells the pool's 5 directly: within its fence and pool, but into its buffer of 1.
+-- The web sells the pool's 6 directly: within its fence and pool, but into its buffer of 1.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 5, 'web', 'ERP-3');
+VALUES ('TEE', 'DC1', 'available', 'committed', 6, 'web', 'ERP-3');
 COMMIT;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- The same sale, with 5 more units put away later in the transaction: Amazon's fence is
 -- full, so they go to the pool and the web ends above its buffer. It commits.
 BEGIN;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
-VALUES ('TEE', 'DC1', 'available', 'committed', 5, 'web', 'ERP-3');
+VALUES ('TEE', 'DC1', 'available', 'committed', 6, 'web', 'ERP-3');
 SELECT count(*) FROM receive('TEE', 'DC1', 5);
 SELECT count(*) FROM put_away('TEE', 'DC1', 5);
 COMMIT;
@@ -236,10 +239,11 @@ SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 1, 'O-4',
 -- A scan for an order whose hold has expired is that channel's sale: checked like a
 -- reservation, never taken from another channel's fence. A-2 (Amazon) expired in section 3.
 SELECT from_stage, to_stage, qty, channel, ref FROM pick('TEE', 'DC1', 1, 'A-2');
--- A released hold goes back to its fence only up to the fence's target. O-4's unit came from
--- Amazon's fence; rebalance() then fills the fence back to 4 from the pool, so the unit
--- released has no room there and goes to the pool.
-SELECT fence_qty FROM hold WHERE ref = 'O-4' AND channel = 'amazon';
+-- A released hold gives its fence units back in full: units a channel holds from its fence
+-- count against its target, so neither an inflow nor rebalance() refills the fence meanwhile.
+-- Amazon's target is 4 and A-3 and O-4 hold 1 each from the fence: rebalance() leaves the
+-- fence at 2, and releasing O-4 makes it 3.
+SELECT ref, fence_qty FROM hold WHERE channel = 'amazon' AND sku = 'TEE' AND status = 'open' ORDER BY ref;
 SELECT rebalance('TEE') AS locations_changed;
 SELECT * FROM stock('TEE') WHERE stage = 'available';
 SELECT release('amazon', 'O-4') AS holds_released;

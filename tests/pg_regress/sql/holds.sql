@@ -248,6 +248,16 @@ SELECT rebalance('TEE') AS locations_changed;
 SELECT * FROM stock('TEE') WHERE stage = 'available';
 SELECT release('amazon', 'O-4') AS holds_released;
 SELECT * FROM stock('TEE') WHERE stage = 'available';
+-- Under a percent fence too: socks, 10 on the shelf, Amazon 50%. Amazon holds its 5 fenced
+-- units, wholesale buys the pool's 5; the target (50% of what is on the shelf) is now 0, yet
+-- releasing Amazon's hold gives its 5 back to its fence, not to the pool.
+SELECT pg_temp.shelve('SOCK', 'DC1', 10);
+SELECT set_ringfence('amazon', 'SOCK', percent => 50);
+SELECT reserve('amazon', 'SOCK', 5, 'A-SOCK') > 0 AS reserved;
+SELECT reserve('wholesale', 'SOCK', 5, 'W-SOCK') > 0 AS reserved;
+SELECT release('amazon', 'A-SOCK') AS holds_released;
+SELECT * FROM stock('SOCK');
+SELECT atp('SOCK', 'web') AS web, atp('SOCK', 'amazon') AS amazon;
 -- One statement may list a release and a new reservation in any order: releases apply first.
 SELECT reserve('wholesale', 'TEE', 2, 'WH-1') > 0 AS reserved;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)

@@ -213,6 +213,25 @@ CREATE CONSTRAINT TRIGGER channel_check_at_commit AFTER INSERT ON channel_check
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION _channel_check_at_commit();
 
+-- Changing fences or buffers in a transaction whose direct sales breached them (judged at
+-- commit, against the fences and buffers then) would hide the breach: refused, for the SKU
+-- (NULL: any) and channel (NULL: any) the change touches.
+CREATE FUNCTION _refuse_after_breach(p_sku text, p_channel text, what text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM channel_check c
+                WHERE c.txid = pg_current_xact_id()
+                  AND (p_sku IS NULL OR c.sku = p_sku)
+                  AND (p_channel IS NULL OR c.channel = p_channel)) THEN
+        RAISE EXCEPTION 'cannot % in a transaction whose direct sales breached a fence or a buffer%', what,
+                CASE WHEN p_sku IS NULL THEN '' ELSE ' of SKU ' || _q(p_sku) END
+            USING ERRCODE = 'IT003',
+                  HINT = 'Commit or roll back the sales first; changing the rules cannot make them right.';
+    END IF;
+END
+$$;
+
 -- Recomputes the fences of one SKU at every location from its rules: the available units go to
 -- the fences in priority order, each up to its target, the rest to the pool. Holds keep their
 -- units. Returns the number of locations whose fences changed.
@@ -230,13 +249,7 @@ DECLARE
     changed int := 0;
 BEGIN
     PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
-    -- Recomputing the fences would hide a breach this transaction's direct sales made, which
-    -- is judged against the fences at commit.
-    IF EXISTS (SELECT FROM channel_check c WHERE c.txid = pg_current_xact_id() AND c.sku = p_sku) THEN
-        RAISE EXCEPTION 'cannot rebalance SKU % in a transaction whose direct sales breached its fences or a buffer', _q(p_sku)
-            USING ERRCODE = 'IT003',
-                  HINT = 'Commit or roll back the sales first; a rule change or rebalance() cannot make them right.';
-    END IF;
+    PERFORM _refuse_after_breach(p_sku, NULL, 'rebalance');
     FOR place IN
         SELECT b.location FROM balance b WHERE b.sku = p_sku AND b.stage = 'available'
         UNION
@@ -287,6 +300,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Kinds are web, marketplace, wholesale, pos and other.';
     END IF;
+    PERFORM _refuse_after_breach(NULL, add_channel.code, 'change a channel');
     INSERT INTO channel (code, priority, buffer, kind)
     VALUES (add_channel.code, add_channel.priority, add_channel.buffer, add_channel.kind)
     ON CONFLICT ON CONSTRAINT channel_pkey DO UPDATE
@@ -308,6 +322,7 @@ BEGIN
         RAISE EXCEPTION 'a safety buffer cannot be negative: %', set_buffer.units
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM _refuse_after_breach(set_buffer.sku, set_buffer.channel, 'change a buffer');
     IF set_buffer.sku IS NULL THEN
         PERFORM _require(set_buffer.units, 'units (the channel''s default buffer)');
         UPDATE channel SET buffer = set_buffer.units WHERE code = set_buffer.channel;

@@ -251,16 +251,25 @@ END
 $$;
 
 CREATE FUNCTION _check_ttl(ttl interval) RETURNS interval
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    IF ttl IS NOT NULL AND ttl <= interval '0' THEN
+    IF ttl IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF ttl <= interval '0' THEN
         RAISE EXCEPTION 'a hold''s ttl must be positive, not %', ttl
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave ttl NULL for a hold that does not expire.';
     END IF;
-    -- Far enough for any hold, and short of timestamp overflow (22008).
+    -- Far enough for any hold, and short of timestamp overflow (22008) in now() + ttl below.
     IF ttl > interval '100 years' THEN
         RAISE EXCEPTION 'a hold''s ttl must be at most 100 years, not %', ttl
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave ttl NULL for a hold that does not expire.';
+    END IF;
+    -- As a time from now: '1 month -29 days' is positive among intervals (months of 30 days),
+    -- but not from the end of February.
+    IF now() + ttl <= now() THEN
+        RAISE EXCEPTION 'a hold''s ttl must be positive, not %', ttl
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave ttl NULL for a hold that does not expire.';
     END IF;
     RETURN ttl;
@@ -446,6 +455,10 @@ BEGIN
         RAISE EXCEPTION 'an order lists each SKU once'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
     END IF;
+    -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
+    -- retry always sees what an earlier call held, even with no SKU in common.
+    PERFORM pg_advisory_xact_lock(hashtext('inventory_truth order ' || reserve_order.channel),
+                                  hashtext(reserve_order.ref));
     -- A retry must be the same order: lines under this reference that the call does not list,
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
@@ -463,8 +476,8 @@ BEGIN
         hold := h.id;
         RETURN NEXT;
     END LOOP;
-    -- Checked again now that every line's SKU is locked: a retry racing the first call sees
-    -- its lines here (the call fails whole, undoing the lines reserved above).
+    -- Checked again after the lines: a reserve() under the same reference may have added one
+    -- (the call fails whole, undoing the lines reserved above).
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
 END
 $$;

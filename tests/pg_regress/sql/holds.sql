@@ -275,4 +275,10 @@ VALUES ('TEE', 'DC1', 'available', 'committed', 7, 'web', 'ERP-5');
 SELECT rebalance('TEE');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK;
+BEGIN;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('TEE', 'DC1', 'available', 'committed', 3, 'web', 'ERP-5');
+SELECT set_buffer('web', 'TEE', 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
 SELECT * FROM verify();

@@ -1,7 +1,8 @@
 -- inventory_truth demo, part 3: sales channels. The seed's examples: a safety buffer that hides
 -- the last units from the web, Amazon ringfenced at 50%, wholesale walled off, and two buyers
 -- who cannot both get the last unit.
--- Run by `make demo` (scripts/demo.sh) on its scratch cluster, after part 2.
+-- Run by `make demo` (scripts/demo.sh) on its scratch cluster, in the same session as part 2
+-- (it uses part 2's pg_temp.attempt).
 \pset border 2
 \pset null '-'
 \set ON_ERROR_STOP on
@@ -33,30 +34,16 @@ SELECT atp('CAP', 'amazon') AS amazon, atp('CAP', 'web') AS web, atp('CAP', 'who
 \echo
 \echo '== The web reserves the 2 it can see; one more is refused: it may not touch the fences =='
 SELECT reserve('web', 'CAP', 2, 'WEB-1001', ttl => '15 minutes') AS hold;
--- Each attempt runs with the checks that wait for COMMIT made immediate, so that they fire
--- inside it and are caught here; for a one-statement transaction that is the same moment.
-CREATE FUNCTION pg_temp.attempt(statement text, OUT code text, OUT refusal text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    SET CONSTRAINTS ALL IMMEDIATE;
-    EXECUTE statement;
-    code := '00000';
-    refusal := 'accepted?!';
-EXCEPTION WHEN OTHERS THEN
-    code := SQLSTATE;
-    refusal := SQLERRM;
-END
-$$;
 SELECT what, a.code AS sqlstate, a.refusal
   FROM (VALUES
     ('the web reserves one more cap',
-     $a$SELECT inventory_truth.reserve('web', 'CAP', 1, 'WEB-1002')$a$),
+     $a$SELECT inventory_truth.reserve('web', 'CAP', 1, 'WEB-1002')$a$, false),
     ('an ERP sells 2 caps to the web directly (the pool has 1)',
      $a$INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, channel, ref)
-        VALUES ('CAP', 'DC1', 'available', 'committed', 2, 'web', 'WEB-1003')$a$),
+        VALUES ('CAP', 'DC1', 'available', 'committed', 2, 'web', 'WEB-1003')$a$, true),
     ('the same order retried with another quantity',
-     $a$SELECT inventory_truth.reserve('web', 'CAP', 3, 'WEB-1001', ttl => '15 minutes')$a$)
-  ) AS t(what, statement), pg_temp.attempt(t.statement) AS a;
+     $a$SELECT inventory_truth.reserve('web', 'CAP', 3, 'WEB-1001', ttl => '15 minutes')$a$, false)
+  ) AS t(what, statement, at_commit), pg_temp.attempt(t.statement, t.at_commit) AS a;
 SELECT * FROM stock('CAP');
 
 \echo

@@ -24,9 +24,16 @@ SELECT * FROM stock('TEE-RED-M');
 
 \echo
 \echo '== What did not happen is refused, and changes nothing =='
-CREATE FUNCTION pg_temp.attempt(statement text, OUT code text, OUT refusal text)
+-- Runs a statement and reports how it was refused. With at_commit, the checks that wait for
+-- COMMIT run at the end of the statement instead, so that they fire here and are caught; for a
+-- one-statement transaction that is the same moment. (Part 3 uses it too.)
+CREATE FUNCTION pg_temp.attempt(statement text, at_commit boolean DEFAULT false,
+                                OUT code text, OUT refusal text)
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF at_commit THEN
+        SET CONSTRAINTS ALL IMMEDIATE;
+    END IF;
     EXECUTE statement;
     code := '00000';
     refusal := 'accepted?!';

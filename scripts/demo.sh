@@ -18,9 +18,9 @@ PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres -v ON
     -c "DROP DATABASE IF EXISTS inventory_truth_demo WITH (FORCE)" \
     -c "CREATE DATABASE inventory_truth_demo"
 "$PGBIN/psql" -X -q -d inventory_truth_demo -v ON_ERROR_STOP=1 -c "CREATE EXTENSION inventory_truth"
-for part in stages ledger channels; do
-    "$PGBIN/psql" -X -q -d inventory_truth_demo -f "$REPO_ROOT/demo/$part.sql"
-done
+# One session for all parts: later parts use what earlier ones defined (pg_temp.attempt).
+"$PGBIN/psql" -X -q -d inventory_truth_demo \
+    -f "$REPO_ROOT/demo/stages.sql" -f "$REPO_ROOT/demo/ledger.sql" -f "$REPO_ROOT/demo/channels.sql"
 
 cat <<MSG
 

@@ -46,3 +46,23 @@ pub async fn fresh_database(name: &str) -> Result<String, tokio_postgres::Error>
         .await?;
     Ok(format!("{dsn} dbname={name}"))
 }
+
+/// A small deterministic generator for the concurrency tests, so a failing run can be repeated
+/// with the same seed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number in `0..below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// The SQLSTATE of a failed call, for assertions on which refusals are allowed.
+pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
+    e.code().map(|c| c.code().to_string())
+}

@@ -8,34 +8,17 @@
 //! a reference), cancelling and re-dating one SKU's purchase orders at once.
 //! A third sends multi-row inserts over four SKUs in random orders: none may deadlock.
 
-use inventory_truth_client::{connect, fresh_database};
+use inventory_truth_client::{connect, fresh_database, sqlstate, Lcg};
 
 const CLIENTS: u64 = 8;
 const OPERATIONS_PER_CLIENT: u64 = 150;
 const STOCK: i64 = 20;
-
-/// A small deterministic generator, so a failing run can be repeated.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
 
 #[derive(Default, Debug)]
 struct Tally {
     picked: i64,
     put_back: i64,
     refused: u64,
-}
-
-/// The SQLSTATE of a failed call, for the assertions.
-fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
-    e.code().map(|c| c.code().to_string())
 }
 
 /// How many discrepancies verify() reports: none, when balances equal the ledger.

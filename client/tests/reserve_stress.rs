@@ -16,7 +16,7 @@
 //! - the stock sold out: no channel can promise another unit of any SKU, and the web-only SKU
 //!   has exactly the web's buffer left unfenced.
 
-use inventory_truth_client::{connect, fresh_database};
+use inventory_truth_client::{connect, fresh_database, sqlstate, Lcg};
 use std::collections::HashMap;
 
 const CLIENTS: u64 = 16;
@@ -37,22 +37,6 @@ const SKUS: [&str; 6] = ["HOT", "TAIL-1", "TAIL-2", "TAIL-3", "TAIL-4", "WEB-ONL
 /// Only web buyers buy it: once sold out, exactly the web's buffer is left in the pool.
 const WEB_ONLY: &str = "WEB-ONLY";
 const WEB_BUFFER: i64 = 2;
-
-/// A small deterministic generator, so a failing run can be repeated.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
-
-fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
-    e.code().map(|c| c.code().to_string())
-}
 
 /// What one client was told: its holds still open, and the units it picked.
 #[derive(Default, Debug)]

@@ -66,3 +66,23 @@ impl Lcg {
 pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
     e.code().map(|c| c.code().to_string())
 }
+
+/// Puts `units` of a SKU on the shelf at a location: an unplanned arrival, then put-away.
+pub async fn shelve(
+    db: &Client,
+    sku: &str,
+    location: &str,
+    units: i64,
+) -> Result<(), tokio_postgres::Error> {
+    db.execute(
+        "SELECT count(*) FROM inventory_truth.receive($1, $2, $3)",
+        &[&sku, &location, &units],
+    )
+    .await?;
+    db.execute(
+        "SELECT count(*) FROM inventory_truth.put_away($1, $2, $3)",
+        &[&sku, &location, &units],
+    )
+    .await?;
+    Ok(())
+}

@@ -16,7 +16,7 @@
 //! - the stock sold out: no channel can promise another unit of any SKU, and the web-only SKU
 //!   has exactly the web's buffer left unfenced.
 
-use inventory_truth_client::{connect, fresh_database, sqlstate, Lcg};
+use inventory_truth_client::{connect, fresh_database, shelve, sqlstate, Lcg};
 use std::collections::HashMap;
 
 const CLIENTS: u64 = 16;
@@ -231,18 +231,7 @@ async fn buyers_on_every_channel_never_oversell() {
     .await
     .unwrap();
     for (sku, location, units) in STOCK {
-        db.execute(
-            "SELECT count(*) FROM inventory_truth.receive($1, $2, $3)",
-            &[&sku, &location, &units],
-        )
-        .await
-        .unwrap();
-        db.execute(
-            "SELECT count(*) FROM inventory_truth.put_away($1, $2, $3)",
-            &[&sku, &location, &units],
-        )
-        .await
-        .unwrap();
+        shelve(&db, sku, location, units).await.unwrap();
     }
     db.execute(
         "SELECT inventory_truth.set_ringfence('amazon', 'HOT', percent => 50)",
@@ -365,18 +354,7 @@ async fn baskets_in_any_line_order_never_deadlock() {
     .await
     .unwrap();
     for sku in BASKET_SKUS {
-        db.execute(
-            "SELECT count(*) FROM inventory_truth.receive($1, 'DC1', 100000)",
-            &[&sku],
-        )
-        .await
-        .unwrap();
-        db.execute(
-            "SELECT count(*) FROM inventory_truth.put_away($1, 'DC1', 100000)",
-            &[&sku],
-        )
-        .await
-        .unwrap();
+        shelve(&db, sku, "DC1", 100000).await.unwrap();
     }
     let runs: Vec<_> = (0..CLIENTS)
         .map(|client| {
@@ -452,18 +430,7 @@ async fn damage_and_expiry_against_holds_never_deadlock() {
     .unwrap();
     for sku in SKUS {
         for location in ["DC1", "DC2"] {
-            db.execute(
-                "SELECT count(*) FROM inventory_truth.receive($1, $2, 400)",
-                &[&sku, &location],
-            )
-            .await
-            .unwrap();
-            db.execute(
-                "SELECT count(*) FROM inventory_truth.put_away($1, $2, 400)",
-                &[&sku, &location],
-            )
-            .await
-            .unwrap();
+            shelve(&db, sku, location, 400).await.unwrap();
         }
     }
     let runs: Vec<_> = (0..CLIENTS)

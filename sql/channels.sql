@@ -272,6 +272,9 @@ BEGIN
             changed := changed + 1;
         END IF;
     END LOOP;
+    IF changed > 0 THEN
+        PERFORM _atp_changed(p_sku, 'rebalance');
+    END IF;
     RETURN changed;
 END
 $$;
@@ -301,6 +304,7 @@ BEGIN
                   HINT = 'Kinds are web, marketplace, wholesale, pos and other.';
     END IF;
     PERFORM _refuse_after_breach(NULL, add_channel.code, 'change a channel');
+    PERFORM _atp_changed_everywhere('add_channel');
     INSERT INTO channel (code, priority, buffer, kind)
     VALUES (add_channel.code, add_channel.priority, add_channel.buffer, add_channel.kind)
     ON CONFLICT ON CONSTRAINT channel_pkey DO UPDATE
@@ -325,9 +329,11 @@ BEGIN
     PERFORM _refuse_after_breach(set_buffer.sku, set_buffer.channel, 'change a buffer');
     IF set_buffer.sku IS NULL THEN
         PERFORM _require(set_buffer.units, 'units (the channel''s default buffer)');
+        PERFORM _atp_changed_everywhere('set_buffer');
         UPDATE channel SET buffer = set_buffer.units WHERE code = set_buffer.channel;
     ELSE
         PERFORM _known_sku(set_buffer.sku);
+        PERFORM _atp_changed(set_buffer.sku, 'set_buffer');
         IF set_buffer.units IS NULL THEN
             DELETE FROM sku_buffer b WHERE b.channel = set_buffer.channel AND b.sku = set_buffer.sku;
         ELSE
@@ -445,8 +451,17 @@ COMMENT ON FUNCTION atp(text, text, text) IS
 
 -- atp_snapshot's rows: a composite type, because its output column `channel` and its argument
 -- `channel` cannot both be parameter names.
-CREATE TYPE channel_atp AS (sku text, channel text, atp bigint);
-COMMENT ON TYPE channel_atp IS 'One SKU''s available to promise for one channel (atp_snapshot rows).';
+CREATE TYPE channel_atp AS (sku text, channel text, atp bigint, version bigint);
+COMMENT ON TYPE channel_atp IS
+    'One SKU''s available to promise for one channel, with the SKU''s version (atp_snapshot rows).';
+
+-- ATP from its parts: what the channel may sell before its buffer, never below zero.
+CREATE FUNCTION _atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT greatest(0, coalesce(available, 0) - coalesce(fenced, 0) + coalesce(own_fenced, 0)
+                       - coalesce(buffer, 0))::bigint
+$$;
 
 CREATE FUNCTION atp_snapshot(channel text DEFAULT NULL)
 RETURNS SETOF channel_atp
@@ -468,9 +483,7 @@ BEGIN
     ), fenced_total AS (
         SELECT f.sku, sum(f.qty)::bigint AS qty FROM fenced f GROUP BY f.sku
     )
-    SELECT s.code, c.code,
-           greatest(0, coalesce(a.qty, 0) - coalesce(t.qty, 0) + coalesce(own.qty, 0)
-                       - coalesce(sb.units, c.buffer))::bigint
+    SELECT s.code, c.code, _atp_of(a.qty, t.qty, own.qty, coalesce(sb.units, c.buffer)), s.version
       FROM sku s
      CROSS JOIN channel c
       LEFT JOIN available a ON a.sku = s.code
@@ -482,4 +495,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION atp_snapshot(text) IS
-    'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, ordered by channel and SKU.';
+    'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, with each SKU''s version, ordered by channel and SKU. The resync protocol: LISTEN, read this, then apply only notifications of a higher version.';

@@ -509,6 +509,8 @@ BEGIN
          WHERE hold.channel = release.channel AND hold.ref = release.ref AND hold.status = 'open'
          ORDER BY hold.sku, hold.location
     LOOP
+        -- The SKU's row before its hold, as on every path that changes ATP.
+        PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id) FOR NO KEY UPDATE;
         SELECT hold.sku, hold.location, hold.open_qty INTO h FROM hold
          WHERE hold.id = hold_id AND hold.status = 'open'
            FOR UPDATE;
@@ -532,25 +534,34 @@ DECLARE
     h record;
     expired int := 0;
 BEGIN
-    -- Each hold is locked just before its own movement, in the ledger's order. One that is
-    -- being picked or released right now is skipped: its owner decides its fate.
+    -- Each hold is locked just before its own movement, in the ledger's order: its SKU's row
+    -- first (waiting for a buyer of the SKU to commit), then the hold itself; one that is being
+    -- picked or released right now is skipped, its owner decides its fate. With lock_timeout
+    -- set (the relay sets it), a SKU busy for longer is left for the next run.
     FOR hold_id IN
         SELECT hold.id FROM hold
          WHERE hold.status = 'open' AND hold.expires_at <= now()
          ORDER BY hold.sku, hold.location, hold.id
     LOOP
-        SELECT hold.id, hold.channel, hold.ref, hold.sku, hold.location, hold.open_qty INTO h
-          FROM hold
-         WHERE hold.id = hold_id AND hold.status = 'open' AND hold.expires_at <= now()
-           FOR UPDATE SKIP LOCKED;
-        CONTINUE WHEN NOT FOUND;
-        PERFORM _move(h.sku, h.location, 'committed', 'available', h.open_qty, h.ref,
-                      'hold expired', now(), h.channel);
-        UPDATE hold SET status = 'expired' WHERE hold.id = h.id;
-        expired := expired + 1;
+        BEGIN
+            PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
+                FOR NO KEY UPDATE;
+            SELECT hold.id, hold.channel, hold.ref, hold.sku, hold.location, hold.open_qty INTO h
+              FROM hold
+             WHERE hold.id = hold_id AND hold.status = 'open' AND hold.expires_at <= now()
+               FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+                PERFORM _move(h.sku, h.location, 'committed', 'available', h.open_qty, h.ref,
+                              'hold expired', now(), h.channel);
+                UPDATE hold SET status = 'expired' WHERE hold.id = h.id;
+                expired := expired + 1;
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
     END LOOP;
     RETURN expired;
 END
 $$;
 COMMENT ON FUNCTION expire_holds() IS
-    'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. Safe to run from pg_cron at any frequency and concurrently with itself.';
+    'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay runs it every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';

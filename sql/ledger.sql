@@ -9,7 +9,8 @@
 -- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
 -- Lock order, the same on every path: SKU by SKU and location by location in code order. For a
--- SKU that is sold (into committed, or picked for a channel), its sku row first. Within one
+-- SKU whose ATP may change (the statement touches its available stock), its sku row first,
+-- where its version advances. Within one
 -- SKU and location: the holds the rows name (id order), its expected-receipt lines (id order,
 -- which never changes), then its balance buckets (stage order); the available bucket guards
 -- the location's fences and holds. So a statement of many rows, whatever their order, never
@@ -39,10 +40,17 @@ $$;
 
 CREATE TABLE sku (
     code text PRIMARY KEY CHECK (code = _check_code('SKU', code)),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    version bigint NOT NULL DEFAULT 0,
+    changed_at timestamptz,
+    change_cause text
 );
 COMMENT ON TABLE sku IS
     'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
+COMMENT ON COLUMN sku.version IS
+    'Advances with every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
+COMMENT ON COLUMN sku.changed_at IS 'When the last change of its ATP was recorded.';
+COMMENT ON COLUMN sku.change_cause IS 'What that change was: a movement (from->to) or a rule change.';
 
 CREATE TABLE location (
     code text PRIMARY KEY CHECK (code = _check_code('location', code)),
@@ -361,7 +369,8 @@ BEGIN
 
     FOR place IN
         SELECT p.*,
-               bool_or(p.sells) OVER (PARTITION BY p.sku) AS sku_sells,
+               bool_or(p.changes_atp) OVER (PARTITION BY p.sku) AS sku_changes_atp,
+               min(p.cause) OVER (PARTITION BY p.sku) AS sku_cause,
                lag(p.sku) OVER (ORDER BY p.sku, p.location) IS DISTINCT FROM p.sku AS first_of_sku
           FROM (SELECT n.sku, n.location,
                        coalesce(bool_or('inbound' IN (n.from_stage, n.to_stage)), false) AS inbound,
@@ -369,9 +378,10 @@ BEGIN
                        coalesce(bool_or('available' IN (n.from_stage, n.to_stage)
                                         OR 'committed' IN (n.from_stage, n.to_stage)), false) AS channels,
                        coalesce(bool_or('committed' IN (n.from_stage, n.to_stage)), false) AS holds,
-                       coalesce(bool_or(n.from_stage = 'available'
-                                        AND (n.to_stage = 'committed' OR (n.to_stage = 'picked' AND n.channel IS NOT NULL))),
-                                false) AS sells,
+                       coalesce(bool_or('available' IN (n.from_stage, n.to_stage)), false) AS changes_atp,
+                       (array_agg(coalesce(n.from_stage::text, 'outside') || '->' || coalesce(n.to_stage::text, 'outside')
+                                  ORDER BY n.id)
+                            FILTER (WHERE 'available' IN (n.from_stage, n.to_stage)))[1] AS cause,
                        -- In the order they apply to fences and holds, whatever the order of
                        -- the statement's rows: into available (inflows, releases), into
                        -- committed (reservations), out of committed (picks and losses against
@@ -387,10 +397,11 @@ BEGIN
                  GROUP BY n.sku, n.location) p
          ORDER BY p.sku, p.location
     LOOP
-        -- A sale is checked against the channel's stock at every location of the SKU (the
-        -- buffer counts them all), so sales of one SKU take turns on its row, first thing.
-        IF place.sku_sells AND place.first_of_sku THEN
-            PERFORM FROM sku WHERE code = place.sku FOR NO KEY UPDATE;
+        -- Whatever changes a SKU's ATP takes turns on its row, first thing, and advances its
+        -- version there: a sale is checked against the channel's stock at every location (the
+        -- buffer counts them all), and versions follow commit order.
+        IF place.sku_changes_atp AND place.first_of_sku THEN
+            PERFORM _atp_changed(place.sku, place.sku_cause);
         END IF;
         locked_holds := '{}';
         IF place.holds THEN

@@ -80,7 +80,7 @@ GRANT EXECUTE ON FUNCTION
     verify()
 TO inventory_truth_floor;
 GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt,
-                channel, sku_buffer, ringfence, fence, hold
+                channel, sku_buffer, ringfence, fence, hold, atp_published
     TO inventory_truth_floor;
 
 -- Management: locations, channels and their rules, quarantine release, write-offs, and writing the ledger directly (an ERP that

@@ -3,13 +3,24 @@
 //!
 //! This file is wiring only: each domain concept lives in its own module.
 
+use pgrx::prelude::*;
+
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod fence;
+pub mod guc;
 pub mod hold;
 pub mod ledger;
+pub mod notify;
 pub mod privileges;
+pub mod relay;
 pub mod stage;
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::register();
+    relay::init();
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -1,0 +1,183 @@
+-- Real-time delivery (SPEC §6): every change of a SKU's ATP reaches listeners after commit, as
+-- one notification per (SKU, channel) whose ATP changed, carrying the SKU's version.
+--
+-- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock
+-- (_atp_changed), so versions follow commit order and a snapshot's atp and version always
+-- agree. It also records the SKU in atp_dirty, unless notifications are off:
+--   direct  a deferred trigger publishes at commit, from the committing transaction (which then
+--           takes PostgreSQL's cluster-wide notify lock until its commit is flushed);
+--   relay   nothing more: the relay worker, woken at commit, publishes the recorded SKUs from
+--           its own transaction, coalescing many buyers' changes into one commit.
+-- Publishing compares the SKU's ATP per channel now with what was last published
+-- (atp_published) and notifies the differences. A notification lost to a crash is never a lost
+-- truth: consumers resync from atp_snapshot(), and the relay republishes at start every SKU
+-- whose version moved past what it last published.
+
+-- SKUs whose ATP may have changed and are not published yet. Unlogged: after a crash it is
+-- empty, and the relay's start-up pass (_relay_resync) finds the same SKUs from the versions.
+CREATE UNLOGGED TABLE atp_dirty (
+    sku text NOT NULL,
+    direct boolean NOT NULL
+);
+COMMENT ON TABLE atp_dirty IS
+    'SKUs whose ATP may have changed and that are waiting to be published (by the committing transaction in direct mode, by the relay in relay mode).';
+
+-- What was last published per SKU: the version and each channel's ATP.
+CREATE TABLE atp_published (
+    sku text PRIMARY KEY,
+    version bigint NOT NULL,
+    atp jsonb NOT NULL,
+    published_at timestamptz NOT NULL
+);
+COMMENT ON TABLE atp_published IS
+    'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification.';
+
+-- Called under the SKU's row lock, or to take it: advances the version and records the change.
+CREATE FUNCTION _atp_changed(p_sku text, p_cause text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    mode text;
+BEGIN
+    UPDATE sku SET version = version + 1, changed_at = clock_timestamp(), change_cause = p_cause
+     WHERE code = p_sku;
+    mode := _notify_mode();
+    IF mode <> 'off' THEN
+        INSERT INTO atp_dirty (sku, direct) VALUES (p_sku, mode = 'direct');
+    END IF;
+END
+$$;
+
+-- The same for every SKU (a channel's default buffer, a new channel): rows locked in code
+-- order, like every other path that locks several SKUs.
+CREATE FUNCTION _atp_changed_everywhere(p_cause text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    mode text;
+BEGIN
+    UPDATE sku s SET version = s.version + 1, changed_at = clock_timestamp(), change_cause = p_cause
+      FROM (SELECT l.code FROM sku l ORDER BY l.code FOR NO KEY UPDATE) locked
+     WHERE s.code = locked.code;
+    mode := _notify_mode();
+    IF mode <> 'off' THEN
+        INSERT INTO atp_dirty (sku, direct) SELECT s.code, mode = 'direct' FROM sku s ORDER BY s.code;
+    END IF;
+END
+$$;
+
+-- Each channel's ATP of some SKUs now, with the SKU's version and last change, all read in one
+-- snapshot. The arithmetic of atp_snapshot(), looked up per SKU.
+CREATE FUNCTION _atp_rows(p_skus text[])
+RETURNS TABLE (sku text, channel text, atp bigint, version bigint, changed_at timestamptz, cause text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.code, c.code, _atp_of(a.qty, f.fenced, f.own, coalesce(sb.units, c.buffer)),
+           s.version, s.changed_at, s.change_cause
+      FROM sku s
+     CROSS JOIN channel c
+     CROSS JOIN LATERAL (SELECT sum(b.qty)::bigint AS qty FROM balance b
+                          WHERE b.sku = s.code AND b.stage = 'available') a
+     CROSS JOIN LATERAL (SELECT sum(fe.qty)::bigint AS fenced,
+                                sum(fe.qty) FILTER (WHERE fe.channel = c.code)::bigint AS own
+                           FROM fence fe WHERE fe.sku = s.code) f
+      LEFT JOIN sku_buffer sb ON sb.channel = c.code AND sb.sku = s.code
+     WHERE s.code = ANY (p_skus)
+$$;
+
+-- Publishes the SKUs' ATP changes since their last publication: one notification per (SKU,
+-- channel) whose ATP differs, then remembers what it published. Returns the notifications sent.
+-- A SKU never published counts as 0 for every channel.
+CREATE FUNCTION _publish(p_skus text[]) RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    listen_channel text := coalesce(nullif(current_setting('inventory_truth.notify_channel', true), ''),
+                                    'inventory_truth');
+    sent int;
+BEGIN
+    WITH now_atp AS (
+        SELECT * FROM _atp_rows(p_skus)
+    ), before AS (
+        SELECT p.sku, e.key AS channel, e.value::bigint AS atp
+          FROM atp_published p CROSS JOIN LATERAL jsonb_each_text(p.atp) e
+         WHERE p.sku = ANY (p_skus)
+    ), changed AS (
+        SELECT n.*, coalesce(b.atp, 0) AS previous_atp
+          FROM now_atp n LEFT JOIN before b ON b.sku = n.sku AND b.channel = n.channel
+         WHERE n.atp <> coalesce(b.atp, 0)
+    ), remembered AS (
+        INSERT INTO atp_published AS p (sku, version, atp, published_at)
+        SELECT n.sku, max(n.version), jsonb_object_agg(n.channel, n.atp), clock_timestamp()
+          FROM now_atp n GROUP BY n.sku
+        ON CONFLICT (sku) DO UPDATE
+            SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at
+    )
+    SELECT count(*) INTO sent
+      FROM (SELECT pg_notify(listen_channel,
+                             jsonb_build_object('sku', c.sku, 'channel', c.channel, 'atp', c.atp,
+                                               'previous_atp', c.previous_atp, 'version', c.version,
+                                               'cause', c.cause, 'changed_at', c.changed_at)::text)
+              FROM changed c
+             ORDER BY c.sku, c.channel) notified;
+    RETURN sent;
+END
+$$;
+
+-- Direct mode: at commit, publish what this transaction changed (the final values).
+-- SECURITY DEFINER: a deferred trigger runs as whoever commits.
+CREATE FUNCTION _publish_at_commit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+BEGIN
+    DELETE FROM atp_dirty d WHERE d.sku = NEW.sku AND d.direct;
+    IF FOUND THEN  -- the first of this transaction's rows for the SKU publishes it
+        PERFORM _publish(ARRAY[NEW.sku]);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER atp_dirty_publish_at_commit AFTER INSERT ON atp_dirty
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.direct) EXECUTE FUNCTION _publish_at_commit();
+
+-- The relay's step: takes up to p_batch recorded changes and publishes their SKUs. Returns how
+-- many it took (p_batch: call again, more may wait).
+CREATE FUNCTION _relay_publish(p_batch int) RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    skus text[];
+    taken int;
+BEGIN
+    WITH taken AS (
+        DELETE FROM atp_dirty d
+         WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM atp_dirty t WHERE NOT t.direct LIMIT p_batch))
+        RETURNING d.sku)
+    SELECT array_agg(DISTINCT t.sku ORDER BY t.sku), count(*) INTO skus, taken FROM taken t;
+    IF taken > 0 THEN
+        PERFORM _publish(skus);
+    END IF;
+    RETURN taken;
+END
+$$;
+
+-- The relay's start: records every SKU whose version moved past what was last published
+-- (changes a crash or a stop left unpublished). Returns how many.
+CREATE FUNCTION _relay_resync() RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    found_skus int;
+BEGIN
+    INSERT INTO atp_dirty (sku, direct)
+    SELECT s.code, false FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
+     WHERE s.version > coalesce(p.version, 0);
+    GET DIAGNOSTICS found_skus = ROW_COUNT;
+    RETURN found_skus;
+END
+$$;

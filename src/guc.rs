@@ -1,0 +1,105 @@
+//! Settings under `inventory_truth.` (SPEC §6), registered when the library loads: at server
+//! start when it is in `shared_preload_libraries`, else at a session's first call.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+use std::ffi::CString;
+
+/// How ATP changes reach listeners.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NotifyMode {
+    /// `relay` when the library is preloaded, else `direct`.
+    #[name = c"auto"]
+    Auto,
+    /// No notifications (versions still advance, so `atp_snapshot` stays exact).
+    #[name = c"off"]
+    Off,
+    /// The committing transaction sends NOTIFY itself.
+    #[name = c"direct"]
+    Direct,
+    /// The committing transaction records the SKU; the relay worker publishes.
+    #[name = c"relay"]
+    Relay,
+}
+
+pub static NOTIFY_MODE: GucSetting<NotifyMode> = GucSetting::<NotifyMode>::new(NotifyMode::Auto);
+pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"inventory_truth"));
+pub static RELAY_WAKE_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static RELAY_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
+/// Registers every setting. Mode and channel are superuser-only (`SUSET`): a session that could
+/// turn them off would silence every storefront. The relay's own settings take effect on reload.
+pub fn register() {
+    GucRegistry::define_enum_guc(
+        c"inventory_truth.notify_mode",
+        c"How ATP changes reach listeners: auto, off, direct or relay.",
+        c"auto is relay when inventory_truth is in shared_preload_libraries, else direct. relay without preload falls back to direct.",
+        &NOTIFY_MODE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"inventory_truth.notify_channel",
+        c"The LISTEN channel that ATP notifications are sent on.",
+        c"",
+        &NOTIFY_CHANNEL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"inventory_truth.relay_wake_interval",
+        c"Longest time the relay sleeps when no commit wakes it; also how often it expires holds.",
+        c"",
+        &RELAY_WAKE_INTERVAL_MS,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"inventory_truth.relay_batch_size",
+        c"Most changed SKUs the relay publishes in one transaction.",
+        c"",
+        &RELAY_BATCH_SIZE,
+        1,
+        1_000_000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+/// The mode in force, given whether the relay can run (the library is preloaded).
+pub fn effective_mode(setting: NotifyMode, preloaded: bool) -> NotifyMode {
+    match setting {
+        NotifyMode::Auto | NotifyMode::Relay if preloaded => NotifyMode::Relay,
+        NotifyMode::Auto | NotifyMode::Relay => NotifyMode::Direct,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_is_relay_only_when_preloaded() {
+        assert_eq!(effective_mode(NotifyMode::Auto, true), NotifyMode::Relay);
+        assert_eq!(effective_mode(NotifyMode::Auto, false), NotifyMode::Direct);
+    }
+
+    #[test]
+    fn relay_without_preload_falls_back_to_direct() {
+        assert_eq!(effective_mode(NotifyMode::Relay, false), NotifyMode::Direct);
+    }
+
+    #[test]
+    fn explicit_off_and_direct_are_kept() {
+        for preloaded in [true, false] {
+            assert_eq!(effective_mode(NotifyMode::Off, preloaded), NotifyMode::Off);
+            assert_eq!(
+                effective_mode(NotifyMode::Direct, preloaded),
+                NotifyMode::Direct
+            );
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The relay (SPEC §6), when the library is in `shared_preload_libraries`: background workers
+//! that publish ATP notifications after buyers commit, so no buyer takes PostgreSQL's
+//! cluster-wide notify lock, and that expire holds, so nothing outside PostgreSQL has to be
+//! scheduled.
+//!
+//! A launcher (one per server) reads `pg_database` every few seconds and starts one relay per
+//! database that allows connections; a relay that finds no inventory_truth in its database
+//! exits, and is tried again later, so databases created or given the extension after the
+//! server started are served without a restart or a list. A committing buyer wakes its
+//! database's relay through shared memory, or asks the launcher to start one at once.
+//!
+//! Crash-only: a relay that fails exits; the launcher starts a new one, which first republishes
+//! whatever was recorded but not published (`_relay_resync`). Buyers' changes are recorded in
+//! their own transactions, so a relay that is down loses nothing but time.
+
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
+};
+use pgrx::lwlock::PgLwLock;
+use pgrx::pg_shmem_init;
+use pgrx::prelude::*;
+use pgrx::shmem::PGRXSharedMemory;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::guc::{RELAY_BATCH_SIZE, RELAY_WAKE_INTERVAL_MS};
+
+/// Databases served at once: one relay each.
+const SLOTS: usize = 64;
+/// How often the launcher looks for databases without a relay (one that asks is served at once).
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+/// Least time between two starts of a relay for the same database.
+const RESTART_SPACING: Duration = Duration::from_secs(1);
+
+#[derive(Copy, Clone, Default)]
+struct Slot {
+    database: u32,
+    /// The relay's pid; 0 while none runs (the slot may still be wanted).
+    pid: i32,
+    /// Address of the relay's latch (PGPROC lives in shared memory, mapped alike everywhere).
+    latch: usize,
+    /// A committing backend found no relay: the launcher starts one without waiting.
+    wanted: bool,
+}
+
+#[derive(Copy, Clone)]
+pub struct Relays {
+    launcher_latch: usize,
+    slots: [Slot; SLOTS],
+}
+
+impl Default for Relays {
+    fn default() -> Self {
+        Relays {
+            launcher_latch: 0,
+            slots: [Slot::default(); SLOTS],
+        }
+    }
+}
+
+// SAFETY: plain old data, no pointers into process-local memory.
+unsafe impl PGRXSharedMemory for Relays {}
+
+static RELAYS: PgLwLock<Relays> = unsafe { PgLwLock::new(c"inventory_truth_relays") };
+
+/// Set in the postmaster while it preloads the library; backends inherit it.
+static PRELOADED: AtomicBool = AtomicBool::new(false);
+
+pub fn preloaded() -> bool {
+    PRELOADED.load(Ordering::Relaxed)
+}
+
+/// Called from `_PG_init`: only a preloaded library can have shared memory and workers.
+pub fn init() {
+    if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        return;
+    }
+    PRELOADED.store(true, Ordering::Relaxed);
+    pg_shmem_init!(RELAYS);
+    BackgroundWorkerBuilder::new("inventory_truth relay launcher")
+        .set_type("inventory_truth relay launcher")
+        .set_library("inventory_truth")
+        .set_function("inventory_truth_relay_launcher")
+        .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(Some(Duration::from_secs(1)))
+        .load();
+}
+
+fn my_latch() -> usize {
+    unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) as usize }
+}
+
+fn set_latch(latch: usize) {
+    if latch != 0 {
+        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) }
+    }
+}
+
+/// After a commit that recorded ATP changes: wake this database's relay, or ask the launcher for
+/// one. Runs after the commit is durable, so it only touches shared memory and cannot fail.
+pub fn wake_for_my_database() {
+    if !preloaded() {
+        return;
+    }
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    {
+        let relays = RELAYS.share();
+        if let Some(slot) = relays.slots.iter().find(|s| s.database == database) {
+            if slot.pid != 0 {
+                set_latch(slot.latch);
+                return;
+            }
+            if slot.wanted {
+                set_latch(relays.launcher_latch);
+                return;
+            }
+        }
+    }
+    let mut relays = RELAYS.exclusive();
+    let free = relays
+        .slots
+        .iter()
+        .position(|s| s.database == database)
+        .or_else(|| relays.slots.iter().position(|s| s.database == 0));
+    if let Some(i) = free {
+        relays.slots[i].database = database;
+        relays.slots[i].wanted = true;
+    }
+    set_latch(relays.launcher_latch);
+}
+
+/// The databases a relay may serve: those that allow connections and are not templates
+/// (a connected relay would stop CREATE DATABASE from copying a template).
+fn list_databases() -> Vec<u32> {
+    let mut found = Vec::new();
+    unsafe {
+        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, pg_sys::AccessShareLock as _);
+        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+        loop {
+            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tuple.is_null() {
+                break;
+            }
+            let db = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tuple);
+            if (*db).datallowconn && !(*db).datistemplate {
+                found.push((*db).oid.to_u32());
+            }
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
+    }
+    found
+}
+
+fn start_relay(database: u32) {
+    let started =
+        BackgroundWorkerBuilder::new(&format!("inventory_truth relay for database {database}"))
+            .set_type("inventory_truth relay")
+            .set_library("inventory_truth")
+            .set_function("inventory_truth_relay")
+            .set_argument(Some(pg_sys::Datum::from(database)))
+            .enable_spi_access()
+            .set_restart_time(None)
+            .load_dynamic();
+    if started.is_err() {
+        log!("inventory_truth: no background worker slot for the relay of database {database}; raise max_worker_processes");
+    }
+}
+
+/// The launcher: starts a relay for every database that has none, when asked at once, else
+/// every DISCOVERY_INTERVAL.
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn inventory_truth_relay_launcher(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // No database: the launcher reads only the shared catalog pg_database.
+    BackgroundWorker::connect_worker_to_spi(None, None);
+    RELAYS.exclusive().launcher_latch = my_latch();
+    let mut last_start: HashMap<u32, Instant> = HashMap::new();
+    let mut last_discovery: Option<Instant> = None;
+    loop {
+        let discover = last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL);
+        let (running, wanted): (Vec<u32>, Vec<u32>) = {
+            let relays = RELAYS.share();
+            (
+                relays
+                    .slots
+                    .iter()
+                    .filter(|s| s.pid != 0)
+                    .map(|s| s.database)
+                    .collect(),
+                relays
+                    .slots
+                    .iter()
+                    .filter(|s| s.pid == 0 && s.wanted)
+                    .map(|s| s.database)
+                    .collect(),
+            )
+        };
+        let candidates = if discover {
+            last_discovery = Some(Instant::now());
+            BackgroundWorker::transaction(list_databases)
+        } else {
+            wanted.clone()
+        };
+        for database in candidates {
+            if running.contains(&database) {
+                continue;
+            }
+            let spacing = if wanted.contains(&database) {
+                RESTART_SPACING
+            } else {
+                DISCOVERY_INTERVAL
+            };
+            if last_start
+                .get(&database)
+                .is_none_or(|t| t.elapsed() >= spacing)
+            {
+                last_start.insert(database, Instant::now());
+                start_relay(database);
+            }
+        }
+        if !BackgroundWorker::wait_latch(Some(RESTART_SPACING)) {
+            break;
+        }
+    }
+    RELAYS.exclusive().launcher_latch = 0;
+}
+
+/// Takes this database's slot; false when another relay already serves it (or no slot is left).
+fn claim_slot(database: u32) -> bool {
+    let mut relays = RELAYS.exclusive();
+    if relays
+        .slots
+        .iter()
+        .any(|s| s.database == database && s.pid != 0)
+    {
+        return false;
+    }
+    let index = relays
+        .slots
+        .iter()
+        .position(|s| s.database == database)
+        .or_else(|| relays.slots.iter().position(|s| s.database == 0));
+    let Some(i) = index else {
+        log!("inventory_truth: every relay slot is taken ({SLOTS} databases); database {database} gets no relay");
+        return false;
+    };
+    relays.slots[i] = Slot {
+        database,
+        pid: unsafe { pg_sys::MyProcPid },
+        latch: my_latch(),
+        wanted: false,
+    };
+    true
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn release_slot(_code: i32, _arg: pg_sys::Datum) {
+    let pid = unsafe { pg_sys::MyProcPid };
+    let mut relays = RELAYS.exclusive();
+    for slot in relays.slots.iter_mut().filter(|s| s.pid == pid) {
+        *slot = Slot::default();
+    }
+}
+
+fn extension_installed() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT to_regprocedure('inventory_truth._relay_publish(integer)') IS NOT NULL",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// One database's relay: publishes recorded ATP changes whenever a commit wakes it (or every
+/// wake interval), and expires holds every wake interval.
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
+    let database = arg.value() as u32;
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
+    if !BackgroundWorker::transaction(extension_installed) || !claim_slot(database) {
+        return;
+    }
+    unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
+    let resynced = BackgroundWorker::transaction(|| {
+        Spi::get_one::<i32>("SELECT inventory_truth._relay_resync()")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    });
+    log!("inventory_truth relay serving database {database} ({resynced} SKUs to republish)");
+    let mut last_expiry: Option<Instant> = None;
+    loop {
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        let wake = Duration::from_millis(RELAY_WAKE_INTERVAL_MS.get().max(1) as u64);
+        let batch = RELAY_BATCH_SIZE.get().max(1);
+        // One transaction per batch, until a batch comes back short: more may be waiting.
+        loop {
+            let published = BackgroundWorker::transaction(|| {
+                if !extension_installed() {
+                    return None;
+                }
+                Spi::get_one_with_args::<i32>(
+                    "SELECT inventory_truth._relay_publish($1)",
+                    &[batch.into()],
+                )
+                .ok()
+                .flatten()
+            });
+            match published {
+                None => {
+                    log!("inventory_truth relay: the extension left database {database}; stopping");
+                    return;
+                }
+                Some(taken) if taken >= batch => continue,
+                Some(_) => break,
+            }
+        }
+        if last_expiry.is_none_or(|t| t.elapsed() >= wake) {
+            last_expiry = Some(Instant::now());
+            BackgroundWorker::transaction(|| {
+                // A SKU that a long transaction keeps locked must not stall publishing.
+                Spi::run("SET LOCAL lock_timeout = '100ms'; SELECT inventory_truth.expire_holds()")
+            })
+            .unwrap_or_else(|e| error!("inventory_truth relay: expiring holds failed: {e}"));
+        }
+        if !BackgroundWorker::wait_latch(Some(wake)) {
+            return;
+        }
+    }
+}

@@ -2,7 +2,8 @@
 # Scratch PostgreSQL clusters for the demo, the tests and the benchmarks.
 #
 #   cluster.sh install                 build the extension and install it into $PG_CONFIG's server
-#   cluster.sh start   [NAME]          create (first time) and start cluster NAME (default: demo)
+#   cluster.sh start   [NAME]          create (first time) and start cluster NAME (default: demo);
+#                                      IT_PRELOAD=1 preloads the extension (the relay runs)
 #   cluster.sh stop    [NAME|all]      stop one cluster, or every cluster of this checkout
 #   cluster.sh destroy NAME|all        stop it and delete its data
 #   cluster.sh status                  list this checkout's clusters
@@ -73,6 +74,10 @@ port = $(cluster_port)
 max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
+    # IT_PRELOAD=1: preload the extension, so the relay runs (notification mode auto = relay).
+    if [ "${IT_PRELOAD:-0}" = 1 ]; then
+        echo "shared_preload_libraries = '$EXT_NAME'" | as_owner tee -a "$dir/data/scratch.conf" >/dev/null
+    fi
     local log="$dir/log/postgresql.log"
     # 9<&-: the server must not inherit the install lock a calling script may hold.
     if ! as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" >/dev/null 2>&1 9<&-; then
@@ -153,5 +158,5 @@ case "${1:-}" in
     env) cmd_env "${2:-}" ;;
     dsn) cmd_dsn "${2:-}" ;;
     psql) shift; cmd_psql "$@" ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 #   unit     Rust unit tests (pure rules) and #[pg_test] (in-database), through `cargo pgrx test`
 #   regress    pg_regress files under tests/pg_regress, against a fresh scratch cluster
 #   isolation  isolation specs under tests/isolation (pg_isolation_regress), same cluster
-#   client     real-client tests (client/tests, tokio-postgres) against the same cluster
+#   client     real-client tests (client/tests, tokio-postgres) against the same cluster, and
+#              the relay's against a second one that preloads the extension
 #   restore    pg_dump / pg_restore round trip (tests/scripts/dump_restore.sh), same cluster
 #   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
@@ -83,10 +84,16 @@ run_pg_regress() {
     return "$status"
 }
 
+# The relay tests need a second cluster that preloads the extension (the relay runs there).
 client_tests() {
-    local dsn; dsn=$(cluster dsn test) || return 1
-    INVENTORY_TRUTH_TEST_DSN=$dsn cargo test --manifest-path "$REPO_ROOT/Cargo.toml" \
-        -p inventory_truth_client
+    local dsn relay_dsn
+    dsn=$(cluster dsn test) || return 1
+    cluster destroy relay && IT_PRELOAD=1 cluster start relay && relay_dsn=$(cluster dsn relay) || return 1
+    INVENTORY_TRUTH_TEST_DSN=$dsn INVENTORY_TRUTH_RELAY_TEST_DSN=$relay_dsn \
+        cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client
+    local status=$?
+    cluster stop relay
+    return "$status"
 }
 
 tree_before=$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)

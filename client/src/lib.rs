@@ -3,6 +3,19 @@
 
 use tokio_postgres::{Client, NoTls};
 
+pub mod storefront;
+
+/// The environment variable holding the connection string of a second scratch cluster that
+/// preloads the extension, so the relay runs (`make test` sets it).
+pub const RELAY_DSN_VAR: &str = "INVENTORY_TRUTH_RELAY_TEST_DSN";
+
+/// The relay cluster's connection string, or a panic explaining how to get one.
+pub fn relay_cluster_dsn() -> String {
+    std::env::var(RELAY_DSN_VAR).unwrap_or_else(|_| {
+        panic!("{RELAY_DSN_VAR} is not set: run these tests through `make test`, which starts a scratch cluster with the relay")
+    })
+}
+
 /// The environment variable holding the scratch cluster's connection string
 /// (`scripts/cluster.sh env` prints it; `make test` sets it).
 pub const DSN_VAR: &str = "INVENTORY_TRUTH_TEST_DSN";
@@ -29,8 +42,12 @@ pub async fn connect(dsn: &str) -> Result<Client, tokio_postgres::Error> {
 /// Creates an empty database named `name` (dropping any left from an earlier run) and returns
 /// a connection string for it.
 pub async fn fresh_database(name: &str) -> Result<String, tokio_postgres::Error> {
-    let dsn = cluster_dsn();
-    let admin = connect(&dsn).await?;
+    fresh_database_on(&cluster_dsn(), name).await
+}
+
+/// Like `fresh_database`, on the cluster `dsn` names.
+pub async fn fresh_database_on(dsn: &str, name: &str) -> Result<String, tokio_postgres::Error> {
+    let admin = connect(dsn).await?;
     // Identifiers cannot be bound as parameters; callers pass fixed test names.
     assert!(
         name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),

@@ -1,0 +1,208 @@
+//! The storefront side of SPEC §6: follow every channel's ATP live with LISTEN/NOTIFY and the
+//! resync protocol, surviving dropped connections.
+//!
+//! The protocol, in any language:
+//! 1. `LISTEN inventory_truth` (the channel named by `inventory_truth.notify_channel`);
+//! 2. read `SELECT sku, channel, atp, version FROM inventory_truth.atp_snapshot($1)`;
+//! 3. apply a notification only when its `version` is higher than the one held for its
+//!    (sku, channel): anything older or equal is already in what you hold;
+//! 4. when the connection drops, start again at 1 (notifications sent while you were away are
+//!    gone; the snapshot is the truth).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+/// One notification: a channel's ATP of a SKU changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AtpChange {
+    pub sku: String,
+    pub channel: String,
+    pub atp: i64,
+    pub previous_atp: i64,
+    pub version: i64,
+    pub cause: String,
+    /// The backend that sent it: the relay's pid in relay mode, the buyer's in direct mode.
+    pub sender_pid: i32,
+}
+
+impl AtpChange {
+    /// Parses a notification payload; None when it is not one of ours.
+    pub fn parse(payload: &str, sender_pid: i32) -> Option<AtpChange> {
+        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+        Some(AtpChange {
+            sku: v.get("sku")?.as_str()?.to_owned(),
+            channel: v.get("channel")?.as_str()?.to_owned(),
+            atp: v.get("atp")?.as_i64()?,
+            previous_atp: v.get("previous_atp")?.as_i64()?,
+            version: v.get("version")?.as_i64()?,
+            cause: v
+                .get("cause")
+                .and_then(|c| c.as_str())
+                .unwrap_or("")
+                .to_owned(),
+            sender_pid,
+        })
+    }
+}
+
+/// What a storefront holds: ATP and version per (sku, channel).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AtpView {
+    pub atp: HashMap<(String, String), (i64, i64)>,
+}
+
+impl AtpView {
+    /// Replaces everything with a snapshot's rows (sku, channel, atp, version).
+    pub fn reset(&mut self, rows: impl IntoIterator<Item = (String, String, i64, i64)>) {
+        self.atp = rows
+            .into_iter()
+            .map(|(s, c, a, v)| ((s, c), (a, v)))
+            .collect();
+    }
+
+    /// Applies a change if it is newer than what is held; returns whether it was.
+    pub fn apply(&mut self, change: &AtpChange) -> bool {
+        let key = (change.sku.clone(), change.channel.clone());
+        match self.atp.get(&key) {
+            Some(&(_, held)) if held >= change.version => false,
+            _ => {
+                self.atp.insert(key, (change.atp, change.version));
+                true
+            }
+        }
+    }
+
+    /// ATP only, for comparing with a snapshot.
+    pub fn values(&self) -> HashMap<(String, String), i64> {
+        self.atp.iter().map(|(k, &(a, _))| (k.clone(), a)).collect()
+    }
+}
+
+/// A connection that listens: the client, and the notifications (or the error that ended the
+/// connection) as they arrive.
+pub struct Listener {
+    pub client: Client,
+    pub messages: mpsc::UnboundedReceiver<Result<AtpChange, String>>,
+}
+
+/// Connects, LISTENs on `listen_channel`, and forwards notifications as they arrive.
+pub async fn listen(dsn: &str, listen_channel: &str) -> Result<Listener, tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(dsn, NoTls).await?;
+    let (tx, messages) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if let Some(change) = AtpChange::parse(n.payload(), n.process_id()) {
+                        let _ = tx.send(Ok(change));
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+                None => {
+                    let _ = tx.send(Err("connection closed".to_owned()));
+                    return;
+                }
+            }
+        }
+    });
+    // A channel name is an identifier; quote it as one.
+    let quoted = format!("\"{}\"", listen_channel.replace('"', "\"\""));
+    client.batch_execute(&format!("LISTEN {quoted}")).await?;
+    Ok(Listener { client, messages })
+}
+
+/// Reads the snapshot of one channel (None: every channel).
+pub async fn snapshot(
+    client: &Client,
+    channel: Option<&str>,
+) -> Result<Vec<(String, String, i64, i64)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT sku, channel, atp, version FROM inventory_truth.atp_snapshot($1)",
+            &[&channel],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// What `follow` reports to its caller.
+pub enum Event<'a> {
+    /// A (re)connection read a snapshot: the view was replaced.
+    Resynced { view: &'a AtpView, reconnects: u32 },
+    /// A notification changed the view.
+    Changed {
+        view: &'a AtpView,
+        change: &'a AtpChange,
+    },
+    /// The connection dropped; `follow` reconnects after `retry_in`.
+    Disconnected { error: String, retry_in: Duration },
+}
+
+/// Follows one channel's (None: every channel's) ATP forever with the resync protocol,
+/// reconnecting with backoff. `on_event` returns false to stop.
+pub async fn follow(
+    dsn: &str,
+    channel: Option<&str>,
+    listen_channel: &str,
+    mut on_event: impl FnMut(Event<'_>) -> bool,
+) {
+    let mut view = AtpView::default();
+    let mut reconnects = 0u32;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let error = match listen(dsn, listen_channel).await {
+            Ok(mut listener) => match snapshot(&listener.client, channel).await {
+                Ok(rows) => {
+                    view.reset(rows);
+                    backoff = Duration::from_millis(100);
+                    if !on_event(Event::Resynced {
+                        view: &view,
+                        reconnects,
+                    }) {
+                        return;
+                    }
+                    loop {
+                        match listener.messages.recv().await {
+                            Some(Ok(change)) => {
+                                if channel.is_some_and(|c| c != change.channel) {
+                                    continue;
+                                }
+                                if view.apply(&change)
+                                    && !on_event(Event::Changed {
+                                        view: &view,
+                                        change: &change,
+                                    })
+                                {
+                                    return;
+                                }
+                            }
+                            Some(Err(e)) => break e,
+                            None => break "listener ended".to_owned(),
+                        }
+                    }
+                }
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        if !on_event(Event::Disconnected {
+            error,
+            retry_in: backoff,
+        }) {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        reconnects += 1;
+    }
+}

@@ -1,0 +1,431 @@
+//! Real-time delivery (SPEC §6) over real connections and real commits.
+//!
+//! Direct mode runs on the main test cluster (the library is not preloaded there, so `auto` is
+//! `direct`); relay mode on a second cluster that preloads it. Each test listens like a
+//! storefront and checks what arrives against `atp_snapshot()`.
+
+use inventory_truth_client::storefront::{
+    follow, listen, snapshot, AtpChange, AtpView, Event, Listener,
+};
+use inventory_truth_client::{
+    connect, fresh_database, fresh_database_on, relay_cluster_dsn, shelve, sqlstate, Lcg,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+/// Web (buffer 1) and amazon (fenced 50%) sell TEE; 10 on the shelf at DC1.
+async fn store(db: &Client) {
+    db.batch_execute(
+        "SELECT inventory_truth.add_location('DC1');
+         SELECT inventory_truth.add_channel('web', 10, 1), inventory_truth.add_channel('amazon', 20);",
+    )
+    .await
+    .expect("channels");
+    shelve(db, "TEE", "DC1", 10).await.expect("stock");
+    db.execute(
+        "SELECT inventory_truth.set_ringfence('amazon', 'TEE', percent => 50)",
+        &[],
+    )
+    .await
+    .expect("fence");
+}
+
+/// Everything that arrives within `quiet` of the last message.
+async fn drain(listener: &mut Listener, quiet: Duration) -> Vec<AtpChange> {
+    let mut got = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(quiet, listener.messages.recv()).await {
+        got.push(message.expect("the listener stays connected"));
+    }
+    got
+}
+
+fn by_channel(changes: &[AtpChange]) -> HashMap<String, AtpChange> {
+    let mut map = HashMap::new();
+    for c in changes {
+        assert!(
+            map.insert(c.channel.clone(), c.clone()).is_none(),
+            "one notification per (SKU, channel) per transaction, got {changes:?}"
+        );
+    }
+    map
+}
+
+#[tokio::test]
+async fn direct_mode_notifies_final_values_once_per_transaction_at_commit() {
+    let dsn = fresh_database("it_notify_direct").await.expect("database");
+    let db = connect(&dsn).await.expect("connect");
+    db.batch_execute("CREATE EXTENSION inventory_truth")
+        .await
+        .expect("extension");
+    let mode: String = db
+        .query_one("SELECT inventory_truth._notify_mode()", &[])
+        .await
+        .expect("mode")
+        .get(0);
+    assert_eq!(
+        mode, "direct",
+        "the test cluster does not preload the library"
+    );
+    store(&db).await;
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    let buyer_pid: i32 = db
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let (_, _, _, version_before) = snapshot(&db, Some("web")).await.expect("snapshot")[0].clone();
+
+    // Rolled back: nothing.
+    db.batch_execute("BEGIN; SELECT inventory_truth.reserve('web', 'TEE', 1, 'gone'); ROLLBACK;")
+        .await
+        .expect("rolled back reservation");
+    assert_eq!(
+        drain(&mut listener, Duration::from_millis(300)).await,
+        vec![],
+        "a rollback sends nothing"
+    );
+
+    // Two reservations in one transaction: one message per channel, with the final values.
+    db.batch_execute(
+        "BEGIN;
+         SELECT inventory_truth.reserve('web', 'TEE', 1, 'o1');
+         SELECT inventory_truth.reserve('web', 'TEE', 2, 'o2');
+         COMMIT;",
+    )
+    .await
+    .expect("two reservations");
+    let got = drain(&mut listener, Duration::from_millis(300)).await;
+    let got = by_channel(&got);
+    assert_eq!(got.len(), 2, "web and amazon both changed: {got:?}");
+    // 10 available, 5 fenced for amazon: web had 10 - 5 - 1 = 4, amazon 10; 3 sold from the pool.
+    assert_eq!((got["web"].previous_atp, got["web"].atp), (4, 1));
+    assert_eq!((got["amazon"].previous_atp, got["amazon"].atp), (10, 7));
+    assert!(
+        got.values().all(|c| c.sender_pid == buyer_pid),
+        "direct mode: the buyer notifies"
+    );
+    assert!(got["web"].version > version_before, "the version moved on");
+    assert_eq!(
+        got["web"].version, got["amazon"].version,
+        "one version per SKU change"
+    );
+    let after_two = got["web"].version;
+
+    // A movement that does not touch available stock, and a rule that changes nothing: silent.
+    db.batch_execute(
+        "SELECT count(*) FROM inventory_truth.receive('TEE', 'DC1', 3);
+         SELECT inventory_truth.set_buffer('web', 'TEE', 1);
+         SELECT count(*) FROM inventory_truth.pick('TEE', 'DC1', 1, 'o1');",
+    )
+    .await
+    .expect("movements that leave ATP alone");
+    assert_eq!(
+        drain(&mut listener, Duration::from_millis(300)).await,
+        vec![],
+        "unchanged ATP sends nothing"
+    );
+
+    // The next change carries a higher version, and the values agree with the snapshot.
+    db.batch_execute("SELECT count(*) FROM inventory_truth.put_away('TEE', 'DC1', 3)")
+        .await
+        .expect("put away");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert!(got["web"].version > after_two, "versions increase: {got:?}");
+    for (sku, channel, atp, version) in snapshot(&db, None).await.expect("snapshot") {
+        assert_eq!(
+            (sku.as_str(), atp, version),
+            ("TEE", got[&channel].atp, got[&channel].version)
+        );
+    }
+}
+
+async fn relay_database(name: &str) -> (String, Client) {
+    let dsn = fresh_database_on(&relay_cluster_dsn(), name)
+        .await
+        .expect("database on the relay cluster");
+    let db = connect(&dsn).await.expect("connect");
+    db.batch_execute("CREATE EXTENSION inventory_truth")
+        .await
+        .expect("extension");
+    let mode: String = db
+        .query_one("SELECT inventory_truth._notify_mode()", &[])
+        .await
+        .expect("mode")
+        .get(0);
+    assert_eq!(mode, "relay", "the relay cluster preloads the library");
+    (dsn, db)
+}
+
+/// The relay of this (new) database: it starts without a restart once the extension is used.
+async fn relay_pid(db: &Client) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = db
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity
+                  WHERE backend_type = 'inventory_truth relay' AND datname = current_database()",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no relay started for a database created after the server"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until what the listener built equals atp_snapshot() (the relay publishes shortly after
+/// commit), or fails after `patience`.
+async fn settles(db: &Client, view: &Arc<Mutex<AtpView>>, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let truth: HashMap<(String, String), i64> = snapshot(db, None)
+            .await
+            .expect("snapshot")
+            .into_iter()
+            .map(|(s, c, a, _)| ((s, c), a))
+            .collect();
+        let held = view.lock().expect("view").values();
+        if held == truth {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the listener's view never matched atp_snapshot():\nheld  {held:?}\ntruth {truth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+const SKUS: [&str; 12] = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "HOT"];
+
+#[tokio::test]
+async fn relay_delivers_every_final_value_after_a_burst_of_reservations() {
+    let (dsn, db) = relay_database("it_notify_relay_burst").await;
+    db.batch_execute(
+        "SELECT inventory_truth.add_location('DC1');
+         SELECT inventory_truth.add_channel('web', 10, 2), inventory_truth.add_channel('amazon', 20),
+                inventory_truth.add_channel('wholesale', 30, 0, 'wholesale');
+         SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 30);",
+    )
+    .await
+    .expect("channels");
+    for sku in SKUS {
+        shelve(&db, sku, "DC1", if sku == "HOT" { 2000 } else { 300 })
+            .await
+            .expect("stock");
+    }
+    let relay = relay_pid(&db).await;
+
+    // The listener starts from the snapshot, then applies only newer versions.
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    let mut view = AtpView::default();
+    view.reset(snapshot(&listener.client, None).await.expect("snapshot"));
+    let view = Arc::new(Mutex::new(view));
+    let arrived = Arc::new(Mutex::new(Vec::<AtpChange>::new()));
+    let collector = {
+        let (view, arrived) = (view.clone(), arrived.clone());
+        tokio::spawn(async move {
+            while let Some(message) = listener.messages.recv().await {
+                let change = message.expect("the listener stays connected");
+                view.lock().expect("view").apply(&change);
+                arrived.lock().expect("arrived").push(change);
+            }
+        })
+    };
+
+    // 16 buyers, 250 reservations each (half on the hot SKU), some released again.
+    let mut buyers = Vec::new();
+    for b in 0..16u64 {
+        let dsn = dsn.clone();
+        buyers.push(tokio::spawn(async move {
+            let db = connect(&dsn).await.expect("buyer connects");
+            let mut rng = Lcg(b + 1);
+            let mut sold = 0;
+            for i in 0..250 {
+                let channel = ["web", "amazon", "wholesale"][rng.next(3) as usize];
+                let sku = if rng.next(2) == 0 {
+                    "HOT"
+                } else {
+                    SKUS[rng.next(11) as usize]
+                };
+                let reference = format!("b{b}-{i}");
+                match db
+                    .execute(
+                        "SELECT inventory_truth.reserve($1, $2, 1, $3)",
+                        &[&channel, &sku, &reference],
+                    )
+                    .await
+                {
+                    Ok(_) => sold += 1,
+                    Err(e) => assert_eq!(sqlstate(&e).as_deref(), Some("IT001"), "{e:?}"),
+                }
+                if i % 10 == 0 {
+                    db.execute(
+                        "SELECT inventory_truth.release($1, $2)",
+                        &[&channel, &reference],
+                    )
+                    .await
+                    .ok();
+                }
+            }
+            sold
+        }));
+    }
+    let mut sold = 0;
+    for buyer in buyers {
+        sold += buyer.await.expect("buyer");
+    }
+    assert!(
+        sold > 2000,
+        "the burst reserved thousands of units ({sold})"
+    );
+
+    settles(&db, &view, Duration::from_secs(30)).await;
+    collector.abort();
+    let arrived = std::mem::take(&mut *arrived.lock().expect("arrived"));
+    assert!(!arrived.is_empty());
+    assert!(
+        arrived.iter().all(|c| c.sender_pid == relay),
+        "in relay mode only the relay notifies; buyers never take the notify lock"
+    );
+    // Per (SKU, channel), versions strictly increase in arrival order.
+    let mut last: HashMap<(String, String), i64> = HashMap::new();
+    for c in arrived.iter() {
+        let key = (c.sku.clone(), c.channel.clone());
+        if let Some(&before) = last.get(&key) {
+            assert!(
+                c.version > before,
+                "{key:?}: version {} after {before}",
+                c.version
+            );
+        }
+        last.insert(key, c.version);
+    }
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .expect("verify")
+        .get(0);
+    assert_eq!(problems, 0, "verify() is clean");
+}
+
+#[tokio::test]
+async fn storefront_resyncs_after_its_connection_is_killed_mid_stream() {
+    let (dsn, db) = relay_database("it_notify_relay_resync").await;
+    db.batch_execute(
+        "SELECT inventory_truth.add_location('DC1');
+         SELECT inventory_truth.add_channel('web', 10, 1), inventory_truth.add_channel('amazon', 20);",
+    )
+    .await
+    .expect("channels");
+    for sku in ["A", "B", "C"] {
+        shelve(&db, sku, "DC1", 500).await.expect("stock");
+    }
+    relay_pid(&db).await;
+
+    let view = Arc::new(Mutex::new(AtpView::default()));
+    let resyncs = Arc::new(Mutex::new(0u32));
+    let storefront = {
+        let (view, resyncs) = (view.clone(), resyncs.clone());
+        let dsn = format!("{dsn} application_name=it_storefront");
+        tokio::spawn(async move {
+            follow(&dsn, None, "inventory_truth", |event| {
+                match event {
+                    Event::Resynced { view: v, .. } => {
+                        *view.lock().expect("view") = v.clone();
+                        *resyncs.lock().expect("resyncs") += 1;
+                    }
+                    Event::Changed { view: v, .. } => *view.lock().expect("view") = v.clone(),
+                    Event::Disconnected { .. } => {}
+                }
+                true
+            })
+            .await
+        })
+    };
+    while *resyncs.lock().expect("resyncs") == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Stock keeps changing while the storefront's connection is killed twice.
+    let seller = {
+        let dsn = dsn.clone();
+        tokio::spawn(async move {
+            let db = connect(&dsn).await.expect("seller connects");
+            let mut rng = Lcg(7);
+            for i in 0..600 {
+                let sku = ["A", "B", "C"][rng.next(3) as usize];
+                let channel = ["web", "amazon"][rng.next(2) as usize];
+                db.execute(
+                    "SELECT inventory_truth.reserve($1, $2, 1, $3)",
+                    &[&channel, &sku, &format!("s{i}")],
+                )
+                .await
+                .expect("reserve");
+            }
+        })
+    };
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let killed: i64 = db
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'it_storefront'",
+                &[],
+            )
+            .await
+            .expect("kill the storefront's backend")
+            .get(0);
+        assert_eq!(killed, 1, "the storefront was connected");
+    }
+    seller.await.expect("seller");
+    settles(&db, &view, Duration::from_secs(30)).await;
+    assert!(
+        *resyncs.lock().expect("resyncs") >= 3,
+        "it reconnected and read the snapshot again each time"
+    );
+    storefront.abort();
+}
+
+#[tokio::test]
+async fn the_relay_expires_holds_and_publishes_the_units_coming_back() {
+    let (dsn, db) = relay_database("it_notify_relay_expiry").await;
+    store(&db).await;
+    relay_pid(&db).await;
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    drain(&mut listener, Duration::from_secs(1)).await; // the set-up's own changes
+    db.execute(
+        "SELECT inventory_truth.reserve('web', 'TEE', 4, 'cart', ttl => '1 second')",
+        &[],
+    )
+    .await
+    .expect("reserve with a ttl");
+    let taken = by_channel(&drain(&mut listener, Duration::from_millis(500)).await);
+    assert_eq!(taken["web"].atp, 0, "4 of web's 4 are held");
+    // Nothing outside PostgreSQL is scheduled: the relay expires the hold within a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let back = loop {
+        let got = drain(&mut listener, Duration::from_millis(500)).await;
+        if let Some(c) = got.iter().find(|c| c.channel == "web") {
+            break c.clone();
+        }
+        assert!(Instant::now() < deadline, "the hold never expired");
+    };
+    assert_eq!((back.previous_atp, back.atp), (0, 4));
+    let status: String = db
+        .query_one(
+            "SELECT status::text FROM inventory_truth.hold WHERE ref = 'cart'",
+            &[],
+        )
+        .await
+        .expect("hold")
+        .get(0);
+    assert_eq!(status, "expired");
+}

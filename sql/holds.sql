@@ -27,6 +27,8 @@ CREATE TABLE hold (
 );
 CREATE INDEX hold_open_at ON hold (sku, location) WHERE status = 'open';
 CREATE INDEX hold_expiry ON hold (expires_at) WHERE status = 'open' AND expires_at IS NOT NULL;
+-- pick(ref) finds the order's holds of a SKU without knowing the channel.
+CREATE INDEX hold_by_ref ON hold (ref, sku);
 COMMENT ON TABLE hold IS
     'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost.';
 COMMENT ON COLUMN hold.fence_qty IS 'Open units that came from the channel''s fence: a release returns them there, the rest to the pool.';
@@ -51,15 +53,22 @@ DECLARE
     locked bigint[];
     created bigint[];
 BEGIN
+    -- Two index lookups (by name, and the open holds of the place), never a scan of every
+    -- hold: the cost of a movement must not grow with history.
     SELECT array_agg(l.id) INTO locked
       FROM (SELECT h.id FROM hold h
-             WHERE h.sku = p_sku AND h.location = p_location
-               AND ((h.channel, h.ref) IN (SELECT r.channel, r.ref FROM unnest(p_rows) r
-                                            WHERE 'committed' IN (r.from_stage, r.to_stage)
-                                              AND r.channel IS NOT NULL)
-                    OR (h.status = 'open'
-                        AND EXISTS (SELECT FROM unnest(p_rows) r
-                                     WHERE r.from_stage = 'committed' AND r.channel IS NULL)))
+             WHERE h.id IN (SELECT named.id FROM hold named
+                             WHERE (named.channel, named.ref, named.sku) IN
+                                       (SELECT r.channel, r.ref, p_sku FROM unnest(p_rows) r
+                                         WHERE 'committed' IN (r.from_stage, r.to_stage)
+                                           AND r.channel IS NOT NULL)
+                               AND named.location = p_location
+                            UNION
+                            SELECT open_here.id FROM hold open_here
+                             WHERE open_here.sku = p_sku AND open_here.location = p_location
+                               AND open_here.status = 'open'
+                               AND EXISTS (SELECT FROM unnest(p_rows) r
+                                            WHERE r.from_stage = 'committed' AND r.channel IS NULL))
              ORDER BY h.id
                FOR UPDATE OF h) l;
     WITH new_holds AS (

@@ -288,6 +288,10 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     }
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
     let resynced = BackgroundWorker::transaction(|| {
+        // What the relay writes is derived (atp_published): after a crash its start-up pass
+        // republishes, so its commits need not wait for the WAL flush, and the notifications
+        // go out sooner. Session-wide: it holds for every transaction of this worker.
+        Spi::run("SET synchronous_commit = off").expect("set synchronous_commit");
         Spi::get_one::<i32>("SELECT inventory_truth._relay_resync()")
             .ok()
             .flatten()

@@ -55,6 +55,7 @@ BEGIN
     -- Claiming the line first makes concurrent retries wait for the first call and then see
     -- what it recorded.
     INSERT INTO sku (code) VALUES (expect.sku) ON CONFLICT DO NOTHING;
+    PERFORM _lock_sku(expect.sku);
     INSERT INTO expected_receipt (ref, sku, location, eta)
     VALUES (expect.ref, expect.sku, expect.location, expect.eta)
     ON CONFLICT (ref, sku, location) DO NOTHING;
@@ -125,6 +126,7 @@ BEGIN
     IF cancel_expected.qty IS NOT NULL THEN
         PERFORM _check_qty(cancel_expected.qty, cancel_expected.sku, cancel_expected.location);
     END IF;
+    PERFORM _lock_sku(cancel_expected.sku);
     SELECT * INTO line FROM expected_receipt e
      WHERE e.ref = cancel_expected.ref AND e.sku = cancel_expected.sku
        AND e.location = cancel_expected.location
@@ -172,7 +174,9 @@ BEGIN
     END IF;
     -- Expected units arrive from inbound: from the named receipt, or without a reference from
     -- the open receipts in ETA order, one movement per receipt so the ledger says which. All
-    -- of them are locked first, in id order, before any bucket: the lock order of every path.
+    -- of them are locked first, in id order, after the SKU's row and before any bucket: the
+    -- lock order of every path.
+    PERFORM _lock_sku(receive.sku);
     SELECT array_agg(locked.id) INTO line_ids
       FROM (SELECT e.id FROM expected_receipt e
              WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0
@@ -394,6 +398,7 @@ BEGIN
     -- before the ledger began) come from outside.
     -- Locking the shipped bucket (it comes before quarantine in stage order) makes concurrent
     -- returns see each other's draws.
+    PERFORM _lock_sku(receive_return.sku);
     SELECT greatest(0, least(b.qty, receive_return.qty)) INTO from_shipped FROM balance b
      WHERE b.sku = receive_return.sku AND b.location = receive_return.location
        AND b.stage = 'shipped'

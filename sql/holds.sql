@@ -329,6 +329,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     h hold;
+    from_fence bigint;
 BEGIN
     PERFORM _known_channel(p_channel),
             _known_sku(p_sku),
@@ -383,13 +384,30 @@ BEGIN
     END IF;
     PERFORM _check_sale(p_channel, p_sku, p_location, p_qty);
 
-    INSERT INTO hold (channel, ref, sku, location, expires_at)
-    VALUES (p_channel, p_ref, p_sku, p_location, now() + p_ttl)
+    -- Applied here exactly as the ledger's trigger would apply the row (a sale for the channel:
+    -- its own fence first, then the pool), in the same lock order: the SKU's row and the
+    -- available bucket are locked above, then the new hold, the committed bucket, the fence.
+    -- Then the ledger row, marked as applied so that the trigger only stores it. A few
+    -- statements instead of the trigger's general replay: reservations are the hot path.
+    from_fence := coalesce((SELECT least(p_qty, f.qty) FROM fence f
+                             WHERE f.sku = p_sku AND f.location = p_location AND f.channel = p_channel), 0);
+    PERFORM _atp_changed(p_sku, 'available->committed');
+    INSERT INTO hold (channel, ref, sku, location, expires_at, qty, open_qty, fence_qty)
+    VALUES (p_channel, p_ref, p_sku, p_location, now() + p_ttl, p_qty, p_qty, from_fence)
     RETURNING * INTO h;
-    PERFORM _move(p_sku, p_location, 'available', 'committed', p_qty, p_ref, 'reservation',
-                  p_occurred_at, p_channel);
-    h.qty := p_qty;
-    h.open_qty := p_qty;
+    UPDATE balance b SET qty = b.qty - p_qty
+     WHERE b.sku = p_sku AND b.location = p_location AND b.stage = 'available';
+    INSERT INTO balance AS b (sku, location, stage, qty)
+    VALUES (p_sku, p_location, 'committed', p_qty)
+    ON CONFLICT (sku, location, stage) DO UPDATE SET qty = b.qty + excluded.qty;
+    IF from_fence > 0 THEN
+        UPDATE fence f SET qty = f.qty - from_fence
+         WHERE f.sku = p_sku AND f.location = p_location AND f.channel = p_channel;
+    END IF;
+    PERFORM _row_applied_next(p_sku, p_location, 'available', 'committed', p_qty, p_channel, p_ref);
+    INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref, reason, occurred_at)
+    VALUES (p_sku, p_location, 'available', 'committed', p_qty, p_channel, p_ref, 'reservation',
+            p_occurred_at);
     RETURN h;
 END
 $$;

@@ -8,9 +8,10 @@
 -- negative once a transaction commits; a deferred constraint trigger checks the buckets a
 -- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
--- Lock order, the same on every path: SKU by SKU and location by location in code order. For a
--- SKU whose ATP may change (the statement touches its available stock), its sku row first,
--- where its version advances. Within one
+-- Lock order, the same on every path: SKU by SKU and location by location in code order, each
+-- SKU's row first (for every statement, whatever stages it touches; its version advances
+-- there when the statement touches available stock, so its ATP may change). Functions that
+-- lock something of a SKU before writing the ledger lock its row first too. Within one
 -- SKU and location: the holds the rows name (id order), its expected-receipt lines (id order,
 -- which never changes), then its balance buckets (stage order); the available bucket guards
 -- the location's fences and holds. So a statement of many rows, whatever their order, never
@@ -155,6 +156,15 @@ CREATE FUNCTION _describe(sku text, location text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT format('SKU %s at location %s', _q(sku), _q(location)) $$;
 
+-- Takes a SKU's row lock, first in the lock order of every path that changes its stock.
+CREATE FUNCTION _lock_sku(p_sku text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
+END
+$$;
+
 -- Adds delta to a bucket, creating it when needed; returns the new quantity. Locks the row.
 CREATE FUNCTION _add_to_bucket(p_sku text, p_location text, p_stage stage, delta bigint)
 RETURNS bigint
@@ -265,6 +275,14 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
+    -- A row its inserting function checked and applied itself (reserve): stored, not re-applied.
+    IF _row_was_applied(NEW.sku, NEW.location, NEW.from_stage::text, NEW.to_stage::text, NEW.qty,
+                        NEW.channel, NEW.ref) THEN
+        NEW.recorded_at := greatest(clock_timestamp(), transaction_timestamp());
+        NEW.actor := _actor();
+        NEW.txid := pg_current_xact_id();
+        RETURN NEW;
+    END IF;
 
     IF NEW.sku IS NULL OR NEW.location IS NULL OR NEW.qty IS NULL OR NEW.occurred_at IS NULL THEN
         RAISE EXCEPTION 'a movement needs %', array_to_string(ARRAY[
@@ -351,15 +369,16 @@ DECLARE
     available_after bigint;
     locked_holds bigint[];
 BEGIN
-    INSERT INTO sku (code)
-    SELECT DISTINCT n.sku FROM new_rows n
-     WHERE _recorded_now(n) AND n.from_stage IS NULL
-       AND n.to_stage IN ('inbound', 'receiving', 'available')
-       AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
-     ORDER BY 1
-    ON CONFLICT DO NOTHING;
+    IF _statement_was_applied() THEN
+        RETURN NULL;  -- reserve's own row: it applied it under these same locks
+    END IF;
+    -- A SKU that no row of the statement introduces must exist; new ones are created below, in
+    -- the lock order.
     SELECT n.sku INTO unknown FROM new_rows n
      WHERE _recorded_now(n) AND NOT EXISTS (SELECT FROM sku WHERE sku.code = n.sku)
+       AND NOT EXISTS (SELECT FROM new_rows i
+                        WHERE i.sku = n.sku AND _recorded_now(i) AND i.from_stage IS NULL
+                          AND i.to_stage IN ('inbound', 'receiving', 'available'))
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'unknown SKU %', _q(unknown)
@@ -370,6 +389,7 @@ BEGIN
     FOR place IN
         SELECT p.*,
                bool_or(p.changes_atp) OVER (PARTITION BY p.sku) AS sku_changes_atp,
+               bool_or(p.introduces) OVER (PARTITION BY p.sku) AS sku_introduced,
                min(p.cause) OVER (PARTITION BY p.sku) AS sku_cause,
                lag(p.sku) OVER (ORDER BY p.sku, p.location) IS DISTINCT FROM p.sku AS first_of_sku
           FROM (SELECT n.sku, n.location,
@@ -379,6 +399,8 @@ BEGIN
                                         OR 'committed' IN (n.from_stage, n.to_stage)), false) AS channels,
                        coalesce(bool_or('committed' IN (n.from_stage, n.to_stage)), false) AS holds,
                        coalesce(bool_or('available' IN (n.from_stage, n.to_stage)), false) AS changes_atp,
+                       coalesce(bool_or(n.from_stage IS NULL
+                                        AND n.to_stage IN ('inbound', 'receiving', 'available')), false) AS introduces,
                        (array_agg(coalesce(n.from_stage::text, 'outside') || '->' || coalesce(n.to_stage::text, 'outside')
                                   ORDER BY n.id)
                             FILTER (WHERE 'available' IN (n.from_stage, n.to_stage)))[1] AS cause,
@@ -397,11 +419,19 @@ BEGIN
                  GROUP BY n.sku, n.location) p
          ORDER BY p.sku, p.location
     LOOP
-        -- Whatever changes a SKU's ATP takes turns on its row, first thing, and advances its
-        -- version there: a sale is checked against the channel's stock at every location (the
-        -- buffer counts them all), and versions follow commit order.
-        IF place.sku_changes_atp AND place.first_of_sku THEN
-            PERFORM _atp_changed(place.sku, place.sku_cause);
+        -- Every statement takes turns on the SKU's row, first thing (creating it if a row
+        -- introduces it); whatever may change its ATP advances its version there: a sale is
+        -- checked against the channel's stock at every location (the buffer counts them all),
+        -- and versions follow commit order.
+        IF place.first_of_sku THEN
+            IF place.sku_introduced AND NOT EXISTS (SELECT FROM sku WHERE code = place.sku) THEN
+                INSERT INTO sku (code) VALUES (place.sku) ON CONFLICT DO NOTHING;
+            END IF;
+            IF place.sku_changes_atp THEN
+                PERFORM _atp_changed(place.sku, place.sku_cause);
+            ELSE
+                PERFORM _lock_sku(place.sku);
+            END IF;
         END IF;
         locked_holds := '{}';
         IF place.holds THEN

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+pub mod applied;
 pub mod fence;
 pub mod guc;
 pub mod hold;

@@ -3,11 +3,13 @@
 --
 -- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock
 -- (_atp_changed), so versions follow commit order and a snapshot's atp and version always
--- agree. It also records the SKU in atp_dirty, unless notifications are off:
---   direct  a deferred trigger publishes at commit, from the committing transaction (which then
---           takes PostgreSQL's cluster-wide notify lock until its commit is flushed);
---   relay   nothing more: the relay worker, woken at commit, publishes the recorded SKUs from
---           its own transaction, coalescing many buyers' changes into one commit.
+-- agree. Then, by notify mode:
+--   direct  the committing transaction publishes just before it commits, after its deferred
+--           triggers (src/notify.rs), and then takes PostgreSQL's cluster-wide notify lock
+--           until its commit is flushed;
+--   relay   the SKU is recorded in atp_dirty, and the relay worker, woken at commit, publishes
+--           the recorded SKUs from its own transactions, coalescing many buyers' changes;
+--   off     nothing.
 -- Publishing compares the SKU's ATP per channel now with what was last published
 -- (atp_published) and notifies the differences. A notification lost to a crash is never a lost
 -- truth: consumers resync from atp_snapshot(), and the relay republishes at start every SKU
@@ -15,12 +17,13 @@
 
 -- SKUs whose ATP may have changed and are not published yet. Unlogged: after a crash it is
 -- empty, and the relay's start-up pass (_relay_resync) finds the same SKUs from the versions.
+-- The relay takes them in id order through the index, so dead rows it deleted cost nothing.
 CREATE UNLOGGED TABLE atp_dirty (
-    sku text NOT NULL,
-    direct boolean NOT NULL
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku text NOT NULL
 );
 COMMENT ON TABLE atp_dirty IS
-    'SKUs whose ATP may have changed and that are waiting to be published (by the committing transaction in direct mode, by the relay in relay mode).';
+    'SKUs whose ATP may have changed, recorded by committed transactions in relay mode, waiting for the relay to publish them.';
 
 -- What was last published per SKU: the version and each channel's ATP.
 CREATE TABLE atp_published (
@@ -41,10 +44,14 @@ DECLARE
 BEGIN
     UPDATE sku SET version = version + 1, changed_at = clock_timestamp(), change_cause = p_cause
      WHERE code = p_sku;
-    mode := _notify_mode();
-    IF mode <> 'off' THEN
-        INSERT INTO atp_dirty (sku, direct) VALUES (p_sku, mode = 'direct');
-    END IF;
+    CASE _notify_mode()
+        WHEN 'relay' THEN
+            INSERT INTO atp_dirty (sku) VALUES (p_sku);
+        WHEN 'direct' THEN
+            PERFORM _publish_before_commit(p_sku, '_publish_committed(text[])'::regprocedure);
+        ELSE
+            NULL;
+    END CASE;
 END
 $$;
 
@@ -53,16 +60,19 @@ $$;
 CREATE FUNCTION _atp_changed_everywhere(p_cause text) RETURNS void
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    mode text;
 BEGIN
     UPDATE sku s SET version = s.version + 1, changed_at = clock_timestamp(), change_cause = p_cause
       FROM (SELECT l.code FROM sku l ORDER BY l.code FOR NO KEY UPDATE) locked
      WHERE s.code = locked.code;
-    mode := _notify_mode();
-    IF mode <> 'off' THEN
-        INSERT INTO atp_dirty (sku, direct) SELECT s.code, mode = 'direct' FROM sku s ORDER BY s.code;
-    END IF;
+    CASE _notify_mode()
+        WHEN 'relay' THEN
+            INSERT INTO atp_dirty (sku) SELECT s.code FROM sku s ORDER BY s.code;
+        WHEN 'direct' THEN
+            PERFORM _publish_before_commit(s.code, '_publish_committed(text[])'::regprocedure)
+               FROM sku s;
+        ELSE
+            NULL;
+    END CASE;
 END
 $$;
 
@@ -124,24 +134,12 @@ BEGIN
 END
 $$;
 
--- Direct mode: at commit, publish what this transaction changed (the final values).
--- SECURITY DEFINER: a deferred trigger runs as whoever commits.
-CREATE FUNCTION _publish_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- Direct mode: called just before commit with the SKUs the transaction changed (their final
+-- values). SECURITY DEFINER: it runs as whoever commits.
+CREATE FUNCTION _publish_committed(p_skus text[]) RETURNS int
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-BEGIN
-    DELETE FROM atp_dirty d WHERE d.sku = NEW.sku AND d.direct;
-    IF FOUND THEN  -- the first of this transaction's rows for the SKU publishes it
-        PERFORM _publish(ARRAY[NEW.sku]);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE CONSTRAINT TRIGGER atp_dirty_publish_at_commit AFTER INSERT ON atp_dirty
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.direct) EXECUTE FUNCTION _publish_at_commit();
+AS $$ SELECT _publish(p_skus) $$;
 
 -- The relay's step: takes up to p_batch recorded changes and publishes their SKUs. Returns how
 -- many it took (p_batch: call again, more may wait).
@@ -155,7 +153,7 @@ DECLARE
 BEGIN
     WITH taken AS (
         DELETE FROM atp_dirty d
-         WHERE d.ctid = ANY (ARRAY(SELECT t.ctid FROM atp_dirty t WHERE NOT t.direct LIMIT p_batch))
+         WHERE d.id IN (SELECT t.id FROM atp_dirty t ORDER BY t.id LIMIT p_batch)
         RETURNING d.sku)
     SELECT array_agg(DISTINCT t.sku ORDER BY t.sku), count(*) INTO skus, taken FROM taken t;
     IF taken > 0 THEN
@@ -174,8 +172,8 @@ AS $$
 DECLARE
     found_skus int;
 BEGIN
-    INSERT INTO atp_dirty (sku, direct)
-    SELECT s.code, false FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
+    INSERT INTO atp_dirty (sku)
+    SELECT s.code FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
      WHERE s.version > coalesce(p.version, 0);
     GET DIAGNOSTICS found_skus = ROW_COUNT;
     RETURN found_skus;

@@ -3,8 +3,9 @@
 //! `atp_snapshot()`, in one statement.
 
 use pgrx::prelude::*;
-use pgrx::{register_xact_callback, PgXactCallbackEvent};
-use std::cell::Cell;
+use pgrx::{register_xact_callback, IntoDatum, PgXactCallbackEvent};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 
 use crate::guc::{effective_mode, NotifyMode, NOTIFY_MODE};
 use crate::relay;
@@ -18,6 +19,8 @@ extension_sql_file!(
 thread_local! {
     /// Whether this transaction already asked for the relay to be woken at its commit.
     static WAKE_ARMED: Cell<bool> = const { Cell::new(false) };
+    /// Direct mode: the SKUs this transaction changed, and the function that publishes them.
+    static TO_PUBLISH: RefCell<Option<(pg_sys::Oid, BTreeSet<String>)>> = const { RefCell::new(None) };
 }
 
 /// The notification mode in force for this session: `off`, `direct` or `relay`. In relay mode
@@ -47,5 +50,41 @@ fn wake_relay_at_commit() {
     });
     register_xact_callback(PgXactCallbackEvent::Abort, || {
         WAKE_ARMED.with(|armed| armed.set(false));
+    });
+}
+
+/// Direct mode: publishes `sku` just before this transaction commits, with its final values.
+/// `publisher` is `_publish_committed(text[])`, passed by the caller so that the callback needs
+/// no catalog lookup. The pre-commit callback runs after every deferred trigger (so
+/// `SET CONSTRAINTS ... IMMEDIATE` cannot make it publish a value the transaction then
+/// changes) and before PostgreSQL queues the transaction's notifications. Nothing happens on
+/// rollback, and a prepared transaction (two-phase commit) publishes nothing.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _publish_before_commit(sku: &str, publisher: pg_sys::Oid) {
+    let first = TO_PUBLISH.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let first = pending.is_none();
+        pending
+            .get_or_insert_with(|| (publisher, BTreeSet::new()))
+            .1
+            .insert(sku.to_owned());
+        first
+    });
+    if !first {
+        return;
+    }
+    register_xact_callback(PgXactCallbackEvent::PreCommit, || {
+        let Some((publisher, skus)) = TO_PUBLISH.with(|pending| pending.borrow_mut().take()) else {
+            return;
+        };
+        let skus: Vec<String> = skus.into_iter().collect();
+        // Through fmgr: _publish_committed is SECURITY DEFINER, and the committing role need
+        // not hold EXECUTE on it (nobody but the owner does).
+        if let Some(datum) = skus.into_datum() {
+            unsafe { pg_sys::OidFunctionCall1Coll(publisher, pg_sys::InvalidOid, datum) };
+        }
+    });
+    register_xact_callback(PgXactCallbackEvent::Abort, || {
+        TO_PUBLISH.with(|pending| pending.borrow_mut().take());
     });
 }

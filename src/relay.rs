@@ -30,6 +30,9 @@ use crate::guc::{RELAY_BATCH_SIZE, RELAY_WAKE_INTERVAL_MS};
 const SLOTS: usize = 64;
 /// How often the launcher looks for databases without a relay (one that asks is served at once).
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+/// Least time between two publications of one relay: under load, one transaction (and one
+/// notify-queue write) carries the changes of many commits.
+const COALESCE: Duration = Duration::from_millis(2);
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -182,44 +185,47 @@ pub extern "C-unwind" fn inventory_truth_relay_launcher(_arg: pg_sys::Datum) {
     let mut last_discovery: Option<Instant> = None;
     loop {
         let discover = last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL);
+        // Requests are taken, not left standing: a database that no longer needs a relay (gone,
+        // no extension) must not be retried forever; a committing backend asks again.
         let (running, wanted): (Vec<u32>, Vec<u32>) = {
-            let relays = RELAYS.share();
-            (
-                relays
-                    .slots
-                    .iter()
-                    .filter(|s| s.pid != 0)
-                    .map(|s| s.database)
-                    .collect(),
-                relays
-                    .slots
-                    .iter()
-                    .filter(|s| s.pid == 0 && s.wanted)
-                    .map(|s| s.database)
-                    .collect(),
-            )
-        };
-        let candidates = if discover {
-            last_discovery = Some(Instant::now());
-            BackgroundWorker::transaction(list_databases)
-        } else {
-            wanted.clone()
-        };
-        for database in candidates {
-            if running.contains(&database) {
-                continue;
+            let mut relays = RELAYS.exclusive();
+            let running = relays
+                .slots
+                .iter()
+                .filter(|s| s.pid != 0)
+                .map(|s| s.database)
+                .collect();
+            let mut wanted = Vec::new();
+            for slot in relays.slots.iter_mut().filter(|s| s.pid == 0 && s.wanted) {
+                wanted.push(slot.database);
+                *slot = Slot::default();
             }
-            let spacing = if wanted.contains(&database) {
-                RESTART_SPACING
-            } else {
-                DISCOVERY_INTERVAL
-            };
-            if last_start
-                .get(&database)
-                .is_none_or(|t| t.elapsed() >= spacing)
-            {
-                last_start.insert(database, Instant::now());
-                start_relay(database);
+            (running, wanted)
+        };
+        if discover || !wanted.is_empty() {
+            // Only databases that allow connections and are not templates, asked for or not.
+            let eligible = BackgroundWorker::transaction(list_databases);
+            if discover {
+                last_discovery = Some(Instant::now());
+            }
+            for database in eligible {
+                if running.contains(&database) {
+                    continue;
+                }
+                let spacing = if wanted.contains(&database) {
+                    RESTART_SPACING
+                } else if discover {
+                    DISCOVERY_INTERVAL
+                } else {
+                    continue;
+                };
+                if last_start
+                    .get(&database)
+                    .is_none_or(|t| t.elapsed() >= spacing)
+                {
+                    last_start.insert(database, Instant::now());
+                    start_relay(database);
+                }
             }
         }
         if !BackgroundWorker::wait_latch(Some(RESTART_SPACING)) {
@@ -227,6 +233,9 @@ pub extern "C-unwind" fn inventory_truth_relay_launcher(_arg: pg_sys::Datum) {
         }
     }
     RELAYS.exclusive().launcher_latch = 0;
+    // Exit code 1: the postmaster restarts the launcher (after a pg_terminate_backend, say).
+    // Exit code 0 would unregister it until the server restarts.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 /// Takes this database's slot; false when another relay already serves it (or no slot is left).
@@ -259,6 +268,8 @@ fn claim_slot(database: u32) -> bool {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn release_slot(_code: i32, _arg: pg_sys::Datum) {
+    // An error may have left LWLocks held; ours would wait on itself.
+    unsafe { pg_sys::LWLockReleaseAll() };
     let pid = unsafe { pg_sys::MyProcPid };
     let mut relays = RELAYS.exclusive();
     for slot in relays.slots.iter_mut().filter(|s| s.pid == pid) {
@@ -266,9 +277,20 @@ unsafe extern "C-unwind" fn release_slot(_code: i32, _arg: pg_sys::Datum) {
     }
 }
 
+/// Whether this database has the extension, in its own schema. The relay runs as a superuser
+/// in every database: it must never call a function that merely has the right name (anyone
+/// with CREATE on a database can make a schema called inventory_truth), only the extension's.
 fn extension_installed() -> bool {
     Spi::get_one::<bool>(
-        "SELECT to_regprocedure('inventory_truth._relay_publish(integer)') IS NOT NULL",
+        "SELECT EXISTS (
+             SELECT FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+               JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+              WHERE e.extname = 'inventory_truth' AND n.nspname = 'inventory_truth'
+                AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                AND d.deptype = 'e'
+                AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                AND d.objid = pg_catalog.to_regprocedure('inventory_truth._relay_publish(integer)'))",
     )
     .ok()
     .flatten()
@@ -288,10 +310,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     }
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
     let resynced = BackgroundWorker::transaction(|| {
-        // What the relay writes is derived (atp_published): after a crash its start-up pass
-        // republishes, so its commits need not wait for the WAL flush, and the notifications
-        // go out sooner. Session-wide: it holds for every transaction of this worker.
-        Spi::run("SET synchronous_commit = off").expect("set synchronous_commit");
+        // Nothing but the catalogs on the path: the relay names every object it uses.
+        Spi::run("SET search_path = pg_catalog").expect("set search_path");
         Spi::get_one::<i32>("SELECT inventory_truth._relay_resync()")
             .ok()
             .flatten()
@@ -299,41 +319,60 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     });
     log!("inventory_truth relay serving database {database} ({resynced} SKUs to republish)");
     let mut last_expiry: Option<Instant> = None;
+    let mut last_publication: Option<Instant> = None;
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         let wake = Duration::from_millis(RELAY_WAKE_INTERVAL_MS.get().max(1) as u64);
         let batch = RELAY_BATCH_SIZE.get().max(1);
+        // Every wake interval: is the extension still here (DROP EXTENSION), and expire holds.
+        if last_expiry.is_none_or(|t| t.elapsed() >= wake) {
+            last_expiry = Some(Instant::now());
+            let installed = BackgroundWorker::transaction(|| {
+                if !extension_installed() {
+                    return false;
+                }
+                // A SKU that a long transaction keeps locked must not stall publishing.
+                Spi::run("SET LOCAL lock_timeout = '100ms'; SELECT inventory_truth.expire_holds()")
+                    .unwrap_or_else(|e| {
+                        error!("inventory_truth relay: expiring holds failed: {e}")
+                    });
+                true
+            });
+            if !installed {
+                log!("inventory_truth relay: the extension left database {database}; stopping");
+                return;
+            }
+        }
+        // Commits arriving together are published together: at most one publication per
+        // COALESCE, however many commits wake the relay.
+        if let Some(elapsed) = last_publication.map(|t| t.elapsed()) {
+            if elapsed < COALESCE {
+                unsafe { pg_sys::pg_usleep((COALESCE - elapsed).as_micros() as _) };
+            }
+        }
         // One transaction per batch, until a batch comes back short: more may be waiting.
         loop {
-            let published = BackgroundWorker::transaction(|| {
-                if !extension_installed() {
-                    return None;
-                }
+            let taken = BackgroundWorker::transaction(|| {
+                // What a publication writes is derived (atp_published): after a crash the
+                // start-up pass republishes, so it need not wait for the WAL flush, and the
+                // notifications go out sooner. Not for expiring holds, which moves stock.
+                Spi::run("SET LOCAL synchronous_commit = off").expect("set synchronous_commit");
                 Spi::get_one_with_args::<i32>(
                     "SELECT inventory_truth._relay_publish($1)",
                     &[batch.into()],
                 )
                 .ok()
                 .flatten()
+                .unwrap_or(0)
             });
-            match published {
-                None => {
-                    log!("inventory_truth relay: the extension left database {database}; stopping");
-                    return;
-                }
-                Some(taken) if taken >= batch => continue,
-                Some(_) => break,
+            if taken > 0 {
+                last_publication = Some(Instant::now());
             }
-        }
-        if last_expiry.is_none_or(|t| t.elapsed() >= wake) {
-            last_expiry = Some(Instant::now());
-            BackgroundWorker::transaction(|| {
-                // A SKU that a long transaction keeps locked must not stall publishing.
-                Spi::run("SET LOCAL lock_timeout = '100ms'; SELECT inventory_truth.expire_holds()")
-            })
-            .unwrap_or_else(|e| error!("inventory_truth relay: expiring holds failed: {e}"));
+            if taken < batch {
+                break;
+            }
         }
         if !BackgroundWorker::wait_latch(Some(wake)) {
             return;

@@ -552,7 +552,9 @@ $$;
 COMMENT ON FUNCTION release(text, text, timestamptz) IS
     'Releases every open hold of a channel''s order (ref): committed -> available, each unit back to the bucket it came from (the channel''s fence or the pool). Returns the number of holds released; 0 when they had all ended already.';
 
-CREATE FUNCTION expire_holds() RETURNS int
+-- Expires up to p_limit due holds (NULL: all); the relay calls it in small transactions, so
+-- that it never keeps many SKUs locked at once.
+CREATE FUNCTION _expire_due_holds(p_limit int) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
@@ -569,6 +571,7 @@ BEGIN
         SELECT hold.id FROM hold
          WHERE hold.status = 'open' AND hold.expires_at <= now()
          ORDER BY hold.sku, hold.location, hold.id
+         LIMIT p_limit
     LOOP
         BEGIN
             PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
@@ -590,5 +593,9 @@ BEGIN
     RETURN expired;
 END
 $$;
+CREATE FUNCTION expire_holds() RETURNS int
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$ SELECT _expire_due_holds(NULL) $$;
 COMMENT ON FUNCTION expire_holds() IS
     'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay runs it every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';

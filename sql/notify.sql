@@ -102,10 +102,16 @@ CREATE FUNCTION _publish(p_skus text[]) RETURNS int
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    listen_channel text := coalesce(nullif(current_setting('inventory_truth.notify_channel', true), ''),
-                                    'inventory_truth');
+    listen_channel text := current_setting('inventory_truth.notify_channel', true);
     sent int;
 BEGIN
+    -- NOTIFY takes channel names of 1 to 63 bytes; a bad setting must not fail every commit
+    -- (direct mode) or stop the relay.
+    IF listen_channel IS NULL OR listen_channel = '' OR octet_length(listen_channel) > 63 THEN
+        RAISE WARNING 'inventory_truth.notify_channel % is not a channel name (1 to 63 bytes); using inventory_truth',
+            coalesce(to_json(listen_channel)::text, 'NULL');
+        listen_channel := 'inventory_truth';
+    END IF;
     WITH now_atp AS (
         SELECT * FROM _atp_rows(p_skus)
     ), before AS (

@@ -429,3 +429,73 @@ async fn the_relay_expires_holds_and_publishes_the_units_coming_back() {
         .get(0);
     assert_eq!(status, "expired");
 }
+
+/// The relay runs as a superuser in every database: a database without the extension, where a
+/// role made its own schema called inventory_truth with functions of the relay's names, must
+/// get nothing called.
+#[tokio::test]
+async fn the_relay_calls_nothing_the_extension_does_not_own() {
+    let admin = connect(&relay_cluster_dsn()).await.expect("connect");
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS it_relay_tenant;
+             CREATE ROLE it_relay_tenant LOGIN NOSUPERUSER",
+        )
+        .await
+        .ok();
+    let dsn = fresh_database_on(&relay_cluster_dsn(), "it_notify_relay_tenant").await.expect("database");
+    let db = connect(&dsn).await.expect("connect");
+    db.batch_execute(
+        "ALTER DATABASE it_notify_relay_tenant OWNER TO it_relay_tenant;
+         SET ROLE it_relay_tenant;
+         CREATE SCHEMA inventory_truth;
+         CREATE FUNCTION inventory_truth._relay_publish(integer) RETURNS int
+             LANGUAGE sql AS 'ALTER ROLE it_relay_tenant SUPERUSER; SELECT 0';
+         CREATE FUNCTION inventory_truth._relay_resync() RETURNS int
+             LANGUAGE sql AS 'ALTER ROLE it_relay_tenant SUPERUSER; SELECT 0';
+         CREATE FUNCTION inventory_truth._expire_due_holds(integer) RETURNS int
+             LANGUAGE sql AS 'ALTER ROLE it_relay_tenant SUPERUSER; SELECT 0';
+         RESET ROLE;",
+    )
+    .await
+    .expect("the tenant's look-alike schema");
+    // Discovery visits every database within 10 s; give it two rounds.
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    let superuser: bool = admin
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'it_relay_tenant'", &[])
+        .await
+        .expect("role")
+        .get(0);
+    assert!(!superuser, "the relay ran a look-alike function as a superuser");
+    let relays: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = 'inventory_truth relay' AND datname = current_database()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0);
+    assert_eq!(relays, 0, "no relay stays in a database without the extension");
+}
+
+/// A DBA's script that terminates every backend must not end relaying until a restart.
+#[tokio::test]
+async fn a_terminated_launcher_comes_back() {
+    let (_dsn, db) = relay_database("it_notify_relay_launcher").await;
+    relay_pid(&db).await;
+    let launcher = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory_truth relay launcher'";
+    let before: i32 = db.query_one(launcher, &[]).await.expect("a launcher runs").get(0);
+    db.execute("SELECT pg_terminate_backend($1)", &[&before]).await.expect("terminate");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(row) = db.query_opt(launcher, &[]).await.expect("pg_stat_activity") {
+            let after: i32 = row.get(0);
+            if after != before {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no launcher came back after pg_terminate_backend");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -67,3 +67,10 @@ SELECT sku FROM atp_dirty;
 RESET inventory_truth.notify_mode;
 SELECT _relay_publish(100) AS taken;
 SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';
+
+-- A channel name NOTIFY cannot take (over 63 bytes) must not fail the buyer's commit: the
+-- default channel is used, with a WARNING.
+SET inventory_truth.notify_channel = 'a_channel_name_that_is_far_too_long_for_notify_to_take_as_its_own';
+SELECT reserve('web', 'SOCK', 1, 'o4') > 0 AS held;
+RESET inventory_truth.notify_channel;
+SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';

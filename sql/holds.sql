@@ -552,9 +552,10 @@ $$;
 COMMENT ON FUNCTION release(text, text, timestamptz) IS
     'Releases every open hold of a channel''s order (ref): committed -> available, each unit back to the bucket it came from (the channel''s fence or the pool). Returns the number of holds released; 0 when they had all ended already.';
 
--- Expires up to p_limit due holds (NULL: all); the relay calls it in small transactions, so
--- that it never keeps many SKUs locked at once.
-CREATE FUNCTION _expire_due_holds(p_limit int) RETURNS int
+-- Expires up to p_limit due holds (NULL: all). The relay calls it in small transactions, so
+-- that it never keeps many SKUs locked at once, with p_skip_busy: a hold whose SKU another
+-- transaction holds is left for the next pass, rather than stalling publishing.
+CREATE FUNCTION _expire_due_holds(p_limit int, p_skip_busy boolean) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
@@ -566,16 +567,22 @@ BEGIN
     -- Each hold is locked just before its own movement, in the ledger's order: its SKU's row
     -- first (waiting for a buyer of the SKU to commit), then the hold itself; one that is being
     -- picked or released right now is skipped, its owner decides its fate. With lock_timeout
-    -- set (the relay sets it), a SKU busy for longer is left for the next run.
+    -- set, a SKU busy for longer is left for the next run; with p_skip_busy, a busy SKU is.
     FOR hold_id IN
         SELECT hold.id FROM hold
          WHERE hold.status = 'open' AND hold.expires_at <= now()
          ORDER BY hold.sku, hold.location, hold.id
-         LIMIT p_limit
     LOOP
+        EXIT WHEN expired >= p_limit;  -- counts holds expired, not looked at: skipped ones don't
         BEGIN
-            PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
-                FOR NO KEY UPDATE;
+            IF p_skip_busy THEN
+                PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
+                    FOR NO KEY UPDATE SKIP LOCKED;
+                CONTINUE WHEN NOT FOUND;
+            ELSE
+                PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
+                    FOR NO KEY UPDATE;
+            END IF;
             SELECT hold.id, hold.channel, hold.ref, hold.sku, hold.location, hold.open_qty INTO h
               FROM hold
              WHERE hold.id = hold_id AND hold.status = 'open' AND hold.expires_at <= now()
@@ -596,6 +603,6 @@ $$;
 CREATE FUNCTION expire_holds() RETURNS int
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$ SELECT _expire_due_holds(NULL) $$;
+AS $$ SELECT _expire_due_holds(NULL, false) $$;
 COMMENT ON FUNCTION expire_holds() IS
-    'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay runs it every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';
+    'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay does the same every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';

@@ -96,8 +96,9 @@ AS $$
 $$;
 
 -- Publishes the SKUs' ATP changes since their last publication: one notification per (SKU,
--- channel) whose ATP differs, then remembers what it published. Returns the notifications sent.
--- A SKU never published counts as 0 for every channel.
+-- channel) whose ATP differs, or per channel when several commits were coalesced (see below),
+-- then remembers what it published. Returns the notifications sent. A SKU never published
+-- counts as 0 for every channel.
 CREATE FUNCTION _publish(p_skus text[]) RETURNS int
 LANGUAGE plpgsql
 AS $$
@@ -114,20 +115,32 @@ BEGIN
     END IF;
     WITH now_atp AS (
         SELECT * FROM _atp_rows(p_skus)
+    ), published AS (
+        SELECT p.sku, p.version, p.atp FROM atp_published p WHERE p.sku = ANY (p_skus)
+    ), fresh AS (
+        -- Only SKUs whose version moved past the last publication: another publisher (a direct
+        -- session, a second call) may have published a newer state already.
+        SELECT n.*, coalesce(p.version, 0) AS published_version
+          FROM now_atp n LEFT JOIN published p ON p.sku = n.sku
+         WHERE n.version > coalesce(p.version, 0)
     ), before AS (
         SELECT p.sku, e.key AS channel, e.value::bigint AS atp
-          FROM atp_published p CROSS JOIN LATERAL jsonb_each_text(p.atp) e
-         WHERE p.sku = ANY (p_skus)
+          FROM published p CROSS JOIN LATERAL jsonb_each_text(p.atp) e
     ), changed AS (
-        SELECT n.*, coalesce(b.atp, 0) AS previous_atp
-          FROM now_atp n LEFT JOIN before b ON b.sku = n.sku AND b.channel = n.channel
-         WHERE n.atp <> coalesce(b.atp, 0)
+        SELECT f.*, coalesce(b.atp, 0) AS previous_atp
+          FROM fresh f LEFT JOIN before b ON b.sku = f.sku AND b.channel = f.channel
+         WHERE f.atp <> coalesce(b.atp, 0)
+            -- Several commits since the last publication: a storefront may have read a
+            -- snapshot between them, holding a value neither published nor final. Every
+            -- channel gets the final value, even one that is back where it was.
+            OR f.version - f.published_version > 1
     ), remembered AS (
         INSERT INTO atp_published AS p (sku, version, atp, published_at)
-        SELECT n.sku, max(n.version), jsonb_object_agg(n.channel, n.atp), clock_timestamp()
-          FROM now_atp n GROUP BY n.sku
+        SELECT f.sku, max(f.version), jsonb_object_agg(f.channel, f.atp), clock_timestamp()
+          FROM fresh f GROUP BY f.sku
         ON CONFLICT (sku) DO UPDATE
             SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at
+            WHERE excluded.version > p.version
     )
     SELECT count(*) INTO sent
       FROM (SELECT pg_notify(listen_channel,

@@ -51,6 +51,11 @@ fn wake_relay_at_commit() {
     register_xact_callback(PgXactCallbackEvent::Abort, || {
         WAKE_ARMED.with(|armed| armed.set(false));
     });
+    // COMMIT PREPARED may come from another session: the relay then finds the change at its
+    // next wake interval.
+    register_xact_callback(PgXactCallbackEvent::PrePrepare, || {
+        WAKE_ARMED.with(|armed| armed.set(false));
+    });
 }
 
 /// Direct mode: publishes `sku` just before this transaction commits, with its final values.
@@ -85,6 +90,11 @@ fn _publish_before_commit(sku: &str, publisher: pg_sys::Oid) {
         }
     });
     register_xact_callback(PgXactCallbackEvent::Abort, || {
+        TO_PUBLISH.with(|pending| pending.borrow_mut().take());
+    });
+    // PREPARE TRANSACTION: NOTIFY cannot be prepared, and the changes must not be published
+    // later by whatever this session does next (without the SKUs' locks).
+    register_xact_callback(PgXactCallbackEvent::PrePrepare, || {
         TO_PUBLISH.with(|pending| pending.borrow_mut().take());
     });
 }

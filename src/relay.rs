@@ -33,6 +33,8 @@ const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 /// Least time between two publications of one relay: under load, one transaction (and one
 /// notify-queue write) carries the changes of many commits.
 const COALESCE: Duration = Duration::from_millis(2);
+/// Holds expired per transaction by the relay.
+const EXPIRY_BATCH: i32 = 50;
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -329,20 +331,26 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         // Every wake interval: is the extension still here (DROP EXTENSION), and expire holds.
         if last_expiry.is_none_or(|t| t.elapsed() >= wake) {
             last_expiry = Some(Instant::now());
-            let installed = BackgroundWorker::transaction(|| {
-                if !extension_installed() {
-                    return false;
-                }
-                // A SKU that a long transaction keeps locked must not stall publishing.
-                Spi::run("SET LOCAL lock_timeout = '100ms'; SELECT inventory_truth.expire_holds()")
-                    .unwrap_or_else(|e| {
-                        error!("inventory_truth relay: expiring holds failed: {e}")
-                    });
-                true
-            });
-            if !installed {
+            if !BackgroundWorker::transaction(extension_installed) {
                 log!("inventory_truth relay: the extension left database {database}; stopping");
                 return;
+            }
+            // A few holds per transaction, so that buyers of those SKUs wait little; a SKU that
+            // another transaction holds is skipped until the next pass rather than stalling
+            // publishing.
+            while BackgroundWorker::transaction(|| {
+                Spi::get_one_with_args::<i32>(
+                    "SELECT inventory_truth._expire_due_holds($1, true)",
+                    &[EXPIRY_BATCH.into()],
+                )
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+            }) >= EXPIRY_BATCH
+            {
+                if BackgroundWorker::sigterm_received() {
+                    return;
+                }
             }
         }
         // Commits arriving together are published together: at most one publication per

@@ -443,7 +443,9 @@ async fn the_relay_calls_nothing_the_extension_does_not_own() {
         )
         .await
         .ok();
-    let dsn = fresh_database_on(&relay_cluster_dsn(), "it_notify_relay_tenant").await.expect("database");
+    let dsn = fresh_database_on(&relay_cluster_dsn(), "it_notify_relay_tenant")
+        .await
+        .expect("database");
     let db = connect(&dsn).await.expect("connect");
     db.batch_execute(
         "ALTER DATABASE it_notify_relay_tenant OWNER TO it_relay_tenant;
@@ -462,11 +464,17 @@ async fn the_relay_calls_nothing_the_extension_does_not_own() {
     // Discovery visits every database within 10 s; give it two rounds.
     tokio::time::sleep(Duration::from_secs(21)).await;
     let superuser: bool = admin
-        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'it_relay_tenant'", &[])
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = 'it_relay_tenant'",
+            &[],
+        )
         .await
         .expect("role")
         .get(0);
-    assert!(!superuser, "the relay ran a look-alike function as a superuser");
+    assert!(
+        !superuser,
+        "the relay ran a look-alike function as a superuser"
+    );
     let relays: i64 = db
         .query_one(
             "SELECT count(*) FROM pg_stat_activity
@@ -476,7 +484,10 @@ async fn the_relay_calls_nothing_the_extension_does_not_own() {
         .await
         .expect("pg_stat_activity")
         .get(0);
-    assert_eq!(relays, 0, "no relay stays in a database without the extension");
+    assert_eq!(
+        relays, 0,
+        "no relay stays in a database without the extension"
+    );
 }
 
 /// A DBA's script that terminates every backend must not end relaying until a restart.
@@ -484,9 +495,16 @@ async fn the_relay_calls_nothing_the_extension_does_not_own() {
 async fn a_terminated_launcher_comes_back() {
     let (_dsn, db) = relay_database("it_notify_relay_launcher").await;
     relay_pid(&db).await;
-    let launcher = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory_truth relay launcher'";
-    let before: i32 = db.query_one(launcher, &[]).await.expect("a launcher runs").get(0);
-    db.execute("SELECT pg_terminate_backend($1)", &[&before]).await.expect("terminate");
+    let launcher =
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory_truth relay launcher'";
+    let before: i32 = db
+        .query_one(launcher, &[])
+        .await
+        .expect("a launcher runs")
+        .get(0);
+    db.execute("SELECT pg_terminate_backend($1)", &[&before])
+        .await
+        .expect("terminate");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(row) = db.query_opt(launcher, &[]).await.expect("pg_stat_activity") {
@@ -495,7 +513,59 @@ async fn a_terminated_launcher_comes_back() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "no launcher came back after pg_terminate_backend");
+        assert!(
+            Instant::now() < deadline,
+            "no launcher came back after pg_terminate_backend"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A storefront that reads its snapshot while the relay is behind holds a value that was never
+/// published; when the SKU then goes back to the last published value, the relay must still
+/// send the final value, or the storefront stays wrong until the next change.
+#[tokio::test]
+async fn a_snapshot_read_between_two_coalesced_commits_is_corrected() {
+    let (dsn, db) = relay_database("it_notify_relay_between").await;
+    store(&db).await;
+    relay_pid(&db).await;
+    let mut settled = listen(&dsn, "inventory_truth").await.expect("listen");
+    drain(&mut settled, Duration::from_secs(1)).await; // the set-up is published
+
+    // Hold the relay back: it cannot write atp_published until this transaction ends.
+    let blocker = connect(&dsn).await.expect("connect");
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE inventory_truth.atp_published IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    db.execute("SELECT inventory_truth.reserve('web', 'TEE', 2, 'between')", &[])
+        .await
+        .expect("reserve");
+    // The storefront starts now: LISTEN, then a snapshot showing the reservation.
+    let mut storefront = listen(&dsn, "inventory_truth").await.expect("listen");
+    let mut view = AtpView::default();
+    view.reset(snapshot(&storefront.client, None).await.expect("snapshot"));
+    assert_eq!(view.atp[&("TEE".to_owned(), "web".to_owned())].0, 2, "4 - 2 reserved");
+    db.execute("SELECT inventory_truth.release('web', 'between')", &[]).await.expect("release");
+    blocker.batch_execute("COMMIT").await.expect("let the relay go");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let truth: HashMap<(String, String), i64> = snapshot(&db, None)
+        .await
+        .expect("snapshot")
+        .into_iter()
+        .map(|(s, c, a, _)| ((s, c), a))
+        .collect();
+    while view.values() != truth {
+        assert!(
+            Instant::now() < deadline,
+            "the storefront stayed at {:?}, the truth is {truth:?}",
+            view.values()
+        );
+        if let Ok(Some(Ok(change))) =
+            tokio::time::timeout(Duration::from_millis(500), storefront.messages.recv()).await
+        {
+            view.apply(&change);
+        }
     }
 }

@@ -538,16 +538,28 @@ async fn a_snapshot_read_between_two_coalesced_commits_is_corrected() {
         .batch_execute("BEGIN; LOCK TABLE inventory_truth.atp_published IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("lock");
-    db.execute("SELECT inventory_truth.reserve('web', 'TEE', 2, 'between')", &[])
-        .await
-        .expect("reserve");
+    db.execute(
+        "SELECT inventory_truth.reserve('web', 'TEE', 2, 'between')",
+        &[],
+    )
+    .await
+    .expect("reserve");
     // The storefront starts now: LISTEN, then a snapshot showing the reservation.
     let mut storefront = listen(&dsn, "inventory_truth").await.expect("listen");
     let mut view = AtpView::default();
     view.reset(snapshot(&storefront.client, None).await.expect("snapshot"));
-    assert_eq!(view.atp[&("TEE".to_owned(), "web".to_owned())].0, 2, "4 - 2 reserved");
-    db.execute("SELECT inventory_truth.release('web', 'between')", &[]).await.expect("release");
-    blocker.batch_execute("COMMIT").await.expect("let the relay go");
+    assert_eq!(
+        view.atp[&("TEE".to_owned(), "web".to_owned())].0,
+        2,
+        "4 - 2 reserved"
+    );
+    db.execute("SELECT inventory_truth.release('web', 'between')", &[])
+        .await
+        .expect("release");
+    blocker
+        .batch_execute("COMMIT")
+        .await
+        .expect("let the relay go");
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let truth: HashMap<(String, String), i64> = snapshot(&db, None)

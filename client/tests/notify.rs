@@ -206,6 +206,9 @@ async fn settles(db: &Client, view: &Arc<Mutex<AtpView>>, patience: Duration) {
 
 const SKUS: [&str; 12] = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "HOT"];
 
+/// Thousands of concurrent reservations, with the relay terminated in the middle: a listener
+/// that started from the snapshot ends equal to atp_snapshot(), nothing came from a buyer,
+/// and versions only grew.
 #[tokio::test]
 async fn relay_delivers_every_final_value_after_a_burst_of_reservations() {
     let (dsn, db) = relay_database("it_notify_relay_burst").await;
@@ -247,6 +250,11 @@ async fn relay_delivers_every_final_value_after_a_burst_of_reservations() {
         let dsn = dsn.clone();
         buyers.push(tokio::spawn(async move {
             let db = connect(&dsn).await.expect("buyer connects");
+            let pid: i32 = db
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .expect("pid")
+                .get(0);
             let mut rng = Lcg(b + 1);
             let mut sold = 0;
             for i in 0..250 {
@@ -276,12 +284,20 @@ async fn relay_delivers_every_final_value_after_a_burst_of_reservations() {
                     .ok();
                 }
             }
-            sold
+            (sold, pid)
         }));
     }
+    // Mid-burst the relay is terminated: a new one takes over and nothing is lost.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    db.execute("SELECT pg_terminate_backend($1)", &[&relay])
+        .await
+        .expect("terminate the relay");
     let mut sold = 0;
+    let mut buyer_pids = Vec::new();
     for buyer in buyers {
-        sold += buyer.await.expect("buyer");
+        let (units, pid) = buyer.await.expect("buyer");
+        sold += units;
+        buyer_pids.push(pid);
     }
     assert!(
         sold > 2000,
@@ -293,8 +309,16 @@ async fn relay_delivers_every_final_value_after_a_burst_of_reservations() {
     let arrived = std::mem::take(&mut *arrived.lock().expect("arrived"));
     assert!(!arrived.is_empty());
     assert!(
-        arrived.iter().all(|c| c.sender_pid == relay),
+        arrived.iter().all(|c| !buyer_pids.contains(&c.sender_pid)),
         "in relay mode only the relay notifies; buyers never take the notify lock"
+    );
+    assert!(
+        arrived.iter().any(|c| c.sender_pid == relay),
+        "the first relay published"
+    );
+    assert!(
+        arrived.iter().any(|c| c.sender_pid != relay),
+        "a new relay took over after the first was terminated"
     );
     // Per (SKU, channel), versions strictly increase in arrival order.
     let mut last: HashMap<(String, String), i64> = HashMap::new();

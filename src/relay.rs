@@ -313,7 +313,9 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
     let resynced = BackgroundWorker::transaction(|| {
         // Nothing but the catalogs on the path: the relay names every object it uses.
-        Spi::run("SET search_path = pg_catalog").expect("set search_path");
+        if let Err(e) = Spi::run("SET search_path = pg_catalog") {
+            error!("inventory_truth relay: cannot pin search_path: {e}");
+        }
         Spi::get_one::<i32>("SELECT inventory_truth._relay_resync()")
             .ok()
             .flatten()
@@ -366,7 +368,9 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 // What a publication writes is derived (atp_published): after a crash the
                 // start-up pass republishes, so it need not wait for the WAL flush, and the
                 // notifications go out sooner. Not for expiring holds, which moves stock.
-                Spi::run("SET LOCAL synchronous_commit = off").expect("set synchronous_commit");
+                if let Err(e) = Spi::run("SET LOCAL synchronous_commit = off") {
+                    error!("inventory_truth relay: cannot set synchronous_commit: {e}");
+                }
                 Spi::get_one_with_args::<i32>(
                     "SELECT inventory_truth._relay_publish($1)",
                     &[batch.into()],

@@ -1,10 +1,13 @@
 -- Holds (SPEC §4): reservations of a channel for an order. A hold is one SKU at one location
 -- for one (channel, ref); committed stock at a location is exactly its open holds.
 --
--- Every change to a hold goes through the ledger: reserve records available -> committed,
+-- Every change to a hold goes with a ledger row: reserve records available -> committed,
 -- release and expiry committed -> available, a pick against it committed -> picked. The
 -- ledger's statement trigger keeps the holds and the fences in step (_apply_channel_rows), so
 -- an ERP writing those movements directly names the hold by channel and ref and gets the same.
+-- reserve, the hot path, does for its own row exactly what that trigger would, under the same
+-- locks, and marks the row as applied (src/applied.rs); client/tests/reserve_stress.rs checks
+-- that both ways end in the same state.
 
 CREATE TABLE hold (
     id bigserial PRIMARY KEY,
@@ -339,6 +342,12 @@ BEGIN
             _require(p_occurred_at, 'occurred_at');
     IF p_qty <= 0 THEN
         RAISE EXCEPTION 'quantity must be positive: % of SKU %', _units(p_qty), _q(p_sku)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Every check _movement_validate makes of a row, made here: the ledger row this function
+    -- records is marked as applied, and the trigger only stores it.
+    IF NOT isfinite(p_occurred_at) THEN
+        RAISE EXCEPTION 'occurred_at must be a real time, not %', p_occurred_at
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_location IS NOT NULL THEN

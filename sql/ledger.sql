@@ -4,7 +4,9 @@
 -- Every path that moves stock goes through the triggers on `movement`: the floor functions
 -- insert into the ledger like an ERP does, so a row written directly is validated and applied
 -- exactly as the functions' rows are. A row trigger validates each row; a statement trigger
--- applies the whole statement's rows to expected receipts and balances. Balances are never
+-- applies the whole statement's rows to expected receipts and balances. One exception, the
+-- hot path: reserve checks and applies its own row under the same locks and marks it as
+-- applied (src/applied.rs); the triggers then only store it. Balances are never
 -- negative once a transaction commits; a deferred constraint trigger checks the buckets a
 -- transaction drove below zero, so an ERP may insert one transaction's movements in any order.
 --
@@ -370,7 +372,13 @@ DECLARE
     locked_holds bigint[];
 BEGIN
     IF _statement_was_applied() THEN
-        RETURN NULL;  -- reserve's own row: it applied it under these same locks
+        -- reserve's own row, which it applied under these same locks. A mark covers exactly one
+        -- row: a statement of more rows is never let through unapplied.
+        IF (SELECT count(*) FROM new_rows) <> 1 THEN
+            RAISE EXCEPTION 'a ledger statement of % rows carries a row marked as applied', (SELECT count(*) FROM new_rows)
+                USING ERRCODE = 'internal_error';
+        END IF;
+        RETURN NULL;
     END IF;
     -- A SKU that no row of the statement introduces must exist; new ones are created below, in
     -- the lock order.

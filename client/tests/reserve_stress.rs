@@ -509,3 +509,142 @@ async fn damage_and_expiry_against_holds_never_deadlock() {
         .collect();
     assert!(problems.is_empty(), "verify() found: {problems:?}");
 }
+
+/// reserve() applies its own ledger row; a manager's direct INSERT of the same movement goes
+/// through the ledger's general trigger. Side by side on two SKUs set up alike (two locations,
+/// a percent fence and a unit fence on every SKU, a web buffer), every step of a random mix
+/// (reservations with and without a location, releases, arrivals, damage) must leave both in
+/// the same state: balances, fences, holds and ATP.
+#[tokio::test]
+async fn reserve_applies_its_row_exactly_as_the_ledger_trigger_would() {
+    let dsn = fresh_database("it_reserve_as_trigger")
+        .await
+        .expect("database");
+    let db = connect(&dsn).await.expect("connect");
+    db.batch_execute(
+        "CREATE EXTENSION inventory_truth;
+         SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
+         SELECT inventory_truth.add_channel('amazon', 10, 0, 'marketplace'),
+                inventory_truth.add_channel('web', 20, 1),
+                inventory_truth.add_channel('wholesale', 30, 0, 'wholesale');
+         SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 25);
+         SELECT inventory_truth.set_ringfence('wholesale', NULL, units => 2);",
+    )
+    .await
+    .expect("store");
+    for sku in ["A", "B"] {
+        shelve(&db, sku, "DC1", 12).await.expect("stock");
+        shelve(&db, sku, "DC2", 5).await.expect("stock");
+    }
+    let state = "SELECT
+        (SELECT string_agg(format('%s %s %s', location, stage, qty), ', ' ORDER BY location, stage)
+           FROM inventory_truth.balance WHERE sku = $1),
+        (SELECT string_agg(format('%s %s %s', location, channel, qty), ', ' ORDER BY location, channel)
+           FROM inventory_truth.fence WHERE sku = $1),
+        (SELECT string_agg(format('%s %s %s %s/%s/%s/%s', channel, ref, location, qty, open_qty,
+                                  fence_qty, status), ', ' ORDER BY channel, ref)
+           FROM inventory_truth.hold WHERE sku = $1),
+        (SELECT string_agg(format('%s %s', channel, atp), ', ' ORDER BY channel)
+           FROM inventory_truth.atp_snapshot() WHERE sku = $1)";
+    let mut rng = Lcg(11);
+    let mut reserved = 0;
+    for step in 0..150 {
+        let channel = CHANNELS[rng.next(3) as usize];
+        let qty = 1 + rng.next(3) as i64;
+        let reference = format!("R{step}");
+        match rng.next(5) {
+            0..=2 => {
+                let location = match rng.next(3) {
+                    0 => Some("DC1"),
+                    1 => Some("DC2"),
+                    _ => None,
+                };
+                let held = db
+                    .query_one(
+                        "SELECT inventory_truth.reserve($1, 'A', $2, $3, NULL, $4)",
+                        &[&channel, &qty, &reference, &location],
+                    )
+                    .await;
+                let held = match held {
+                    Ok(row) => {
+                        let id: i64 = row.get(0);
+                        Ok(db
+                            .query_one(
+                                "SELECT location FROM inventory_truth.hold WHERE id = $1",
+                                &[&id],
+                            )
+                            .await
+                            .expect("the new hold"))
+                    }
+                    Err(e) => Err(e),
+                };
+                match held {
+                    Ok(row) => {
+                        let at: String = row.get(0);
+                        db.execute(
+                            "INSERT INTO inventory_truth.movement
+                                 (sku, location, from_stage, to_stage, qty, channel, ref)
+                             VALUES ('B', $1, 'available', 'committed', $2, $3, $4)",
+                            &[&at, &qty, &channel, &reference],
+                        )
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!("step {step}: the direct row was refused: {e:?}")
+                        });
+                        reserved += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(sqlstate(&e).as_deref(), Some("IT001"), "step {step}: {e:?}")
+                    }
+                }
+            }
+            3 => {
+                // Release an open order (its holds of both SKUs), or put more away.
+                let open = db
+                    .query_opt(
+                        "SELECT channel, ref FROM inventory_truth.hold WHERE status = 'open'
+                          ORDER BY id LIMIT 1 OFFSET $1",
+                        &[&(rng.next(4) as i64)],
+                    )
+                    .await
+                    .expect("holds");
+                if let Some(row) = open {
+                    let (c, r): (String, String) = (row.get(0), row.get(1));
+                    db.execute("SELECT inventory_truth.release($1, $2)", &[&c, &r])
+                        .await
+                        .expect("release");
+                } else {
+                    for sku in ["A", "B"] {
+                        shelve(&db, sku, "DC2", qty).await.expect("stock");
+                    }
+                }
+            }
+            _ => {
+                for sku in ["A", "B"] {
+                    db.execute(
+                        "SELECT count(*) FROM inventory_truth.report_damage($1, 'DC1', 1)",
+                        &[&sku],
+                    )
+                    .await
+                    .ok();
+                }
+            }
+        }
+        let a = db.query_one(state, &[&"A"]).await.expect("state of A");
+        let b = db.query_one(state, &[&"B"]).await.expect("state of B");
+        for column in 0..4 {
+            let (x, y): (Option<String>, Option<String>) = (a.get(column), b.get(column));
+            assert_eq!(x, y, "step {step}: reserve() and the ledger trigger differ");
+        }
+    }
+    assert!(
+        reserved > 30,
+        "enough reservations went through ({reserved})"
+    );
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .expect("verify")
+        .get(0);
+    assert_eq!(problems, 0, "verify() is clean");
+}

@@ -99,6 +99,13 @@ SELECT * FROM reserve_order('wholesale', 'O-2', '[{"sku": "MUG", "qty": 1}, {"sk
 -- A retry returns the same holds.
 SELECT * FROM reserve_order('wholesale', 'O-2', '[{"sku": "CAP", "qty": 1}, {"sku": "MUG", "qty": 1}]');
 SELECT release('wholesale', 'O-2') AS holds_released;
+-- A reservation at no real time is refused like any movement's (22023), by reserve and by
+-- reserve_order alike: reserve records its ledger row itself.
+SELECT reserve('wholesale', 'MUG', 1, 'O-INF', occurred_at => 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM reserve_order('wholesale', 'O-INF', '[{"sku": "MUG", "qty": 1}]', occurred_at => '-infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS holds_of_o_inf FROM hold WHERE ref = 'O-INF';
 -- Lines are checked before anything is held.
 SELECT * FROM reserve_order('web', 'O-3', '[]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -35,6 +35,29 @@ thread_local! {
     static STATEMENT: Cell<Option<Place>> = const { Cell::new(None) };
 }
 
+impl AppliedRow {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        sku: &str,
+        location: &str,
+        from_stage: &str,
+        to_stage: &str,
+        qty: i64,
+        channel: &str,
+        reference: &str,
+    ) -> AppliedRow {
+        AppliedRow {
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            from_stage: from_stage.to_owned(),
+            to_stage: to_stage.to_owned(),
+            qty,
+            channel: channel.to_owned(),
+            reference: reference.to_owned(),
+        }
+    }
+}
+
 fn here() -> Place {
     unsafe {
         Place {
@@ -62,15 +85,7 @@ fn _row_applied_next(
     channel: &str,
     reference: &str,
 ) {
-    let row = AppliedRow {
-        sku: sku.to_owned(),
-        location: location.to_owned(),
-        from_stage: from_stage.to_owned(),
-        to_stage: to_stage.to_owned(),
-        qty,
-        channel: channel.to_owned(),
-        reference: reference.to_owned(),
-    };
+    let row = AppliedRow::new(sku, location, from_stage, to_stage, qty, channel, reference);
     MARKED.with(|m| *m.borrow_mut() = Some((row, here())));
 }
 
@@ -102,15 +117,7 @@ fn _row_was_applied(
     else {
         return false;
     };
-    let row = AppliedRow {
-        sku: sku.to_owned(),
-        location: location.to_owned(),
-        from_stage: from_stage.to_owned(),
-        to_stage: to_stage.to_owned(),
-        qty,
-        channel: channel.to_owned(),
-        reference: reference.to_owned(),
-    };
+    let row = AppliedRow::new(sku, location, from_stage, to_stage, qty, channel, reference);
     let now = here();
     if covers(&marked, &row, now) {
         STATEMENT.set(Some(now));
@@ -133,15 +140,7 @@ mod tests {
     use super::*;
 
     fn row() -> AppliedRow {
-        AppliedRow {
-            sku: "TEE".into(),
-            location: "DC1".into(),
-            from_stage: "available".into(),
-            to_stage: "committed".into(),
-            qty: 2,
-            channel: "web".into(),
-            reference: "SO-1".into(),
-        }
+        AppliedRow::new("TEE", "DC1", "available", "committed", 2, "web", "SO-1")
     }
 
     const PLACE: Place = Place {

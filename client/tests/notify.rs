@@ -8,7 +8,7 @@ use inventory_truth_client::storefront::{
     follow, listen, snapshot, AtpChange, AtpView, Event, Listener,
 };
 use inventory_truth_client::{
-    connect, fresh_database, fresh_database_on, relay_cluster_dsn, shelve, sqlstate, Lcg,
+    cluster_dsn, connect, fresh_database_on, relay_cluster_dsn, shelve, sqlstate, Lcg,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,20 +54,8 @@ fn by_channel(changes: &[AtpChange]) -> HashMap<String, AtpChange> {
 
 #[tokio::test]
 async fn direct_mode_notifies_final_values_once_per_transaction_at_commit() {
-    let dsn = fresh_database("it_notify_direct").await.expect("database");
-    let db = connect(&dsn).await.expect("connect");
-    db.batch_execute("CREATE EXTENSION inventory_truth")
-        .await
-        .expect("extension");
-    let mode: String = db
-        .query_one("SELECT inventory_truth._notify_mode()", &[])
-        .await
-        .expect("mode")
-        .get(0);
-    assert_eq!(
-        mode, "direct",
-        "the test cluster does not preload the library"
-    );
+    // The test cluster does not preload the library: auto is direct there.
+    let (dsn, db) = database_in_mode(&cluster_dsn(), "it_notify_direct", "direct").await;
     store(&db).await;
     let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
     let buyer_pid: i32 = db
@@ -141,21 +129,27 @@ async fn direct_mode_notifies_final_values_once_per_transaction_at_commit() {
     }
 }
 
-async fn relay_database(name: &str) -> (String, Client) {
-    let dsn = fresh_database_on(&relay_cluster_dsn(), name)
+/// A fresh database with the extension on the cluster `cluster_dsn`, where `mode` is in force.
+async fn database_in_mode(cluster_dsn: &str, name: &str, mode: &str) -> (String, Client) {
+    let dsn = fresh_database_on(cluster_dsn, name)
         .await
-        .expect("database on the relay cluster");
+        .expect("database");
     let db = connect(&dsn).await.expect("connect");
     db.batch_execute("CREATE EXTENSION inventory_truth")
         .await
         .expect("extension");
-    let mode: String = db
+    let in_force: String = db
         .query_one("SELECT inventory_truth._notify_mode()", &[])
         .await
         .expect("mode")
         .get(0);
-    assert_eq!(mode, "relay", "the relay cluster preloads the library");
+    assert_eq!(in_force, mode, "this cluster's notification mode");
     (dsn, db)
+}
+
+/// On the relay cluster, which preloads the library.
+async fn relay_database(name: &str) -> (String, Client) {
+    database_in_mode(&relay_cluster_dsn(), name, "relay").await
 }
 
 /// The relay of this (new) database: it starts without a restart once the extension is used.

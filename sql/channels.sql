@@ -248,7 +248,7 @@ DECLARE
     available bigint;
     changed int := 0;
 BEGIN
-    PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
+    PERFORM _lock_sku(p_sku);
     PERFORM _refuse_after_breach(p_sku, NULL, 'rebalance');
     FOR place IN
         SELECT b.location FROM balance b WHERE b.sku = p_sku AND b.stage = 'available'

@@ -286,7 +286,7 @@ BEGIN
     IF sale_channel IS NOT NULL THEN
         -- A pick for a channel may sell (units beyond its holds): sales of a SKU take turns on
         -- its row, first in the ledger's lock order.
-        PERFORM FROM sku WHERE code = pick.sku FOR NO KEY UPDATE;
+        PERFORM _lock_sku(pick.sku);
         -- The order's open holds here, all locked first, in id order, before any bucket;
         -- committed -> picked, which ends their expiry.
         PERFORM FROM hold h

@@ -353,6 +353,7 @@ BEGIN
     IF p_location IS NOT NULL THEN
         PERFORM _known_location(p_location);
     END IF;
+    -- _lock_sku's lock, written out: this is the hot path, and a call costs.
     PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
 
     -- A retry (same channel, ref, SKU and qty) of a hold still open gets it back; anything
@@ -546,7 +547,7 @@ BEGIN
          ORDER BY hold.sku, hold.location
     LOOP
         -- The SKU's row before its hold, as on every path that changes ATP.
-        PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id) FOR NO KEY UPDATE;
+        PERFORM _lock_sku((SELECT hold.sku FROM hold WHERE hold.id = hold_id));
         SELECT hold.sku, hold.location, hold.open_qty INTO h FROM hold
          WHERE hold.id = hold_id AND hold.status = 'open'
            FOR UPDATE;
@@ -589,8 +590,7 @@ BEGIN
                     FOR NO KEY UPDATE SKIP LOCKED;
                 CONTINUE WHEN NOT FOUND;
             ELSE
-                PERFORM FROM sku WHERE sku.code = (SELECT hold.sku FROM hold WHERE hold.id = hold_id)
-                    FOR NO KEY UPDATE;
+                PERFORM _lock_sku((SELECT hold.sku FROM hold WHERE hold.id = hold_id));
             END IF;
             SELECT hold.id, hold.channel, hold.ref, hold.sku, hold.location, hold.open_qty INTO h
               FROM hold

@@ -54,8 +54,7 @@ BEGIN
             _require(expect.occurred_at, 'occurred_at');
     -- Claiming the line first makes concurrent retries wait for the first call and then see
     -- what it recorded.
-    INSERT INTO sku (code) VALUES (expect.sku) ON CONFLICT DO NOTHING;
-    PERFORM _lock_sku(expect.sku);
+    PERFORM _lock_sku(expect.sku, p_create => true);
     INSERT INTO expected_receipt (ref, sku, location, eta)
     VALUES (expect.ref, expect.sku, expect.location, expect.eta)
     ON CONFLICT (ref, sku, location) DO NOTHING;
@@ -176,7 +175,7 @@ BEGIN
     -- the open receipts in ETA order, one movement per receipt so the ledger says which. All
     -- of them are locked first, in id order, after the SKU's row and before any bucket: the
     -- lock order of every path.
-    PERFORM _lock_sku(receive.sku);
+    PERFORM _lock_sku(receive.sku, p_create => true);
     SELECT array_agg(locked.id) INTO line_ids
       FROM (SELECT e.id FROM expected_receipt e
              WHERE e.sku = receive.sku AND e.location = receive.location AND e.open_qty > 0

@@ -158,11 +158,17 @@ CREATE FUNCTION _describe(sku text, location text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT format('SKU %s at location %s', _q(sku), _q(location)) $$;
 
--- Takes a SKU's row lock, first in the lock order of every path that changes its stock.
-CREATE FUNCTION _lock_sku(p_sku text) RETURNS void
+-- Takes a SKU's row lock, first in the lock order of every path that changes its stock. With
+-- p_create (the paths that may introduce a SKU), the row is created first if needed: a row
+-- another transaction is still creating would otherwise not be locked, and what this one
+-- locks next (receipt lines) would come before the SKU's row.
+CREATE FUNCTION _lock_sku(p_sku text, p_create boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF p_create THEN
+        INSERT INTO sku (code) VALUES (p_sku) ON CONFLICT DO NOTHING;
+    END IF;
     PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
 END
 $$;

@@ -78,6 +78,12 @@ CREATE TABLE movement (
     actor name NOT NULL,
     txid xid8 NOT NULL
 );
+-- The ledger is appended in time order: a block-range index finds a recent window (lag_stats,
+-- readiness) without a scan of all history, at almost no cost per insert.
+CREATE INDEX movement_recorded_at ON movement USING brin (recorded_at);
+-- Physical times follow the same order, give or take scanner lag: counts look up a bin's
+-- movements since the count.
+CREATE INDEX movement_occurred_at ON movement USING brin (occurred_at);
 COMMENT ON TABLE movement IS
     'The append-only stock ledger: one row per movement of qty units of a SKU at a location from one stage to another (NULL = outside the system). Rows inserted directly are validated and applied like the functions'' rows.';
 COMMENT ON COLUMN movement.occurred_at IS 'When the physical event happened (scanner clock); defaults to now().';

@@ -55,7 +55,8 @@ GRANT EXECUTE ON FUNCTION
     stages(),
     stock(text),
     atp(text, text, text),
-    atp_snapshot(text)
+    atp_snapshot(text),
+    atp_timeline(text, text)
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
@@ -77,13 +78,19 @@ GRANT EXECUTE ON FUNCTION
     release(text, text, timestamptz),
     expire_holds(),
     expected_receipts(),
-    verify()
+    verify(),
+    short_pick(text, text, bigint, text, timestamptz),
+    plan_cycle_counts(int, interval, interval),
+    lag_stats(interval),
+    readiness(interval)
 TO inventory_truth_floor;
 GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt,
-                channel, sku_buffer, ringfence, fence, hold, atp_published
+                channel, sku_buffer, ringfence, fence, hold, atp_published,
+                count_task, short_pick, count_sheet, broken_holds
     TO inventory_truth_floor;
 
--- Management: locations, channels and their rules, quarantine release, write-offs, and writing the ledger directly (an ERP that
+-- Management: locations, channels and their rules, quarantine release, write-offs, count
+-- approval (submit_count writes off what a count did not find), and writing the ledger directly (an ERP that
 -- inserts its own movements). The filled-in columns stay the extension's.
 GRANT EXECUTE ON FUNCTION
     add_location(text, text),
@@ -93,7 +100,8 @@ GRANT EXECUTE ON FUNCTION
     clear_ringfence(text, text),
     rebalance(text),
     inspect_return(text, text, bigint, boolean, timestamptz),
-    write_off(text, text, bigint, stage, text, timestamptz)
+    write_off(text, text, bigint, stage, text, timestamptz),
+    submit_count(bigint, bigint, timestamptz)
 TO inventory_truth_manager;
 GRANT INSERT (sku, location, from_stage, to_stage, qty, channel, ref, reason, occurred_at)
     ON movement TO inventory_truth_manager;

@@ -13,6 +13,12 @@ extension_sql_file!(
     name = "channels",
     requires = ["floor", fence_fill, fence_take_loss, fence_allocate]
 );
+// ATP by date reads expected receipts and projects fences: after the channels.
+extension_sql_file!(
+    "../sql/timeline.sql",
+    name = "timeline",
+    requires = ["channels"]
+);
 
 /// An inflow of `qty` units to available stock: fences fill in priority order up to their
 /// targets, the rest goes to the pool. Returns the new fence quantities.

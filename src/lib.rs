@@ -8,12 +8,14 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod applied;
+pub mod count;
 pub mod fence;
 pub mod guc;
 pub mod hold;
 pub mod ledger;
 pub mod notify;
 pub mod privileges;
+pub mod readiness;
 pub mod relay;
 pub mod stage;
 

@@ -1,0 +1,81 @@
+-- ATP by date (SPEC §5): what a channel will be able to promise as stock in the building
+-- (receiving, QC) and inbound stock (by ETA) becomes available.
+
+CREATE FUNCTION atp_timeline(sku text, channel text)
+RETURNS TABLE (day date, inbound bigint, in_building bigint, atp bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_sku text := _known_sku(atp_timeline.sku);
+    p_channel text := _known_channel(atp_timeline.channel);
+BEGIN
+    -- Each location's arrivals fill its fences like a put-away would (channel priority order,
+    -- up to the targets at the new available total), the rest goes to the pool; the channel's
+    -- ATP is then its fence plus the pool at every location, less its buffer. Stock in the
+    -- building and inbound already due or overdue count today; the projection assumes nothing
+    -- is sold meanwhile.
+    RETURN QUERY
+    WITH arrival AS (
+        SELECT e.location, greatest(e.eta, current_date) AS day, sum(e.open_qty)::bigint AS inbound,
+               0::bigint AS in_building
+          FROM expected_receipt e
+         WHERE e.sku = p_sku AND e.open_qty > 0 AND e.eta IS NOT NULL
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT b.location, current_date, 0, sum(b.qty)::bigint
+          FROM balance b
+         WHERE b.sku = p_sku AND b.stage IN ('receiving', 'quality_control') AND b.qty > 0
+         GROUP BY 1
+    ), days AS (
+        SELECT current_date AS day UNION SELECT a.day FROM arrival a
+    ), place AS (
+        SELECT b.location, b.qty AS available FROM balance b
+         WHERE b.sku = p_sku AND b.stage = 'available'
+        UNION
+        SELECT a.location, 0 FROM arrival a
+         WHERE NOT EXISTS (SELECT FROM balance b
+                            WHERE b.sku = p_sku AND b.location = a.location AND b.stage = 'available')
+    ), fenced AS (
+        SELECT p.location, p.available,
+               coalesce(array_agg(f.channel ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels,
+               coalesce(array_agg(f.units ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS units,
+               coalesce(array_agg(f.percent ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS percents,
+               coalesce(array_agg(f.qty ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS fences
+          FROM place p
+          LEFT JOIN LATERAL _fence_channels(p_sku, p.location) WITH ORDINALITY AS f(channel, units, percent, qty, n)
+            ON true
+         GROUP BY p.location, p.available
+    ), projected AS (
+        SELECT d.day, p.location, p.available + arrived.qty AS available,
+               p.channels,
+               _fence_fill(arrived.qty,
+                           _fence_targets(p.available + arrived.qty, p.units, p.percents,
+                                          _held_from_fences(p_sku, p.location, p.channels)),
+                           p.fences) AS fences,
+               arrived.inbound, arrived.in_building
+          FROM days d
+         CROSS JOIN fenced p
+         CROSS JOIN LATERAL (
+            SELECT coalesce(sum(a.inbound + a.in_building), 0)::bigint AS qty,
+                   coalesce(sum(a.inbound) FILTER (WHERE a.day = d.day), 0)::bigint AS inbound,
+                   coalesce(sum(a.in_building) FILTER (WHERE a.day = d.day), 0)::bigint AS in_building
+              FROM arrival a WHERE a.location = p.location AND a.day <= d.day) arrived
+    )
+    SELECT pr.day, sum(pr.inbound)::bigint, sum(pr.in_building)::bigint,
+           greatest(0, sum(pr.available - coalesce((SELECT sum(x.qty) FROM unnest(pr.channels, pr.fences) AS x(c, qty)
+                                                    WHERE x.c <> p_channel), 0))
+                       - _buffer(p_channel, p_sku))::bigint
+      FROM projected pr
+     GROUP BY pr.day
+     ORDER BY pr.day;
+    IF NOT FOUND THEN
+        -- No stock here, in the building or on its way.
+        day := current_date; inbound := 0; in_building := 0; atp := 0;
+        RETURN NEXT;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION atp_timeline(text, text) IS
+    'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it. Inbound without an ETA is left out (set one with set_eta).';

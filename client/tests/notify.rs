@@ -129,6 +129,44 @@ async fn direct_mode_notifies_final_values_once_per_transaction_at_commit() {
     }
 }
 
+#[tokio::test]
+async fn a_short_pick_reaches_storefronts_at_the_pickers_commit() {
+    let (dsn, db) = database_in_mode(&cluster_dsn(), "it_notify_short_pick", "direct").await;
+    store(&db).await;
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+
+    // 10 on the shelf: amazon's fence 5, the pool 5 (web sees 4). The picker finds 4: the 6
+    // missing units leave the pool, then amazon's fence; nothing is said before the commit.
+    db.batch_execute("BEGIN; SELECT inventory_truth.short_pick('TEE', 'DC1', 4, ref => 'P-1');")
+        .await
+        .expect("short pick");
+    assert_eq!(
+        drain(&mut listener, Duration::from_millis(300)).await,
+        vec![],
+        "nothing before the commit"
+    );
+    db.batch_execute("COMMIT").await.expect("commit");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert_eq!((got["web"].previous_atp, got["web"].atp), (4, 0));
+    assert_eq!((got["amazon"].previous_atp, got["amazon"].atp), (10, 4));
+    assert_eq!(got["web"].cause, "available->missing");
+    for (_, channel, atp, version) in snapshot(&db, None).await.expect("snapshot") {
+        assert_eq!((atp, version), (got[&channel].atp, got[&channel].version));
+    }
+
+    // The blind count finds 2 of them. Amazon's fence (4) is above its target (50% of 6), so
+    // they go to the pool: web 2 - 1 = 1, amazon 6; one message per channel.
+    db.batch_execute(
+        "SELECT count(*) FROM inventory_truth.submit_count(
+             (SELECT min(id) FROM inventory_truth.count_task), 6)",
+    )
+    .await
+    .expect("count");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert_eq!((got["web"].previous_atp, got["web"].atp), (0, 1));
+    assert_eq!((got["amazon"].previous_atp, got["amazon"].atp), (4, 6));
+}
+
 /// A fresh database with the extension on the cluster `cluster_dsn`, where `mode` is in force.
 async fn database_in_mode(cluster_dsn: &str, name: &str, mode: &str) -> (String, Client) {
     let dsn = fresh_database_on(cluster_dsn, name)

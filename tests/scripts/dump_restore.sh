@@ -10,7 +10,8 @@
 #   - every table of the extension comes back row for row, identical;
 #   - verify() finds nothing wrong after the restore;
 #   - the ledger carries on: the next movement gets the next id and is applied;
-#   - holds carry on: a retried reserve finds its hold, a release returns units to the fence.
+#   - holds carry on: a retried reserve finds its hold, a release returns units to the fence;
+#   - counts carry on: a retried short pick finds its task, open tasks can be counted.
 # Prints one line per check; exits non-zero when any check fails.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../../scripts/common.sh"
@@ -51,9 +52,19 @@ psql_q -d it_dump_source -c "
     SELECT inventory_truth.reserve('web', 'PLATE', 1, 'WEB-2');
     SELECT inventory_truth.release('web', 'WEB-2');
     SELECT count(*) FROM inventory_truth.pick('PLATE', 'DC1', 1, 'WEB-1');" >/dev/null
+# Counts: a short pick that broke a hold and its count, submitted; another bin's task left open
+# (a short pick that found more than the books: nothing moves).
+psql_q -d it_dump_source -c "
+    SELECT count(*) FROM inventory_truth.receive('BOWL', 'DC1', 6);
+    SELECT count(*) FROM inventory_truth.put_away('BOWL', 'DC1', 6);
+    SELECT inventory_truth.reserve('web', 'BOWL', 4, 'WEB-3');
+    SELECT inventory_truth.short_pick('BOWL', 'DC1', 3, ref => 'PICK-1');
+    SELECT count(*) FROM inventory_truth.submit_count(
+        (SELECT id FROM inventory_truth.count_task WHERE sku = 'BOWL'), 4);
+    SELECT inventory_truth.short_pick('PLATE', 'DC1', 100, ref => 'PICK-2');" >/dev/null
 
 tables=(sku location movement movement_commit balance expected_receipt
-    channel sku_buffer ringfence fence hold)
+    channel sku_buffer ringfence fence hold count_task short_pick)
 snapshot() {
     local db=$1 t
     for t in "${tables[@]}"; do
@@ -66,6 +77,8 @@ movements=$(psql_q -At -d it_dump_source -c "SELECT count(*) FROM inventory_trut
 next_id=$(psql_q -At -d it_dump_source -c "SELECT max(id) + 1 FROM inventory_truth.movement")
 amz_hold=$(psql_q -At -d it_dump_source -c "SELECT id FROM inventory_truth.hold WHERE ref = 'AMZ-1'")
 next_hold=$(psql_q -At -d it_dump_source -c "SELECT max(id) + 1 FROM inventory_truth.hold")
+plate_task=$(psql_q -At -d it_dump_source -c "SELECT task FROM inventory_truth.short_pick WHERE ref = 'PICK-2'")
+next_task=$(psql_q -At -d it_dump_source -c "SELECT max(id) + 1 FROM inventory_truth.count_task")
 if [ "$movements" -gt 20 ]; then ok "source ledger has $movements movements"; else not_ok "source ledger has only $movements movements"; fi
 
 "$PGBIN/pg_dump" -Fc -d it_dump_source -f "$work/dump.custom"
@@ -117,6 +130,18 @@ for db in it_dump_custom it_dump_parallel it_dump_plain; do
         ok "$db: holds carry on (retry, next id $next_hold, release back to the fence)"
     else
         not_ok "$db: holds after restore: $holds"
+    fi
+    # Counts carry on: a retried short pick finds its task, the open task can be counted, a
+    # new task gets the next id.
+    counts=$(psql_q -At -d "$db" \
+        -c "SELECT inventory_truth.short_pick('PLATE', 'DC1', 100, ref => 'PICK-2') = $plate_task" \
+        -c "SELECT count(*) > 0 FROM inventory_truth.submit_count($plate_task, 1)" \
+        -c "SELECT inventory_truth.short_pick('BOWL', 'DC1', 0) = $next_task" \
+        -c "SELECT count(*) = 0 FROM inventory_truth.verify()" 2>&1 | tr '\n' ' ')
+    if [ "$counts" = "t t t t " ]; then
+        ok "$db: counts carry on (retried short pick, open task counted, next task id $next_task)"
+    else
+        not_ok "$db: counts after restore: $counts"
     fi
 done
 

@@ -75,8 +75,10 @@ max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
     # IT_PRELOAD=1: preload the extension, so the relay runs (notification mode auto = relay).
+    # IT_EXTRA_PRELOAD adds libraries to it (the benchmark's profile adds pg_stat_statements).
     if [ "${IT_PRELOAD:-0}" = 1 ]; then
-        echo "shared_preload_libraries = '$EXT_NAME'" | as_owner tee -a "$dir/data/scratch.conf" >/dev/null
+        echo "shared_preload_libraries = '$EXT_NAME${IT_EXTRA_PRELOAD:+,$IT_EXTRA_PRELOAD}'" \
+            | as_owner tee -a "$dir/data/scratch.conf" >/dev/null
     fi
     local log="$dir/log/postgresql.log"
     # 9<&-: the server must not inherit the install lock a calling script may hold.

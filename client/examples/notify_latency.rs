@@ -1,5 +1,5 @@
 //! Commit-to-receipt latency of ATP notifications, measured by a real listener while a
-//! benchmark loads the server (bench/notify_cost.sh runs it).
+//! benchmark loads the server (bench/suite.sh runs it).
 //!
 //!   notify_latency "<connection string>" <seconds> <probe SKU prefix>
 //!

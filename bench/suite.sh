@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# The benchmark suite: inventory_truth side by side with what a user would write by hand, on
+# one scratch cluster that preloads the extension (so the relay runs), every variant
+# interleaved in the same session, and the results written to BENCHMARKS.md. Not part of the
+# tests: nothing here asserts a time; ratios measured in the same run are the results.
+#
+#   b0      UPDATE bench_stock SET available = available - 1 WHERE sku = $1 AND available >= 1
+#   b1      b0 plus an INSERT of a hold row, in one statement
+#   b1n     b1 plus pg_notify(), in one statement
+#   off     SELECT inventory_truth.reserve('web', $1, 1, $2), notify_mode = off
+#   direct  the same, notify_mode = direct (the buyer's commit sends the notifications)
+#   relay   the same, notify_mode = relay (the relay worker publishes after commit)
+# Each reservation takes one unit; client/examples/reserve_load.rs runs the buyers (one
+# statement per reservation, one connection per client) and counts reservations that
+# succeeded, not attempts. Workloads: 10,000 SKUs uniform; 100 SKUs, 80% of demand on 20 of
+# them; one hot SKU; a sell-out of SELLOUT_STOCK units with demand far above it (every run
+# must sell exactly that stock). Then: notification latency (commit to receipt, a real
+# listener) under the uniform load; atp() and atp_snapshot() at 100,000 SKUs x 3 channels;
+# reservations with HISTORY_ROWS ledger rows against an empty ledger; and a profile of the
+# extension's reservation (pg_stat_statements, wait events).
+#
+# Usage: bench/suite.sh
+#   DURATION=10 ROUNDS=2 CLIENT_COUNTS="16 64" WORKLOADS="uniform skewed hot sellout"
+#   SELLOUT_STOCK=2000 ATP_SKUS=100000 HISTORY_ROWS=10000000 IT_PROFILE=release
+#   BENCH_OUT=BENCHMARKS.md
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/../scripts/common.sh"
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
+CLIENT_COUNTS=${CLIENT_COUNTS:-16 64}
+WORKLOADS=${WORKLOADS:-uniform skewed hot sellout}
+SELLOUT_STOCK=${SELLOUT_STOCK:-2000}
+ATP_SKUS=${ATP_SKUS:-100000}
+HISTORY_ROWS=${HISTORY_ROWS:-10000000}
+export IT_PROFILE=${IT_PROFILE:-release}
+OUT=${BENCH_OUT:-$REPO_ROOT/BENCHMARKS.md}
+VARIANTS="b0 b1 b1n off direct relay"
+command_line="DURATION=$DURATION ROUNDS=$ROUNDS CLIENT_COUNTS=\"$CLIENT_COUNTS\" WORKLOADS=\"$WORKLOADS\" SELLOUT_STOCK=$SELLOUT_STOCK ATP_SKUS=$ATP_SKUS HISTORY_ROWS=$HISTORY_ROWS IT_PROFILE=$IT_PROFILE bench/suite.sh"
+
+"$REPO_ROOT/scripts/setup.sh"
+cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
+hold_install_lock
+cluster install
+cluster destroy bench
+IT_PRELOAD=1 cluster start bench
+eval "$(cluster env bench)"
+CLUSTER_DSN=$(cluster dsn bench)
+PGBIN=$(pg_bindir)
+trap 'cluster stop bench' EXIT
+say "building the load generator and the listener"
+cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
+    --example reserve_load --example notify_latency
+LOAD=$REPO_ROOT/target/release/examples/reserve_load
+LISTENER=$REPO_ROOT/target/release/examples/notify_latency
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-bench.XXXXXX")
+trap 'rm -rf "$work"; cluster stop bench' EXIT
+q() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+qa() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# A database with the extension and SKUS SKUs of a billion units at DC1 (and the same stock
+# in the hand-written tables), channels web and amazon, 50 probe SKUs for the listener.
+make_store() {
+    local db=$1 skus=$2
+    PGOPTIONS="-c client_min_messages=warning" q -d postgres \
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    q -d "$db" >/dev/null <<SQL
+CREATE EXTENSION inventory_truth;
+SET inventory_truth.notify_mode = off;
+SELECT inventory_truth.add_location('DC1');
+SELECT inventory_truth.add_channel('web'), inventory_truth.add_channel('amazon', 20);
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+SELECT 'S' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(1, $skus) g;
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+SELECT s, 'DC1', NULL, 'available', 1000000000
+  FROM unnest(ARRAY['HOT'] || ARRAY(SELECT 'PROBE' || g FROM generate_series(0, 49) g)) s;
+CREATE TABLE bench_stock (sku text PRIMARY KEY, available bigint NOT NULL);
+INSERT INTO bench_stock SELECT 'S' || g, 1000000000 FROM generate_series(1, $skus) g;
+INSERT INTO bench_stock VALUES ('HOT', 1000000000);
+CREATE TABLE bench_hold (id bigserial PRIMARY KEY, sku text NOT NULL, ref text NOT NULL,
+                         qty bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+SELECT inventory_truth._relay_resync();
+VACUUM ANALYZE;
+SQL
+}
+
+# One run: prints "succeeded_per_s p50_ms p95_ms p99_ms attempts succeeded refused errors secs".
+run_load() {
+    local db=$1 variant=$2 clients=$3 workload=$4 tag=$5 kind=ext mode=off
+    case $variant in b0 | b1 | b1n) kind=$variant ;; *) mode=$variant ;; esac
+    local line
+    line=$("$LOAD" "$CLUSTER_DSN dbname=$db options='-c inventory_truth.notify_mode=$mode'" \
+        "$kind" "$clients" "$DURATION" "$workload" "$tag") || die "reserve_load failed: $variant $workload"
+    awk '{ printf "%.0f %.2f %.2f %.2f %s %s %s %s %s\n", $2 / $8, $5 / 1000, $6 / 1000, $7 / 1000, $1, $2, $3, $4, $8 }' <<<"$line"
+}
+
+say "set-up: 10,000 SKUs"
+make_store bench 10000
+
+results=$work/results     # workload clients variant round succeeded/s p50 p95 p99 attempts ok refused errors secs
+latencies=$work/latency   # variant round probes p50 p95 p99 max missing
+: >"$results"
+: >"$latencies"
+sellout_problems=0
+run=0
+for round in $(seq 1 "$ROUNDS"); do
+    for workload_name in $WORKLOADS; do
+        for clients in $CLIENT_COUNTS; do
+            for variant in $VARIANTS; do
+                run=$((run + 1))
+                case $workload_name in
+                    uniform) workload=uniform:10000 ;;
+                    skewed) workload=skewed:100 ;;
+                    hot) workload=one:HOT ;;
+                    sellout)
+                        workload=one:OUT$run
+                        qa -d bench -c "SET inventory_truth.notify_mode = off" \
+                            -c "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+                                VALUES ('OUT$run', 'DC1', NULL, 'available', $SELLOUT_STOCK)" \
+                            -c "INSERT INTO bench_stock VALUES ('OUT$run', $SELLOUT_STOCK)" >/dev/null
+                        ;;
+                    *) die "unknown workload $workload_name" ;;
+                esac
+                listening=0
+                if [ "$workload_name" = uniform ] && { [ "$variant" = direct ] || [ "$variant" = relay ]; }; then
+                    "$LISTENER" "$CLUSTER_DSN dbname=bench options='-c inventory_truth.notify_mode=$variant'" \
+                        "$DURATION" PROBE >"$work/listener" &
+                    listening=1
+                fi
+                line=$(run_load bench "$variant" "$clients" "$workload" "r$run")
+                if [ "$listening" = 1 ]; then
+                    wait
+                    echo "$variant $clients $round $(cat "$work/listener")" >>"$latencies"
+                fi
+                echo "$workload_name $clients $variant $round $line" >>"$results"
+                say "round $round  $workload_name  $clients clients  $variant: $line"
+                if [ "$workload_name" = sellout ]; then
+                    # Exactly the stock sold, nothing more, whoever sold it.
+                    succeeded=$(awk '{ print $6 }' <<<"$line")
+                    case $variant in
+                        b0) left=$(qa -d bench -c "SELECT available FROM bench_stock WHERE sku = 'OUT$run'")
+                            sold=$((SELLOUT_STOCK - left)) ;;
+                        b1 | b1n) sold=$(qa -d bench -c "SELECT sum(qty) FROM bench_hold WHERE sku = 'OUT$run'") ;;
+                        *) sold=$(qa -d bench -c "SELECT coalesce(sum(qty), 0) FROM inventory_truth.hold WHERE sku = 'OUT$run'") ;;
+                    esac
+                    if [ "$succeeded" != "$SELLOUT_STOCK" ] || [ "$sold" != "$SELLOUT_STOCK" ]; then
+                        say "SELL-OUT WRONG: $variant sold $sold (clients saw $succeeded) of $SELLOUT_STOCK"
+                        sellout_problems=$((sellout_problems + 1))
+                    fi
+                fi
+            done
+        done
+    done
+done
+problems=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.verify()")
+sleep 2
+unpublished=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.atp_dirty")
+
+say "ATP reads: $ATP_SKUS SKUs x 3 channels"
+PGOPTIONS="-c client_min_messages=warning" q -d postgres \
+    -c "DROP DATABASE IF EXISTS bench_atp WITH (FORCE)" -c "CREATE DATABASE bench_atp"
+q -d bench_atp >/dev/null <<SQL
+CREATE EXTENSION inventory_truth;
+SET inventory_truth.notify_mode = off;
+SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
+SELECT inventory_truth.add_channel('web', 30, buffer => 2), inventory_truth.add_channel('amazon', 10),
+       inventory_truth.add_channel('wholesale', 20, kind => 'wholesale');
+SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 30);
+SELECT inventory_truth.set_ringfence('wholesale', NULL, units => 5);
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+SELECT 'S' || g, l, NULL, 'available', 20 + g % 50
+  FROM generate_series(1, $ATP_SKUS) g, unnest(ARRAY['DC1', 'DC2']) l;
+CREATE TABLE bench_atp_flat (sku text, channel text, atp bigint, PRIMARY KEY (sku, channel));
+INSERT INTO bench_atp_flat SELECT sku, channel, atp FROM inventory_truth.atp_snapshot();
+VACUUM ANALYZE;
+SQL
+# Median of 5 timed runs, in ms.
+time_query() {
+    local db=$1 sql=$2 _
+    for _ in 1 2 3 4 5; do
+        qa -d "$db" -c "\\timing on" -c "$sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+    done | sort -n | sed -n 3p
+}
+snapshot_all_ms=$(time_query bench_atp "SELECT count(*) FROM inventory_truth.atp_snapshot()")
+snapshot_rows=$(qa -d bench_atp -c "SELECT count(*) FROM inventory_truth.atp_snapshot()")
+snapshot_web_ms=$(time_query bench_atp "SELECT count(*) FROM inventory_truth.atp_snapshot('web')")
+flat_all_ms=$(time_query bench_atp "SELECT count(*) FROM (SELECT sku, channel, atp FROM bench_atp_flat) f")
+echo "\\set n random(1, $ATP_SKUS)
+SELECT inventory_truth.atp('S' || :n, 'web');" >"$work/atp.sql"
+echo "\\set n random(1, $ATP_SKUS)
+SELECT atp FROM bench_atp_flat WHERE sku = 'S' || :n AND channel = 'web';" >"$work/flat.sql"
+pgbench_tps() { "$PGBIN/pgbench" -n -c 16 -j 2 -T "$DURATION" -f "$1" bench_atp 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+atp_tps=$(pgbench_tps "$work/atp.sql")
+flat_tps=$(pgbench_tps "$work/flat.sql")
+atp_tps2=$(pgbench_tps "$work/atp.sql")
+flat_tps2=$(pgbench_tps "$work/flat.sql")
+
+say "history: $HISTORY_ROWS ledger rows against an empty ledger"
+make_store bench_empty 10000
+make_store bench_history 10000
+# Restored-history rows (reservations and their releases: net zero per bucket, so verify()
+# stays clean) and as many ended holds, loaded with the ledger's row triggers off, as
+# pg_restore would load them.
+q -d bench_history >/dev/null <<SQL
+ALTER TABLE inventory_truth.movement DISABLE TRIGGER USER;
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, channel, ref, reason,
+                                      occurred_at, recorded_at, actor, txid)
+SELECT 'S' || (1 + g / 2 % 10000), 'DC1',
+       CASE WHEN g % 2 = 0 THEN 'available' ELSE 'committed' END::inventory_truth.stage,
+       CASE WHEN g % 2 = 0 THEN 'committed' ELSE 'available' END::inventory_truth.stage,
+       1, 'web', 'H' || g / 2, 'history', now() - interval '1 year' + g * interval '1 millisecond',
+       now() - interval '1 year' + g * interval '1 millisecond', 'history', '1'::xid8
+  FROM generate_series(0, $HISTORY_ROWS - 1) g;
+ALTER TABLE inventory_truth.movement ENABLE TRIGGER USER;
+INSERT INTO inventory_truth.hold (channel, ref, sku, location, qty, open_qty, released_qty, status, created_at, ended_at)
+SELECT 'web', 'H' || g, 'S' || (1 + g % 10000), 'DC1', 1, 0, 1, 'released', now() - interval '1 year', now() - interval '1 year'
+  FROM generate_series(0, $HISTORY_ROWS / 2 - 1) g;
+VACUUM ANALYZE;
+SQL
+history_rows=$(qa -d bench_history -c "SELECT count(*) FROM inventory_truth.movement")
+: >"$work/history"
+for round in $(seq 1 "$ROUNDS"); do
+    for db in bench_empty bench_history; do
+        line=$(run_load "$db" relay 16 uniform:10000 "h$round")
+        echo "$db $round $line" >>"$work/history"
+        say "history round $round  $db: $line"
+    done
+done
+history_problems=$(qa -d bench_history -c "SELECT count(*) FROM inventory_truth.verify()")
+
+say "profile: where a reservation's time goes (pg_stat_statements, wait events)"
+cluster stop bench
+IT_PRELOAD=1 IT_EXTRA_PRELOAD=pg_stat_statements cluster start bench
+q -d bench -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+q -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
+# Wait events of the buyers, sampled every 20 ms during the run.
+(
+    end=$((SECONDS + DURATION))
+    while [ "$SECONDS" -lt "$end" ]; do
+        qa -d bench -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU (no wait)')
+                          FROM pg_stat_activity
+                         WHERE backend_type = 'client backend' AND datname = 'bench' AND state = 'active'
+                           AND pid <> pg_backend_pid()"
+        sleep 0.02
+    done
+) >"$work/waits" &
+profile_line=$(run_load bench relay 16 uniform:10000 profile)
+wait
+q -d bench -At -F ' | ' >"$work/statements" -c "
+    SELECT round((100 * total_exec_time / sum(total_exec_time) FILTER (WHERE toplevel) OVER ())::numeric, 1),
+           round((total_exec_time / greatest(calls, 1) * 1000)::numeric, 1), calls,
+           regexp_replace(left(query, 110), '\\s+', ' ', 'g')
+      FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')
+     ORDER BY total_exec_time DESC LIMIT 14"
+
+say "writing $OUT"
+settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name)
+                             FROM pg_settings
+                            WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_level',
+                                           'max_connections', 'work_mem', 'max_wal_size', 'checkpoint_timeout')")
+{
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`bench/suite.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); do not edit by hand. Reproduce with:"
+    echo
+    echo '```sh'
+    echo "$command_line"
+    echo '```'
+    echo
+    echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ { print $2 }') GB RAM; PostgreSQL $("$PGBIN/postgres" --version | awk '{ print $3 }'), a scratch cluster with default settings but for the socket ($settings); the extension built \`$IT_PROFILE\`, preloaded (the relay runs in every variant; \`off\` and \`direct\` only set \`notify_mode\` per session). Load: \`client/examples/reserve_load.rs\` (one connection per client, one statement per reservation, back to back) on the same 2 cores as the server. Every variant of a workload runs in the same session, interleaved, $ROUNDS round(s) of ${DURATION} s; figures are means over rounds. These machines are noisy: read ratios measured side by side, not absolute numbers across runs."
+    echo
+    echo "## Reservations that succeeded per second, and latency"
+    echo
+    echo "| workload | clients | variant | reservations/s | vs b1 | vs b1n | p50 ms | p95 ms | p99 ms | refused/s | errors |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for workload_name in $WORKLOADS; do
+        for clients in $CLIENT_COUNTS; do
+            awk -v w="$workload_name" -v c="$clients" -v variants="$VARIANTS" '
+                $1 == w && $2 == c { n[$3]++; tps[$3] += $5; p50[$3] += $6; p95[$3] += $7; p99[$3] += $8
+                                     refused[$3] += $11 / $13; errors[$3] += $12 }
+                END {
+                    nv = split(variants, order, " ")
+                    for (i = 1; i <= nv; i++) {
+                        v = order[i]; if (!n[v]) continue
+                        printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %d |\n",
+                            w, c, v, tps[v] / n[v], tps[v] / tps["b1"], tps[v] / tps["b1n"],
+                            p50[v] / n[v], p95[v] / n[v], p99[v] / n[v], refused[v] / n[v], errors[v]
+                    }
+                }' "$results"
+        done
+    done
+    echo
+    echo "Sell-out ($SELLOUT_STOCK units, demand far above): every variant sold exactly the stock in every run: $([ "$sellout_problems" = 0 ] && echo yes || echo "NO ($sellout_problems runs wrong)"). \`verify()\` after all runs: $([ "$problems" = 0 ] && echo clean || echo "$problems problems"); changes left unpublished 2 s after the last run: $unpublished."
+    echo
+    echo "## Notification latency under the uniform load"
+    echo
+    echo "Commit to receipt, measured by a real listener (\`client/examples/notify_latency.rs\`): a probe session reserves a probe SKU every 20 ms during the run and notes when its COMMIT returned; the listener notes when the notification with that version arrived."
+    echo
+    echo "| variant | clients | round | probes | p50 ms | p95 ms | p99 ms | max ms | missing |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$latencies"
+    echo
+    echo "## ATP reads at $ATP_SKUS SKUs x 3 channels"
+    echo
+    echo "Two locations, amazon fenced 30% and wholesale 5 units for every SKU, web with a buffer of 2. Median of 5 runs; the hand-written reference reads a table that already holds the answer."
+    echo
+    echo "| query | rows | ms |"
+    echo "|---|---|---|"
+    echo "| \`SELECT count(*) FROM inventory_truth.atp_snapshot()\` | $snapshot_rows | $snapshot_all_ms |"
+    echo "| \`SELECT count(*) FROM inventory_truth.atp_snapshot('web')\` | $ATP_SKUS | $snapshot_web_ms |"
+    echo "| reference: \`SELECT count(*)\` over a precomputed (sku, channel, atp) table | $snapshot_rows | $flat_all_ms |"
+    echo
+    echo "\`atp(sku, 'web')\` for a random SKU, 16 pgbench clients: $atp_tps and $atp_tps2 calls/s; reference \`SELECT atp FROM bench_atp_flat WHERE ...\`: $flat_tps and $flat_tps2 (interleaved)."
+    echo
+    echo "## Reservations with $history_rows ledger rows"
+    echo
+    echo "relay mode, 16 clients, uniform over 10,000 SKUs; \`bench_history\` holds $history_rows restored ledger rows and $((HISTORY_ROWS / 2)) ended holds, \`bench_empty\` none; interleaved. \`verify()\` on the history database: $([ "$history_problems" = 0 ] && echo clean || echo "$history_problems problems")."
+    echo
+    echo "| database | round | reservations/s | p50 ms | p99 ms |"
+    echo "|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $6 }' "$work/history"
+    awk '{ t[$1] += $3 } END { if (t["bench_empty"] > 0) printf "\nWith history: %.2f x the empty ledger.\n", t["bench_history"] / t["bench_empty"] }' "$work/history"
+    echo
+    echo "## Where a reservation's time goes"
+    echo
+    echo "One more ${DURATION} s run (relay, 16 clients, uniform) with pg_stat_statements tracking nested statements: $(awk '{ print $1 }' <<<"$profile_line") reservations/s. Statements by total time (share of all top-level time; mean per call):"
+    echo
+    echo "| % of time | mean µs | calls | statement |"
+    echo "|---|---|---|---|"
+    awk -F ' [|] ' '{ gsub(/\|/, "\\|", $4); printf "| %s | %s | %s | `%s` |\n", $1, $2, $3, $4 }' "$work/statements"
+    echo
+    echo "Wait events of the buyers' backends, sampled every 20 ms while active:"
+    echo
+    echo "| wait | share of samples |"
+    echo "|---|---|"
+    sort "$work/waits" | uniq -c | sort -rn | head -8 \
+        | awk -v total="$(wc -l <"$work/waits")" '{ n = $1; $1 = ""; sub(/^ /, ""); printf "| %s | %.0f%% |\n", $0, 100 * n / total }'
+} >"$OUT.tables"
+if [ -f "$OUT" ] && grep -q '^<!-- analysis -->' "$OUT"; then
+    # Keep the hand-written analysis below the marker.
+    sed -n '/^<!-- analysis -->/,$p' "$OUT" >>"$OUT.tables"
+fi
+mv "$OUT.tables" "$OUT"
+say "results in $OUT"
+if [ "$sellout_problems" != 0 ] || [ "$problems" != 0 ] || [ "$history_problems" != 0 ]; then
+    die "correctness failed: sell-outs wrong $sellout_problems, verify() $problems / $history_problems"
+fi

@@ -1,0 +1,183 @@
+//! A load of buyers, for the benchmark suite (bench/suite.sh): `clients` connections each
+//! reserve one unit at a time, back to back, for `seconds`, and the run reports how many
+//! reservations succeeded (not attempts) and their latency.
+//!
+//!   reserve_load "<connection string>" <variant> <clients> <seconds> <workload> <run tag>
+//!
+//! Variants, one statement per reservation (autocommit, one round trip each):
+//!   b0    UPDATE bench_stock SET available = available - 1 WHERE sku = $1 AND available >= 1
+//!   b1    b0 and, when it took a unit, an INSERT of a hold row (one statement, a CTE)
+//!   b1n   b1 and pg_notify() in the same statement
+//!   ext   SELECT inventory_truth.reserve('web', $1, 1, $2) (the notification mode comes from
+//!         the connection string's options)
+//! A reservation succeeds when a unit was taken; refused when the stock or ATP was short (the
+//! UPDATE took nothing; reserve raised IT001); anything else is an error, counted and printed.
+//!
+//! Workloads: `uniform:N` (SKUs S1..SN, uniform), `skewed:N` (80% of reservations on the first
+//! fifth of S1..SN), `one:SKU` (every reservation on SKU: a hot SKU, or a sell-out).
+//!
+//! Prints one line: `attempts succeeded refused errors p50_us p95_us p99_us seconds`.
+
+use std::time::{Duration, Instant};
+
+use inventory_truth_client::{connect, sqlstate, Lcg};
+
+enum Workload {
+    Uniform(u64),
+    Skewed(u64),
+    One(String),
+}
+
+impl Workload {
+    fn parse(text: &str) -> Option<Workload> {
+        let (kind, arg) = text.split_once(':')?;
+        match kind {
+            "uniform" => Some(Workload::Uniform(arg.parse().ok().filter(|n| *n > 0)?)),
+            "skewed" => Some(Workload::Skewed(arg.parse().ok().filter(|n| *n >= 5)?)),
+            "one" if !arg.is_empty() => Some(Workload::One(arg.to_owned())),
+            _ => None,
+        }
+    }
+
+    fn sku(&self, rng: &mut Lcg) -> String {
+        match self {
+            Workload::Uniform(n) => format!("S{}", 1 + rng.next(*n)),
+            Workload::Skewed(n) => {
+                let hot = n / 5;
+                if rng.next(100) < 80 {
+                    format!("S{}", 1 + rng.next(hot))
+                } else {
+                    format!("S{}", 1 + hot + rng.next(n - hot))
+                }
+            }
+            Workload::One(sku) => sku.clone(),
+        }
+    }
+}
+
+fn statement(variant: &str) -> Option<&'static str> {
+    Some(match variant {
+        "b0" => "UPDATE bench_stock SET available = available - 1 WHERE sku = $1 AND available >= 1 AND $2::text IS NOT NULL",
+        "b1" => "WITH taken AS (UPDATE bench_stock SET available = available - 1
+                                 WHERE sku = $1 AND available >= 1 RETURNING sku)
+                 INSERT INTO bench_hold (sku, ref, qty) SELECT taken.sku, $2, 1 FROM taken",
+        "b1n" => "WITH taken AS (UPDATE bench_stock SET available = available - 1
+                                  WHERE sku = $1 AND available >= 1 RETURNING sku)
+                  INSERT INTO bench_hold (sku, ref, qty)
+                  SELECT taken.sku, $2, 1 FROM taken CROSS JOIN LATERAL pg_notify('bench', taken.sku) AS sent",
+        "ext" => "SELECT inventory_truth.reserve('web', $1, 1, $2)",
+        _ => return None,
+    })
+}
+
+#[derive(Default)]
+struct Tally {
+    attempts: u64,
+    succeeded: u64,
+    refused: u64,
+    errors: u64,
+    latencies_us: Vec<u32>,
+    first_error: Option<String>,
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: reserve_load \"<connection string>\" <b0|b1|b1n|ext> <clients> <seconds> <uniform:N|skewed:N|one:SKU> <run tag>";
+    let [dsn, variant, clients, seconds, workload, tag] = &args[..] else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let (Some(sql), Ok(clients), Ok(seconds), Some(_)) = (
+        statement(variant),
+        clients.parse::<u64>(),
+        seconds.parse::<f64>(),
+        Workload::parse(workload),
+    ) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+
+    // Every client connects and prepares first; the clock starts when all are ready.
+    let mut sessions = Vec::new();
+    for _ in 0..clients {
+        let db = connect(dsn).await.expect("a client connects");
+        let prepared = db.prepare(sql).await.expect("the statement prepares");
+        sessions.push((db, prepared));
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for (client, (db, prepared)) in sessions.into_iter().enumerate() {
+        let workload = Workload::parse(workload).expect("checked above");
+        let tag = tag.clone();
+        let returns_rows = variant == "ext";
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Lcg(0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1));
+            let mut tally = Tally::default();
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let sku = workload.sku(&mut rng);
+                let reference = format!("{tag}-{client}-{i}");
+                i += 1;
+                let began = Instant::now();
+                let outcome = if returns_rows {
+                    db.query(&prepared, &[&sku, &reference])
+                        .await
+                        .map(|rows| rows.len() as u64)
+                } else {
+                    db.execute(&prepared, &[&sku, &reference]).await
+                };
+                let took = began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                tally.attempts += 1;
+                tally.latencies_us.push(took);
+                match outcome {
+                    Ok(0) => tally.refused += 1,
+                    Ok(_) => tally.succeeded += 1,
+                    Err(e) if sqlstate(&e).as_deref() == Some("IT001") => tally.refused += 1,
+                    Err(e) => {
+                        tally.errors += 1;
+                        tally.first_error.get_or_insert_with(|| format!("{e:?}"));
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut all = Tally::default();
+    for task in tasks {
+        let t = task.await.expect("a client task ends");
+        all.attempts += t.attempts;
+        all.succeeded += t.succeeded;
+        all.refused += t.refused;
+        all.errors += t.errors;
+        all.latencies_us.extend(t.latencies_us);
+        if all.first_error.is_none() {
+            all.first_error = t.first_error;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| -> u32 {
+        if all.latencies_us.is_empty() {
+            return 0;
+        }
+        // Nearest rank.
+        let rank = ((p * all.latencies_us.len() as f64).ceil() as usize).max(1);
+        all.latencies_us[rank.min(all.latencies_us.len()) - 1]
+    };
+    if let Some(e) = &all.first_error {
+        eprintln!("reserve_load: first error: {e}");
+    }
+    println!(
+        "{} {} {} {} {} {} {} {:.3}",
+        all.attempts,
+        all.succeeded,
+        all.refused,
+        all.errors,
+        pct(0.50),
+        pct(0.95),
+        pct(0.99),
+        elapsed
+    );
+}

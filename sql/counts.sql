@@ -336,7 +336,7 @@ DECLARE
     r record;
     m movement;
     moved bigint[] := '{}';
-    ref text;
+    step record;
     net_since bigint;
 BEGIN
     PERFORM _require(submit_count.task, 'task'),
@@ -385,34 +385,31 @@ BEGIN
     END IF;
     SELECT * INTO r FROM _count_reconciliation(submit_count.counted + net_since, bin.available,
                                                bin.committed, bin.missing);
-    ref := 'count-' || t.id;
-    IF r.found > 0 THEN
-        m := _move(t.sku, t.location, 'missing', 'available', r.found, ref, 'count: found', submit_count.occurred_at);
-        moved := moved || m.id;
-        RETURN NEXT m;
-    END IF;
-    IF r.gain > 0 THEN
-        m := _move(t.sku, t.location, NULL, 'available', r.gain, ref, 'count gain', submit_count.occurred_at);
-        moved := moved || m.id;
-        RETURN NEXT m;
-    END IF;
-    IF r.lost_available > 0 THEN
-        m := _move(t.sku, t.location, 'available', 'written_off', r.lost_available, ref, 'count loss',
-                   submit_count.occurred_at);
-        moved := moved || m.id;
-        RETURN NEXT m;
-    END IF;
-    FOR m IN SELECT * FROM _holds_go_missing(t.sku, t.location, r.lost_committed, 'count: not in the bin',
-                                            submit_count.occurred_at) LOOP
-        moved := moved || m.id;
-        RETURN NEXT m;
+    -- In this order: missing units found come back first, then gains, losses from available,
+    -- holds' units going missing (one row per hold, naming it), and what stays missing goes.
+    FOR step IN
+        SELECT * FROM (VALUES (1, 'missing'::stage, 'available'::stage, r.found, 'count: found'),
+                              (2, NULL, 'available', r.gain, 'count gain'),
+                              (3, 'available', 'written_off', r.lost_available, 'count loss'),
+                              (4, 'committed', 'missing', r.lost_committed, 'count: not in the bin'),
+                              (5, 'missing', 'written_off', r.written_off, 'count: not found'))
+                      AS s(n, from_stage, to_stage, qty, reason)
+         WHERE s.qty > 0
+         ORDER BY s.n
+    LOOP
+        IF step.from_stage = 'committed' THEN
+            FOR m IN SELECT * FROM _holds_go_missing(t.sku, t.location, step.qty, step.reason,
+                                                    submit_count.occurred_at) LOOP
+                moved := moved || m.id;
+                RETURN NEXT m;
+            END LOOP;
+        ELSE
+            m := _move(t.sku, t.location, step.from_stage, step.to_stage, step.qty, 'count-' || t.id,
+                       step.reason, submit_count.occurred_at);
+            moved := moved || m.id;
+            RETURN NEXT m;
+        END IF;
     END LOOP;
-    IF r.written_off > 0 THEN
-        m := _move(t.sku, t.location, 'missing', 'written_off', r.written_off, ref, 'count: not found',
-                   submit_count.occurred_at);
-        moved := moved || m.id;
-        RETURN NEXT m;
-    END IF;
 
     UPDATE count_task c
        SET status = 'counted', counted_qty = submit_count.counted,

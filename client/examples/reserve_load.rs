@@ -16,7 +16,8 @@
 //! Workloads: `uniform:N` (SKUs S1..SN, uniform), `skewed:N` (80% of reservations on the first
 //! fifth of S1..SN), `one:SKU` (every reservation on SKU: a hot SKU, or a sell-out).
 //!
-//! Prints one line: `attempts succeeded refused errors p50_us p95_us p99_us seconds`.
+//! Prints one line: `attempts succeeded refused errors p50_us p95_us p99_us seconds
+//! last_success_seconds` (when the last reservation that succeeded returned: a sell-out's end).
 
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,7 @@ struct Tally {
     errors: u64,
     latencies_us: Vec<u32>,
     first_error: Option<String>,
+    last_success: Duration,
 }
 
 #[tokio::main]
@@ -133,7 +135,10 @@ async fn main() {
                 tally.latencies_us.push(took);
                 match outcome {
                     Ok(0) => tally.refused += 1,
-                    Ok(_) => tally.succeeded += 1,
+                    Ok(_) => {
+                        tally.succeeded += 1;
+                        tally.last_success = start.elapsed();
+                    }
                     Err(e) if sqlstate(&e).as_deref() == Some("IT001") => tally.refused += 1,
                     Err(e) => {
                         tally.errors += 1;
@@ -152,6 +157,7 @@ async fn main() {
         all.refused += t.refused;
         all.errors += t.errors;
         all.latencies_us.extend(t.latencies_us);
+        all.last_success = all.last_success.max(t.last_success);
         if all.first_error.is_none() {
             all.first_error = t.first_error;
         }
@@ -170,7 +176,7 @@ async fn main() {
         eprintln!("reserve_load: first error: {e}");
     }
     println!(
-        "{} {} {} {} {} {} {} {:.3}",
+        "{} {} {} {} {} {} {} {:.3} {:.3}",
         all.attempts,
         all.succeeded,
         all.refused,
@@ -178,6 +184,7 @@ async fn main() {
         pct(0.50),
         pct(0.95),
         pct(0.99),
-        elapsed
+        elapsed,
+        all.last_success.as_secs_f64()
     );
 }

@@ -255,6 +255,19 @@ SELECT count(*) FROM (SELECT expect('BOX', 'DC1', 40, 'PO-1', current_date + 3)
                       UNION ALL SELECT expect('BOX', 'DC1', 12, 'PO-0', current_date - 1)) expected;
 SELECT day - current_date AS in_days, inbound, in_building, atp FROM atp_timeline('BOX', 'web');
 SELECT day - current_date AS in_days, inbound, in_building, atp FROM atp_timeline('BOX', 'wholesale');
+-- The projection is what happens: put away what is on the dock, receive the overdue 12 and put
+-- them away, and today's ATP is what today's row said; then the 40 due in 3 days.
+SELECT atp AS projected_web FROM atp_timeline('BOX', 'web') WHERE day = current_date \gset
+SELECT atp AS projected_wholesale FROM atp_timeline('BOX', 'wholesale') WHERE day = current_date \gset
+SELECT count(*) FROM put_away('BOX', 'DC1', 8);
+SELECT count(*) FROM receive('BOX', 'DC1', 12, 'PO-0');
+SELECT count(*) FROM put_away('BOX', 'DC1', 12);
+SELECT atp('BOX', 'web') = :projected_web AS web_as_projected,
+       atp('BOX', 'wholesale') = :projected_wholesale AS wholesale_as_projected;
+SELECT atp AS projected_web FROM atp_timeline('BOX', 'web') WHERE day = current_date + 3 \gset
+SELECT count(*) FROM receive('BOX', 'DC1', 40, 'PO-1');
+SELECT count(*) FROM put_away('BOX', 'DC1', 40);
+SELECT atp('BOX', 'web') = :projected_web AS web_as_projected;
 -- A SKU with nothing anywhere: one row, today, zero.
 SELECT count(*) FROM expect('NEW', 'DC1', 5, 'PO-3', current_date + 1);
 SELECT count(*) FROM cancel_expected('NEW', 'DC1', 'PO-3');

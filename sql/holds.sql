@@ -353,8 +353,20 @@ BEGIN
     IF p_location IS NOT NULL THEN
         PERFORM _known_location(p_location);
     END IF;
-    -- _lock_sku's lock, written out: this is the hot path, and a call costs.
-    PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
+    -- _lock_sku's lock, written out: this is the hot path, and a call costs. When another
+    -- transaction has the SKU's turn (a busy SKU: a flash sale), a sale the committed stock
+    -- cannot serve is refused at once instead of queueing for the lock only to be refused
+    -- there: a sold-out SKU refuses buyers side by side. The check under the lock below stays,
+    -- so nothing can oversell; a retry of an open hold still waits and gets its hold back.
+    PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM hold WHERE hold.channel = p_channel AND hold.ref = p_ref AND hold.sku = p_sku)
+           AND (_sellable(p_sku, p_channel, NULL) - _buffer(p_channel, p_sku) < p_qty
+                OR (p_location IS NOT NULL AND _sellable(p_sku, p_channel, p_location) < p_qty)) THEN
+            PERFORM _check_sale(p_channel, p_sku, p_location, p_qty);
+        END IF;
+        PERFORM FROM sku WHERE code = p_sku FOR NO KEY UPDATE;
+    END IF;
 
     -- A retry (same channel, ref, SKU and qty) of a hold still open gets it back; anything
     -- else under that reference is a conflict, including a retry after the hold ended: its

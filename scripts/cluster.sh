@@ -10,6 +10,8 @@
 #   cluster.sh env     [NAME]          print PGHOST/PGPORT/PGUSER exports: eval "$(cluster.sh env demo)"
 #   cluster.sh dsn     [NAME]          print a libpq connection string for clients (tokio-postgres, ...)
 #   cluster.sh psql    [NAME] [ARGS]   open psql on it
+#   cluster.sh crash   NAME [PID]      fault tests: SIGKILL its postmaster (and wait until all its
+#                                      processes are gone), or PID, one of its server processes
 #
 # Each cluster lives in $IT_SCRATCH_DIR/NAME (outside the git tree) and is owned and run by
 # $IT_RUNAS. It accepts connections only on a Unix socket in its own private directory (no TCP):
@@ -151,6 +153,36 @@ cmd_psql() {
     exec "$PGBIN/psql" "$@"
 }
 
+# SIGKILL, as a power cut or the OOM killer would. Without PID: the postmaster; its children
+# notice and exit, and the next start recovers from the WAL (it cannot start while they still
+# hold the shared memory, so this waits for them). With PID: one server process; the postmaster
+# then resets every process of the cluster and recovers by itself.
+cmd_crash() {
+    local name=${1:-} pid=${2:-}
+    [ -n "$name" ] || die "usage: cluster.sh crash NAME [PID]"
+    is_running "$name" || die "cluster '$name' is not running"
+    local postmaster children
+    postmaster=$(as_owner head -n 1 "$(cluster_dir "$name")/data/postmaster.pid")
+    if [ -n "$pid" ]; then
+        [ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$postmaster" ] \
+            || die "process $pid is not a server process of cluster '$name'"
+        as_owner kill -KILL "$pid"
+        say "killed process $pid of cluster '$name'"
+        return 0
+    fi
+    children=$(pgrep -P "$postmaster" || true)
+    as_owner kill -KILL "$postmaster"
+    local p waited=0
+    for p in $postmaster $children; do
+        while [ -d "/proc/$p" ]; do
+            [ "$waited" -lt 600 ] || die "process $p of cluster '$name' outlived its postmaster by 60 s"
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+    done
+    say "killed the postmaster of cluster '$name'; its processes are gone"
+}
+
 case "${1:-}" in
     install) cmd_install ;;
     start) cmd_start "${2:-}" ;;
@@ -160,5 +192,6 @@ case "${1:-}" in
     env) cmd_env "${2:-}" ;;
     dsn) cmd_dsn "${2:-}" ;;
     psql) shift; cmd_psql "$@" ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    crash) cmd_crash "${2:-}" "${3:-}" ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

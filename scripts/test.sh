@@ -6,6 +6,10 @@
 #   client     real-client tests (client/tests, tokio-postgres) against the same cluster, and
 #              the relay's against a second one that preloads the extension
 #   restore    pg_dump / pg_restore round trip (tests/scripts/dump_restore.sh), same cluster
+#   faults     randomized stress, kill -9 of the postmaster and of the relay mid-load, a full
+#              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
+#              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
+#              the length of the load.
 #   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
 #
@@ -15,7 +19,7 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-all_layers=(unit regress isolation client restore scripts)
+all_layers=(unit regress isolation client restore faults scripts)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
 for layer in "${wanted[@]}"; do
@@ -96,6 +100,23 @@ client_tests() {
     return "$status"
 }
 
+# The fault tests crash their cluster; they are #[ignore]d in a plain `cargo test` for that reason
+# and run here with --ignored. pg_amcheck then checks every table and index of every database.
+fault_tests() {
+    local dsn status=0
+    cluster destroy faults && IT_PRELOAD=1 cluster start faults && dsn=$(cluster dsn faults) || return 1
+    INVENTORY_TRUTH_FAULT_CLUSTER=faults INVENTORY_TRUTH_FAULT_TEST_DSN=$dsn \
+        cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client --test faults \
+        -- --ignored --nocapture --test-threads 1 || status=$?
+    if [ "$status" -eq 0 ]; then
+        say "pg_amcheck over every database of the crashed cluster"
+        (eval "$(cluster env faults)" && "$PGBIN/pg_amcheck" --all --install-missing \
+            --heapallindexed --parent-check --progress) || status=$?
+    fi
+    cluster stop faults
+    return "$status"
+}
+
 tree_before=$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)
 
 wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
@@ -120,6 +141,7 @@ elif wants regress || wants isolation || wants client || wants restore; then
     fi
 fi
 
+wants faults && run_layer "fault tests and pg_amcheck (client/tests/faults.rs)" fault_tests
 wants scripts && run_layer "scratch-cluster helper (tests/scripts)" "$REPO_ROOT/tests/scripts/cluster_helper.sh"
 
 if [ "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)" != "$tree_before" ]; then

@@ -26,6 +26,7 @@ pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"inventory_truth"));
 pub static RELAY_WAKE_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static RELAY_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static RELAY_QUEUE_LIMIT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 
 /// Registers every setting. Mode and channel are superuser-only (`SUSET`): a session that could
 /// turn them off would silence every storefront. The relay's own settings take effect on reload.
@@ -63,6 +64,16 @@ pub fn register() {
         &RELAY_BATCH_SIZE,
         1,
         1_000_000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"inventory_truth.relay_queue_limit",
+        c"Fraction of the notify queue in use (pg_notification_queue_usage()) at which the relay stops publishing until listeners catch up.",
+        c"A listener that stays in a transaction holds every later notification in the queue; when the queue is full, every NOTIFY of the cluster fails. The relay pauses first, and publishes the final values once the queue drains.",
+        &RELAY_QUEUE_LIMIT,
+        0.000_001,
+        1.0,
         GucContext::Sighup,
         GucFlags::default(),
     );

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::guc::{RELAY_BATCH_SIZE, RELAY_WAKE_INTERVAL_MS};
+use crate::guc::{RELAY_BATCH_SIZE, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
 
 /// Databases served at once: one relay each.
 const SLOTS: usize = 64;
@@ -35,6 +35,8 @@ const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 const COALESCE: Duration = Duration::from_millis(2);
 /// Holds expired per transaction by the relay.
 const EXPIRY_BATCH: i32 = 50;
+/// How often a relay paused by a nearly full notify queue looks again.
+const QUEUE_RECHECK: Duration = Duration::from_secs(1);
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -299,6 +301,41 @@ fn extension_installed() -> bool {
     .unwrap_or(false)
 }
 
+enum Publication {
+    /// Changes taken and published (fewer than the batch: none left).
+    Taken(i32),
+    /// Nothing published: the notify queue is this full (see `relay_queue_limit`).
+    QueueFull(f64),
+}
+
+/// The fraction of the cluster's notify queue in use. A listener that stays in a transaction
+/// keeps every later notification in the queue; once it is full, every NOTIFY of the cluster
+/// fails at commit (the relay's, and any application's). The relay stops short of that.
+fn notify_queue_usage() -> f64 {
+    Spi::get_one::<f64>("SELECT pg_catalog.pg_notification_queue_usage()")
+        .ok()
+        .flatten()
+        .unwrap_or(0.0)
+}
+
+/// Lets PostgreSQL free the notify-queue space that listeners have read. Only a sending
+/// transaction does that, at a commit whose notifications cross a queue page numbered a multiple
+/// of four (`asyncQueueAdvanceTail`); a paused relay sends nothing, so without this, once the
+/// laggard caught up, the queue would look full until some other application notified. Four
+/// notifications of a page each, on a channel nobody listens to, cross such a page: 32 kB per
+/// look, once a second while paused. Not when the queue is all but full: they would not fit.
+fn nudge_notify_queue() {
+    if notify_queue_usage() >= 0.99 {
+        return;
+    }
+    if let Err(e) = Spi::run(
+        "SELECT pg_catalog.pg_notify('inventory_truth_queue_nudge', pg_catalog.lpad(i::text, 7900, '.'))
+           FROM pg_catalog.generate_series(1, 4) i",
+    ) {
+        error!("inventory_truth relay: cannot nudge the notify queue: {e}");
+    }
+}
+
 /// One database's relay: publishes recorded ATP changes whenever a commit wakes it (or every
 /// wake interval), and expires holds every wake interval.
 #[pg_guard]
@@ -324,6 +361,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     log!("inventory_truth relay serving database {database} ({resynced} SKUs to republish)");
     let mut last_expiry: Option<Instant> = None;
     let mut last_publication: Option<Instant> = None;
+    // Since when the notify queue has been too full to publish (looked at every QUEUE_RECHECK).
+    let mut paused_since: Option<Instant> = None;
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -362,29 +401,69 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 unsafe { pg_sys::pg_usleep((COALESCE - elapsed).as_micros() as _) };
             }
         }
+        // While the notify queue is nearly full, publishing waits (see queue_has_room); buyers
+        // go on recording changes, and the final values go out once listeners catch up.
+        if paused_since.is_some() {
+            unsafe { pg_sys::pg_usleep(QUEUE_RECHECK.as_micros() as _) };
+            if BackgroundWorker::sigterm_received() {
+                return;
+            }
+            BackgroundWorker::transaction(nudge_notify_queue);
+        }
         // One transaction per batch, until a batch comes back short: more may be waiting.
         loop {
-            let taken = BackgroundWorker::transaction(|| {
+            let limit = RELAY_QUEUE_LIMIT.get();
+            let outcome = BackgroundWorker::transaction(|| {
+                let usage = notify_queue_usage();
+                if usage >= limit {
+                    return Publication::QueueFull(usage);
+                }
                 // What a publication writes is derived (atp_published): after a crash the
                 // start-up pass republishes, so it need not wait for the WAL flush, and the
                 // notifications go out sooner. Not for expiring holds, which moves stock.
                 if let Err(e) = Spi::run("SET LOCAL synchronous_commit = off") {
                     error!("inventory_truth relay: cannot set synchronous_commit: {e}");
                 }
-                Spi::get_one_with_args::<i32>(
-                    "SELECT inventory_truth._relay_publish($1)",
-                    &[batch.into()],
+                Publication::Taken(
+                    Spi::get_one_with_args::<i32>(
+                        "SELECT inventory_truth._relay_publish($1)",
+                        &[batch.into()],
+                    )
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
                 )
-                .ok()
-                .flatten()
-                .unwrap_or(0)
             });
-            if taken > 0 {
-                last_publication = Some(Instant::now());
+            match outcome {
+                Publication::QueueFull(usage) => {
+                    if paused_since.is_none() {
+                        warning!(
+                            "inventory_truth relay: the notify queue is {:.4}% full (relay_queue_limit {:.4}%); publishing paused until listeners catch up",
+                            usage * 100.0,
+                            limit * 100.0
+                        );
+                    }
+                    paused_since.get_or_insert_with(Instant::now);
+                    break;
+                }
+                Publication::Taken(taken) => {
+                    if let Some(since) = paused_since.take() {
+                        log!(
+                            "inventory_truth relay: the notify queue has room again; publishing resumed after {:.1} s",
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
+                    if taken > 0 {
+                        last_publication = Some(Instant::now());
+                    }
+                    if taken < batch {
+                        break;
+                    }
+                }
             }
-            if taken < batch {
-                break;
-            }
+        }
+        if paused_since.is_some() {
+            continue;
         }
         if !BackgroundWorker::wait_latch(Some(wake)) {
             return;

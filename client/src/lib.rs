@@ -3,6 +3,7 @@
 
 use tokio_postgres::{Client, NoTls};
 
+pub mod chaos;
 pub mod storefront;
 
 /// The environment variable holding the connection string of a second scratch cluster that

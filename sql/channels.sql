@@ -84,6 +84,7 @@ BEGIN
         RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT EXISTS (SELECT FROM channel c WHERE c.code = p_channel) THEN
+        PERFORM _check_code('channel', p_channel);  -- not a code at all: 22023
         RAISE EXCEPTION 'unknown channel %', _q(p_channel)
             USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_channel().';
     END IF;
@@ -294,8 +295,8 @@ BEGIN
             _require(add_channel.priority, 'priority'),
             _require(add_channel.buffer, 'buffer'),
             _require(add_channel.kind, 'kind');
-    IF add_channel.buffer < 0 THEN
-        RAISE EXCEPTION 'a safety buffer cannot be negative: %', add_channel.buffer
+    IF add_channel.buffer < 0 OR add_channel.buffer > _max_units() THEN
+        RAISE EXCEPTION 'a safety buffer is 0 to % units, not %', _max_units(), add_channel.buffer
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF add_channel.kind NOT IN ('web', 'marketplace', 'wholesale', 'pos', 'other') THEN
@@ -322,8 +323,8 @@ AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM _known_channel(set_buffer.channel);
-    IF set_buffer.units < 0 THEN
-        RAISE EXCEPTION 'a safety buffer cannot be negative: %', set_buffer.units
+    IF set_buffer.units < 0 OR set_buffer.units > _max_units() THEN
+        RAISE EXCEPTION 'a safety buffer is 0 to % units, not %', _max_units(), set_buffer.units
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM _refuse_after_breach(set_buffer.sku, set_buffer.channel, 'change a buffer');
@@ -363,8 +364,8 @@ BEGIN
         RAISE EXCEPTION 'a ringfence is either units or percent: give exactly one'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF set_ringfence.units < 0 THEN
-        RAISE EXCEPTION 'a ringfence cannot be negative: %', _units(set_ringfence.units)
+    IF set_ringfence.units < 0 OR set_ringfence.units > _max_units() THEN
+        RAISE EXCEPTION 'a ringfence is 0 to % units, not %', _max_units(), set_ringfence.units
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF set_ringfence.percent < 0 OR set_ringfence.percent > 100 OR set_ringfence.percent = 'NaN' THEN

@@ -98,8 +98,9 @@ BEGIN
     IF units IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF units < 0 THEN
-        RAISE EXCEPTION '% must be zero or more, not %', what, units USING ERRCODE = 'invalid_parameter_value';
+    IF units < 0 OR units > _max_units() THEN
+        RAISE EXCEPTION '% must be 0 to % units, not %', what, _max_units(), units
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN units;
 END

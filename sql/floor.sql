@@ -166,6 +166,7 @@ BEGIN
     IF receive.ref IS NOT NULL AND NOT EXISTS (
             SELECT FROM expected_receipt e
              WHERE e.ref = receive.ref AND e.sku = receive.sku AND e.location = receive.location) THEN
+        PERFORM _check_code('reference', receive.ref);  -- not a code at all: 22023
         RAISE EXCEPTION 'no expected receipt % for %', _q(receive.ref),
                 _describe(receive.sku, receive.location)
             USING ERRCODE = 'undefined_object',

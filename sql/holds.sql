@@ -482,8 +482,9 @@ DECLARE
 BEGIN
     PERFORM _known_channel(reserve_order.channel),
             _check_code('reference', reserve_order.ref),
-            _check_ttl(reserve_order.ttl);
-    IF reserve_order.lines IS NULL OR jsonb_typeof(reserve_order.lines) <> 'array'
+            _check_ttl(reserve_order.ttl),
+            _require(reserve_order.lines, 'lines');
+    IF jsonb_typeof(reserve_order.lines) <> 'array'
        OR jsonb_array_length(reserve_order.lines) = 0 THEN
         RAISE EXCEPTION 'lines must be a non-empty JSON array of {"sku": ..., "qty": ...}'
             USING ERRCODE = 'invalid_parameter_value';
@@ -511,6 +512,9 @@ BEGIN
     -- A retry must be the same order: lines under this reference that the call does not list,
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
+    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, not the refusal of
+    -- a line that happens to come first.
+    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
     -- SKU order, whatever the basket's order: two baskets never wait for each other in a cycle.
     FOR line IN
         SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location
@@ -547,6 +551,7 @@ BEGIN
             _require(release.ref, 'ref'),
             _require(release.occurred_at, 'occurred_at');
     IF NOT EXISTS (SELECT FROM hold WHERE hold.channel = release.channel AND hold.ref = release.ref) THEN
+        PERFORM _check_code('reference', release.ref);  -- not a code at all: 22023
         RAISE EXCEPTION 'no hold % for channel %', _q(release.ref), _q(release.channel)
             USING ERRCODE = 'undefined_object';
     END IF;

@@ -153,7 +153,14 @@ $$;
 -- A quantity as messages show it: "1 unit", "5 units".
 CREATE FUNCTION _units(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT n || CASE WHEN abs(n) = 1 THEN ' unit' ELSE ' units' END $$;
+AS $$ SELECT n || CASE WHEN n IN (1, -1) THEN ' unit' ELSE ' units' END $$;
+
+-- The most units a movement, a count, a buffer or a fence may name, and the most one location
+-- may hold of one SKU (over all stages): 10^12, far beyond any store, and far enough below
+-- bigint's range that no sum over locations, stages or channels can overflow.
+CREATE FUNCTION _max_units() RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1000000000000::bigint $$;
 
 -- A code as messages show it: in double quotes, like PostgreSQL's own object names.
 CREATE FUNCTION _q(code text) RETURNS text
@@ -310,6 +317,11 @@ BEGIN
         RAISE EXCEPTION 'quantity must be positive: % of %', _units(NEW.qty), _describe(NEW.sku, NEW.location)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NEW.qty > _max_units() THEN
+        RAISE EXCEPTION 'quantity too large: % of %', _units(NEW.qty), _describe(NEW.sku, NEW.location)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A movement is at most %s units.', _max_units());
+    END IF;
     IF NOT isfinite(NEW.occurred_at) THEN
         RAISE EXCEPTION 'occurred_at must be a real time, not %', NEW.occurred_at
             USING ERRCODE = 'invalid_parameter_value';
@@ -322,6 +334,7 @@ BEGIN
                   HINT = 'inventory_truth.allowed_movements() lists the allowed movements.';
     END IF;
     IF NOT EXISTS (SELECT FROM location WHERE code = NEW.location) THEN
+        PERFORM _check_code('location', NEW.location);  -- not a code at all: 22023
         RAISE EXCEPTION 'unknown location %', _q(NEW.location)
             USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_location().';
     END IF;
@@ -509,6 +522,17 @@ BEGIN
             PERFORM _apply_channel_rows(place.sku, place.location, place.channel_rows,
                                         available_after - available_delta, locked_holds);
         END IF;
+        -- Only units from outside add to what a location holds of a SKU; capped, so that no
+        -- bucket or sum of them can overflow.
+        IF EXISTS (SELECT FROM new_rows n
+                    WHERE n.sku = place.sku AND n.location = place.location AND n.from_stage IS NULL
+                      AND _recorded_now(n))
+           AND (SELECT sum(b.qty) FROM balance b
+                 WHERE b.sku = place.sku AND b.location = place.location) > _max_units() THEN
+            RAISE EXCEPTION '% would hold more than % units', _describe(place.sku, place.location), _max_units()
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A location holds at most that many units of one SKU, over all stages.';
+        END IF;
     END LOOP;
     RETURN NULL;
 END
@@ -683,6 +707,11 @@ BEGIN
         RAISE EXCEPTION 'quantity must be positive: % of %', _units(qty), _describe(p_sku, p_location)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF qty > _max_units() THEN
+        RAISE EXCEPTION 'quantity too large: % of %', _units(qty), _describe(p_sku, p_location)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A movement is at most %s units.', _max_units());
+    END IF;
     RETURN qty;
 END
 $$;
@@ -710,6 +739,7 @@ BEGIN
         RAISE EXCEPTION 'sku must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT EXISTS (SELECT FROM sku WHERE code = p_sku) THEN
+        PERFORM _check_code('SKU', p_sku);  -- not a code at all: 22023
         RAISE EXCEPTION 'unknown SKU %', _q(p_sku) USING ERRCODE = 'undefined_object';
     END IF;
     RETURN p_sku;
@@ -725,6 +755,7 @@ BEGIN
         RAISE EXCEPTION 'location must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT EXISTS (SELECT FROM location WHERE code = p_location) THEN
+        PERFORM _check_code('location', p_location);  -- not a code at all: 22023
         RAISE EXCEPTION 'unknown location %', _q(p_location)
             USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_location().';
     END IF;

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod applied;
+pub mod comments;
 pub mod count;
 pub mod fence;
 pub mod guc;

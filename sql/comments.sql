@@ -1,0 +1,313 @@
+-- Descriptions for the objects whose definition carries no COMMENT ON (\df+, \d+, \dT+ show
+-- them): the internal helpers, the tables' and views' columns, the composite type's columns,
+-- the sequences. Loaded after every other SQL file (it names objects from all of them). The
+-- public functions, tables and views are described next to their definitions.
+--
+-- Every object of the extension must have a description: a query over pg_depend (deptype 'e')
+-- that lists the objects without one must return no rows.
+
+------------------------------------------------------------------------------------------------
+-- Internal helpers (names starting with _). Not part of the API: EXECUTE is not granted to any
+-- level; they run inside the SECURITY DEFINER functions and the ledger's triggers.
+
+-- ledger.sql
+COMMENT ON FUNCTION inventory_truth._check_code(text, text) IS
+    'Returns the code of the given kind (SKU, location, channel, reference) if valid: NULL is 22004; empty, over 100 characters, control characters or surrounding spaces are 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._actor() IS
+    'The acting role recorded in movement.actor and elsewhere: the SET ROLE role, else the session''s login role (SECURITY DEFINER functions do not change it). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._units(bigint) IS
+    'A quantity as messages show it: "1 unit", "5 units". Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._max_units() IS
+    'The most units a movement, count, buffer or fence may name, and the most a location may hold of one SKU over all stages (10^12): no sum can overflow bigint. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._q(text) IS
+    'A code in double quotes, as messages show it. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._describe(text, text) IS
+    'A SKU and location as messages show them: SKU "..." at location "...". Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._lock_sku(text, boolean) IS
+    'Takes the SKU''s row lock, first in the ledger''s lock order; with p_create, creates the SKU first when it does not exist. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._add_to_bucket(text, text, inventory_truth.stage, bigint) IS
+    'Adds delta units to a balance bucket (SKU, location, stage), creating it when needed, and returns its new quantity; locks the row. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._track_expected_receipt(inventory_truth.movement, bigint[]) IS
+    'Keeps expected receipts in step with one ledger row into or out of inbound: into inbound adds to the receipt its ref names (creating it) and returns its id; out of inbound draws from the receipt ref names (42704 if none, IT001 if too few open) or, without ref, from the locked open receipts in ETA order (IT001 if they cannot cover it). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._recorded_now(inventory_truth.movement) IS
+    'True for a ledger row recorded by the current transaction, as opposed to restored history. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_validate() IS
+    'Row trigger on movement: checks a new row as every function''s row is checked (required columns 23502, qty > 0 and a real occurred_at 22023, allowed transition IT002, known location and channel 42704, codes, a ref into inbound, a channel and ref naming the hold into or out of committed 22004) and fills in recorded_at, actor and txid; restored rows and rows reserve applied itself are stored as they are. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_apply() IS
+    'Statement trigger on movement: applies the statement''s new rows in the ledger''s lock order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps expected receipts, balances, holds and fences in step. Restored history and a row reserve applied itself are left alone. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_guard() IS
+    'First row trigger on movement, run with the inserting role''s rights: only the table''s owner may supply recorded_at, actor or txid (42501 otherwise); everyone else''s rows get their id from the sequence. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_append_only() IS
+    'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS
+    'Trigger that refuses TRUNCATE (42501) of the tables the ledger sums into or names: balance, expected_receipt, sku, location, movement_commit, fence, hold. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_committed() IS
+    'Deferred trigger on movement: records, as the transaction commits, its commit time in movement_commit (the commit side of the warehouse lag). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._balance_never_negative() IS
+    'Deferred constraint trigger on balance, fired for buckets driven below zero: at commit, refuses with IT001 a transaction that leaves a bucket negative. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone, text) IS
+    'Records one movement in the ledger (through its triggers, like a direct insert) and checks the source bucket at once (IT001), so a function fails at the call rather than at commit; returns the ledger row. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._require(anyelement, text) IS
+    'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_qty(bigint, text, text) IS
+    'Returns a movement quantity if valid: NULL is 22004, zero or less is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_eta(date) IS
+    'Returns an ETA if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._known_sku(text) IS
+    'Returns the SKU code if the SKU exists: NULL is 22004, unknown is 42704. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._known_location(text) IS
+    'Returns the location code if the location exists: NULL is 22004, unknown is 42704. Internal: not for direct use.';
+
+-- floor.sql
+COMMENT ON FUNCTION inventory_truth._floor_move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone) IS
+    'The checks of a floor function that moves stock between two known stages (known SKU and location, positive qty, occurred_at not NULL), then one movement through _move. Internal: not for direct use.';
+
+-- channels.sql
+COMMENT ON FUNCTION inventory_truth._known_channel(text) IS
+    'Returns the channel code if the channel exists: NULL is 22004, unknown is 42704. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._buffer(text, text) IS
+    'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._sellable(text, text, text) IS
+    'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_channels(text, text) IS
+    'The fenced channels of a SKU at a location in priority order: the rule in force for each (the SKU''s own, else the every-SKU rule: units or percent) and its fenced units now; also channels still holding fenced units without a rule. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_targets(bigint, bigint[], numeric[], bigint[]) IS
+    'Each fence''s target at a location with the given available units (its units, or floor(percent x available / 100); 0 without a rule), less what its channel holds from its fence in open holds, never below 0. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._held_from_fences(text, text, text[]) IS
+    'Units each channel (in the order given) holds from its fence at a location in open holds (the sum of hold.fence_qty). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._write_fences(text, text, text[], bigint[], bigint[]) IS
+    'Writes the fences of a SKU at a location whose quantity changed (before -> after). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._channel_check_at_commit() IS
+    'Deferred constraint trigger on channel_check: at commit, refuses with IT003 a direct ledger sale that still takes other channels'' fenced units or leaves its channel with less than its safety buffer. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._refuse_after_breach(text, text, text) IS
+    'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._rebalance_sku(text) IS
+    'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_of(bigint, bigint, bigint, bigint) IS
+    'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
+
+-- fence.rs (Rust)
+COMMENT ON FUNCTION inventory_truth._fence_fill(bigint, bigint[], bigint[]) IS
+    'An inflow of qty units to available stock: fills the fences (priority order) up to their targets, the rest goes to the pool; returns the new fence quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_take_loss(bigint, bigint, bigint[]) IS
+    'A loss of qty units from available stock: the pool pays first, then the fences, lowest priority first; returns the new fence quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_allocate(bigint, bigint[]) IS
+    'Fences recomputed from scratch: the available units go to the fences in priority order, each up to its target, the rest is the pool; returns the fence quantities. Internal: not for direct use.';
+
+-- holds.sql
+COMMENT ON FUNCTION inventory_truth._lock_place_holds(text, text, inventory_truth.movement[]) IS
+    'Ledger statement trigger step for a SKU and location: locks the holds its rows name (and every open hold there when a row takes committed units without naming one), creates the holds that rows into committed name for the first time, and returns their ids. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._apply_channel_rows(text, text, inventory_truth.movement[], bigint, bigint[]) IS
+    'Ledger statement trigger step for a SKU and location: replays the rows that touch available or committed stock on the fences and holds (inflows fill fences, sales take the channel''s fence then the pool, losses the pool then the fences, releases go back where they came from, picks and losses consume holds) and registers in channel_check any direct sale that breaches a fence or buffer. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_ttl(interval) IS
+    'Returns a hold''s ttl if valid: NULL (never expires), or positive as a time from now and at most 100 years (22023 otherwise). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_sale(text, text, text, bigint) IS
+    'Refuses with IT001 a sale of qty units of a SKU for a channel beyond its ATP (fence + pool at every location, less its buffer) or beyond its fence and the pool at the location. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._reserve(text, text, bigint, text, interval, text, timestamp with time zone) IS
+    'One reservation, for reserve and reserve_order: checks the arguments, returns an open hold with the same content (idempotent retry; other content is IT004), else picks the location, checks the sale (IT001), applies the hold, buckets and fence itself and records the ledger row marked as applied. Returns the hold. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._same_order_lines(text, text, jsonb) IS
+    'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._expire_due_holds(integer, boolean) IS
+    'Releases up to p_limit (NULL: every) open holds past their expiry (committed -> available, status expired) and returns how many; skips holds being picked or released; with p_skip_busy, also those whose SKU another transaction has locked. expire_holds() and the relay call it. Internal: not for direct use.';
+
+-- counts.sql and count.rs (Rust)
+COMMENT ON FUNCTION inventory_truth._check_counted(bigint, text) IS
+    'Returns a counted or found quantity if valid: NULL is 22004, negative is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_window(interval, text, boolean) IS
+    'Returns a look-back window if valid: NULL is 22004; over 100 years, or not positive (negative when allow_zero), is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_event_time(timestamp with time zone) IS
+    'Returns occurred_at if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._lock_bin(text, text) IS
+    'Locks a bin in the ledger''s lock order (the SKU''s row, its open holds at the location, its available, committed and missing buckets) and returns those three quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._holds_go_missing(text, text, bigint, text, timestamp with time zone) IS
+    'Moves p_qty committed units of a bin to missing, one ledger row per hold naming it, lowest-priority channel first, newest hold first; returns the rows. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._count_shortfall(bigint, bigint, bigint) IS
+    'A short pick''s arithmetic: of the units a bin lacks (available + committed - found, never negative), how many leave available (first) and how many leave committed. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint, bigint) IS
+    'A count''s arithmetic: for counted units against a bin''s available + committed and the missing units there, the units found (missing -> available), gained (outside -> available), lost from available (-> written_off), lost from committed (-> missing) and written off from missing. Internal: not for direct use.';
+
+-- applied.rs (Rust)
+COMMENT ON FUNCTION inventory_truth._row_applied_next(text, text, text, text, bigint, text, text) IS
+    'Marks the next ledger row of the current (sub)transaction, if it has exactly this content, as already applied by the calling function (reserve), so the ledger''s triggers only store it. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._row_was_applied(text, text, text, text, bigint, text, text) IS
+    'Called by the ledger''s row trigger for every new row: consumes any mark left by _row_applied_next and says whether it covered this row. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._statement_was_applied() IS
+    'Called first by the ledger''s statement trigger: true when the statement''s row was applied by the function that inserted it, so there is nothing left to apply. Internal: not for direct use.';
+
+-- notify.sql and notify.rs (Rust)
+COMMENT ON FUNCTION inventory_truth._notify_mode() IS
+    'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._publish_before_commit(text, oid) IS
+    'Direct mode: remembers a SKU the transaction changed and, just before commit, publishes them all through the given function (_publish_committed); nothing on rollback or PREPARE TRANSACTION. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed(text, text) IS
+    'Records that a SKU''s ATP may have changed: advances its version (under its row lock) with the time and cause, then by notify mode records it in atp_dirty (relay), queues it for publication before commit (direct), or nothing (off). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
+    '_atp_changed for every SKU (rows locked in code order): a rule change that touches all SKUs (add_channel, a channel''s default buffer). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_rows(text[]) IS
+    'Each channel''s ATP of the given SKUs now, as atp_snapshot() computes it, with the SKU''s version, last change time and cause, read in one snapshot. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._publish(text[]) IS
+    'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._publish_committed(text[]) IS
+    'Direct mode: _publish run as the extension''s owner, called just before commit with the SKUs the transaction changed. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._relay_publish(integer) IS
+    'The relay''s step: takes up to p_batch entries of atp_dirty (id order) and publishes their SKUs; returns how many entries it took. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._relay_resync() IS
+    'The relay''s start: records in atp_dirty every SKU whose version moved past what was last published (changes a crash or a stop left unpublished); returns how many. Internal: not for direct use.';
+
+-- readiness.sql
+COMMENT ON FUNCTION inventory_truth._lag_text(interval) IS
+    'A lag as people read it ("0.3 s", "42 s", "4 min 10 s", "2 h 5 min", "3 days 4 h", cut not rounded; NULL is "n/a"), for readiness(). Internal: not for direct use.';
+
+------------------------------------------------------------------------------------------------
+-- Columns of the tables (docs/reference.md, "The ledger" and "Holds").
+
+COMMENT ON COLUMN inventory_truth.sku.code IS 'The SKU code, the key everywhere: 1 to 100 characters, without control characters or surrounding spaces.';
+COMMENT ON COLUMN inventory_truth.sku.created_at IS 'When the SKU was created (by an expected receipt, an arrival or a count gain).';
+
+COMMENT ON COLUMN inventory_truth.location.code IS 'The location code, the key everywhere: 1 to 100 characters, without control characters or surrounding spaces.';
+COMMENT ON COLUMN inventory_truth.location.name IS 'Display name; add_location with a NULL name keeps the old one.';
+COMMENT ON COLUMN inventory_truth.location.created_at IS 'When the location was added.';
+
+COMMENT ON COLUMN inventory_truth.movement.id IS 'Ledger order, with gaps: a refused movement still uses up an id (filled in).';
+COMMENT ON COLUMN inventory_truth.movement.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.movement.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.movement.from_stage IS 'The stage the units leave; NULL = from outside the system.';
+COMMENT ON COLUMN inventory_truth.movement.to_stage IS 'The stage the units enter; NULL = out of the system.';
+COMMENT ON COLUMN inventory_truth.movement.qty IS 'Units moved, > 0.';
+COMMENT ON COLUMN inventory_truth.movement.channel IS 'The sales channel: with ref it names the hold of a movement into or out of committed; on available -> picked it makes the pick a sale for that channel; on other losses it is recorded only.';
+COMMENT ON COLUMN inventory_truth.movement.ref IS 'The caller''s reference: order, PO/ASN line, RMA, picker event, count-<task>...';
+COMMENT ON COLUMN inventory_truth.movement.reason IS 'Free text; the functions write the business event (put-away, pick scan, count loss, ...).';
+
+COMMENT ON COLUMN inventory_truth.movement_commit.txid IS 'The transaction (movement.txid).';
+COMMENT ON COLUMN inventory_truth.movement_commit.committed_at IS 'When it committed (the database clock during the commit, after every statement).';
+
+COMMENT ON COLUMN inventory_truth.balance.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.balance.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.balance.stage IS 'The stage.';
+COMMENT ON COLUMN inventory_truth.balance.qty IS 'Units in the bucket: the ledger''s sum, never negative once a transaction commits; an emptied bucket stays at 0.';
+
+COMMENT ON COLUMN inventory_truth.expected_receipt.id IS 'The receipt line''s id.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.ref IS 'The receipt''s reference (PO/ASN line); one line per ref, SKU and location.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.eta IS 'Expected arrival date; NULL for a receipt written into the ledger directly, until set_eta.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.expected IS 'Units expected in total (every movement into inbound under this reference).';
+COMMENT ON COLUMN inventory_truth.expected_receipt.open_qty IS 'Units still inbound: expected, less received and cancelled.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.first_movement IS 'The ledger row (movement id) that opened the receipt: what a repeated expect() returns.';
+COMMENT ON COLUMN inventory_truth.expected_receipt.created_at IS 'When the receipt line was created.';
+
+COMMENT ON COLUMN inventory_truth.channel.code IS 'The channel code: 1 to 100 characters, without control characters or surrounding spaces.';
+COMMENT ON COLUMN inventory_truth.channel.priority IS 'Lower number = higher priority: its fences fill first and lose units to a loss last.';
+COMMENT ON COLUMN inventory_truth.channel.buffer IS 'Default safety buffer: units hidden from the channel for every SKU without its own (sku_buffer).';
+COMMENT ON COLUMN inventory_truth.channel.kind IS 'web, marketplace, wholesale, pos or other; readiness() reads it (web, marketplace and pos are public; wholesale should be ringfenced).';
+COMMENT ON COLUMN inventory_truth.channel.created_at IS 'When the channel was added (add_channel on an existing channel keeps it).';
+
+COMMENT ON COLUMN inventory_truth.sku_buffer.channel IS 'The channel code.';
+COMMENT ON COLUMN inventory_truth.sku_buffer.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.sku_buffer.units IS 'Units of the SKU hidden from the channel (>= 0), instead of the channel''s default buffer.';
+
+COMMENT ON COLUMN inventory_truth.ringfence.channel IS 'The channel whose units the rule fences.';
+COMMENT ON COLUMN inventory_truth.ringfence.sku IS 'The SKU the rule is for; NULL = every SKU (a SKU''s own rule overrides it).';
+COMMENT ON COLUMN inventory_truth.ringfence.units IS 'Units fenced at each location (NULL when the rule is a percent).';
+COMMENT ON COLUMN inventory_truth.ringfence.percent IS 'Percent (0 to 100) of the SKU''s available units at each location, rounded down (NULL when the rule is units).';
+COMMENT ON COLUMN inventory_truth.ringfence.created_at IS 'When the rule was first set (replacing it with set_ringfence keeps it).';
+
+COMMENT ON COLUMN inventory_truth.fence.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.fence.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.fence.channel IS 'The fenced channel.';
+COMMENT ON COLUMN inventory_truth.fence.qty IS 'Units of the location''s available stock that only this channel may sell.';
+
+COMMENT ON COLUMN inventory_truth.channel_check.txid IS 'The transaction whose direct sale is checked at its commit.';
+COMMENT ON COLUMN inventory_truth.channel_check.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.channel_check.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.channel_check.channel IS 'The channel that sold.';
+
+COMMENT ON COLUMN inventory_truth.hold.id IS 'The hold id, as reserve returns it.';
+COMMENT ON COLUMN inventory_truth.hold.channel IS 'The channel holding the units.';
+COMMENT ON COLUMN inventory_truth.hold.ref IS 'The order reference; one hold per channel, ref and SKU.';
+COMMENT ON COLUMN inventory_truth.hold.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.hold.location IS 'Where the units are held (a hold is at one location).';
+COMMENT ON COLUMN inventory_truth.hold.qty IS 'Units reserved.';
+COMMENT ON COLUMN inventory_truth.hold.open_qty IS 'Units still committed to the hold.';
+COMMENT ON COLUMN inventory_truth.hold.picked_qty IS 'Units picked against the hold.';
+COMMENT ON COLUMN inventory_truth.hold.released_qty IS 'Units released or expired back to available.';
+COMMENT ON COLUMN inventory_truth.hold.status IS 'open while units are held; then how it ended: picked, released, expired or lost.';
+COMMENT ON COLUMN inventory_truth.hold.expires_at IS 'When expire_holds() releases it (the reserving transaction''s start + ttl); NULL = never; a pick scan clears it.';
+COMMENT ON COLUMN inventory_truth.hold.created_at IS 'When the hold was created.';
+COMMENT ON COLUMN inventory_truth.hold.ended_at IS 'When its last open unit left it; NULL while open.';
+
+COMMENT ON COLUMN inventory_truth.atp_dirty.id IS 'Recording order: the relay takes entries in id order.';
+COMMENT ON COLUMN inventory_truth.atp_dirty.sku IS 'The SKU whose ATP may have changed.';
+
+COMMENT ON COLUMN inventory_truth.atp_published.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.atp_published.version IS 'The SKU''s version the published values were read at.';
+COMMENT ON COLUMN inventory_truth.atp_published.atp IS 'Each channel''s ATP as last published: {"channel": atp}.';
+COMMENT ON COLUMN inventory_truth.atp_published.published_at IS 'When they were published (the database clock).';
+
+COMMENT ON COLUMN inventory_truth.count_task.id IS 'The task id: count_sheet.task, and submit_count''s task argument.';
+COMMENT ON COLUMN inventory_truth.count_task.sku IS 'The SKU to count.';
+COMMENT ON COLUMN inventory_truth.count_task.location IS 'The location (bin) to count.';
+COMMENT ON COLUMN inventory_truth.count_task.reason IS 'short pick or cycle count: what opened the task (a short pick also raises an open cycle count to its reason and priority).';
+COMMENT ON COLUMN inventory_truth.count_task.priority IS '0 for a short pick, 100 for a cycle count; lower is more urgent.';
+COMMENT ON COLUMN inventory_truth.count_task.status IS 'open, or counted once submit_count has reconciled it.';
+COMMENT ON COLUMN inventory_truth.count_task.created_at IS 'When the task was opened; a count cannot be dated before it.';
+COMMENT ON COLUMN inventory_truth.count_task.created_by IS 'The role that opened it (SET ROLE is honoured).';
+COMMENT ON COLUMN inventory_truth.count_task.counted_qty IS 'Units counted, as submitted; NULL while open.';
+COMMENT ON COLUMN inventory_truth.count_task.submitted_at IS 'When the count was submitted (the database clock).';
+COMMENT ON COLUMN inventory_truth.count_task.counted_by IS 'The role that submitted the count (SET ROLE is honoured).';
+
+COMMENT ON COLUMN inventory_truth.short_pick.id IS 'The short pick''s id (broken_holds.event_id).';
+COMMENT ON COLUMN inventory_truth.short_pick.ref IS 'The picker event''s reference: a retry with the same ref and SKU returns the same task; NULL when none was given.';
+COMMENT ON COLUMN inventory_truth.short_pick.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.short_pick.location IS 'The location (bin) code.';
+COMMENT ON COLUMN inventory_truth.short_pick.found IS 'Units the picker found.';
+COMMENT ON COLUMN inventory_truth.short_pick.believed IS 'Units the system believed were in the bin (available + committed) when it was reported.';
+COMMENT ON COLUMN inventory_truth.short_pick.missing IS 'Units moved to missing: believed less found, never below 0.';
+COMMENT ON COLUMN inventory_truth.short_pick.task IS 'The blind count task it opened or raised (count_task.id).';
+COMMENT ON COLUMN inventory_truth.short_pick.movements IS 'The ledger rows it wrote (movement ids).';
+COMMENT ON COLUMN inventory_truth.short_pick.occurred_at IS 'When the picker found the bin short (scanner clock).';
+COMMENT ON COLUMN inventory_truth.short_pick.recorded_at IS 'When it was recorded (the reporting transaction''s start).';
+COMMENT ON COLUMN inventory_truth.short_pick.actor IS 'The role that reported it (SET ROLE is honoured).';
+
+------------------------------------------------------------------------------------------------
+-- Columns of the views (docs/reference.md, "Counts and short picks").
+
+COMMENT ON COLUMN inventory_truth.count_sheet.task IS 'The count task: pass it to submit_count(task, counted).';
+COMMENT ON COLUMN inventory_truth.count_sheet.sku IS 'The SKU to count.';
+COMMENT ON COLUMN inventory_truth.count_sheet.location IS 'The location (bin) to count.';
+COMMENT ON COLUMN inventory_truth.count_sheet.reason IS 'short pick or cycle count.';
+COMMENT ON COLUMN inventory_truth.count_sheet.priority IS '0 for a short pick, 100 for a cycle count; lower is more urgent.';
+COMMENT ON COLUMN inventory_truth.count_sheet.created_at IS 'When the task was opened.';
+
+COMMENT ON COLUMN inventory_truth.broken_holds.event IS 'short pick or count.';
+COMMENT ON COLUMN inventory_truth.broken_holds.event_id IS 'short_pick.id for a short pick, count_task.id for a count.';
+COMMENT ON COLUMN inventory_truth.broken_holds.event_ref IS 'The short pick''s picker event reference; NULL for a count.';
+COMMENT ON COLUMN inventory_truth.broken_holds.task IS 'The count task: the one the short pick opened or raised, or the task counted.';
+COMMENT ON COLUMN inventory_truth.broken_holds.hold IS 'The hold that lost units (hold.id).';
+COMMENT ON COLUMN inventory_truth.broken_holds.channel IS 'The hold''s channel.';
+COMMENT ON COLUMN inventory_truth.broken_holds.ref IS 'The hold''s order reference.';
+COMMENT ON COLUMN inventory_truth.broken_holds.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.broken_holds.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.broken_holds.lost IS 'Units the event took from the hold (committed -> missing).';
+COMMENT ON COLUMN inventory_truth.broken_holds.still_held IS 'The hold''s open units now.';
+COMMENT ON COLUMN inventory_truth.broken_holds.hold_status IS 'The hold''s status now (open, picked, released, expired, lost).';
+COMMENT ON COLUMN inventory_truth.broken_holds.occurred_at IS 'The physical time of the event (the movement''s occurred_at).';
+COMMENT ON COLUMN inventory_truth.broken_holds.movement IS 'The ledger row that took the units (movement.id).';
+
+------------------------------------------------------------------------------------------------
+-- Attributes of the composite type (atp_snapshot's rows).
+
+COMMENT ON COLUMN inventory_truth.channel_atp.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.channel_atp.channel IS 'The channel code.';
+COMMENT ON COLUMN inventory_truth.channel_atp.atp IS 'The channel''s available to promise of the SKU, as atp(sku, channel) returns it.';
+COMMENT ON COLUMN inventory_truth.channel_atp.version IS 'The SKU''s version this value was read at: apply only notifications with a higher version.';
+
+------------------------------------------------------------------------------------------------
+-- Sequences.
+
+COMMENT ON SEQUENCE inventory_truth.movement_id_seq IS 'Ids of movement (ledger order).';
+COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_receipt.';
+COMMENT ON SEQUENCE inventory_truth.hold_id_seq IS 'Ids of hold.';
+COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
+COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
+COMMENT ON SEQUENCE inventory_truth.atp_dirty_id_seq IS 'Ids of atp_dirty (recording order).';

@@ -1,0 +1,20 @@
+//! `COMMENT ON` for every object the other SQL files leave without one (helpers, columns,
+//! sequences), so that `\df+` and `\d+` describe the whole extension. Runs after every SQL file
+//! and every Rust function it names; privileges.sql (the final block) still runs after it.
+
+use pgrx::prelude::*;
+
+extension_sql_file!(
+    "../sql/comments.sql",
+    name = "comments",
+    requires = [
+        "readiness",
+        "timeline",
+        "notify",
+        // Rust functions no SQL file requires (paths as the graph matches them).
+        applied::_row_applied_next,
+        applied::_row_was_applied,
+        applied::_statement_was_applied,
+        notify::_publish_before_commit,
+    ]
+);

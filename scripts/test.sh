@@ -6,6 +6,8 @@
 #   client     real-client tests (client/tests, tokio-postgres) against the same cluster, and
 #              the relay's against a second one that preloads the extension
 #   restore    pg_dump / pg_restore round trip (tests/scripts/dump_restore.sh), same cluster
+#   upgrade    ALTER EXTENSION UPDATE from every released version: the fresh install's schema, and
+#              the data carries on under load (tests/scripts/upgrade.sh), same cluster
 #   faults     randomized stress, kill -9 of the postmaster and of the relay mid-load, a full
 #              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
 #              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
@@ -19,7 +21,7 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-all_layers=(unit regress isolation client restore faults scripts)
+all_layers=(unit regress isolation client restore upgrade faults scripts)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
 for layer in "${wanted[@]}"; do
@@ -126,7 +128,7 @@ wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 if ! cluster install; then
     results+=("FAIL  cargo pgrx install")
     failed=1
-elif wants regress || wants isolation || wants client || wants restore; then
+elif wants regress || wants isolation || wants client || wants restore || wants upgrade; then
     if cluster destroy test && cluster start test && exports=$(cluster env test); then
         trap 'cluster stop test' EXIT
         eval "$exports"
@@ -135,6 +137,8 @@ elif wants regress || wants isolation || wants client || wants restore; then
         wants client && run_layer "real-client tests (client/tests)" client_tests
         wants restore && run_layer "dump and restore (tests/scripts/dump_restore.sh)" \
             "$REPO_ROOT/tests/scripts/dump_restore.sh"
+        wants upgrade && run_layer "upgrade from released versions (tests/scripts/upgrade.sh)" \
+            "$REPO_ROOT/tests/scripts/upgrade.sh"
     else
         results+=("FAIL  scratch cluster 'test' did not start")
         failed=1

@@ -167,6 +167,74 @@ async fn a_short_pick_reaches_storefronts_at_the_pickers_commit() {
     assert_eq!((got["amazon"].previous_atp, got["amazon"].atp), (4, 6));
 }
 
+/// A storefront backend logs in with a role that has only the storefront level: it LISTENs,
+/// reads the snapshot and atp(), hears a buyer's commit, and every write it tries is refused
+/// with 42501 (tests/pg_regress/security.sql covers every write path; these are a user's).
+#[tokio::test]
+async fn a_storefront_role_listens_and_reads_but_cannot_write() {
+    let (dsn, db) = database_in_mode(&cluster_dsn(), "it_notify_storefront_role", "direct").await;
+    store(&db).await;
+    // Roles are cluster-wide: made once, kept for reruns.
+    db.batch_execute(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'it_shop_backend') THEN
+                 CREATE ROLE it_shop_backend LOGIN;
+             END IF;
+         END $$;
+         GRANT inventory_truth_storefront TO it_shop_backend;",
+    )
+    .await
+    .expect("a storefront login role");
+    let shop_dsn = format!("{dsn} user=it_shop_backend");
+    let mut listener = listen(&shop_dsn, "inventory_truth")
+        .await
+        .expect("the storefront role may LISTEN");
+    let shop = connect(&shop_dsn)
+        .await
+        .expect("the storefront role connects");
+    let rows = snapshot(&shop, Some("web"))
+        .await
+        .expect("the storefront role reads the snapshot");
+    assert_eq!(rows.len(), 1);
+    let web_atp: i64 = shop
+        .query_one("SELECT inventory_truth.atp('TEE', 'web')", &[])
+        .await
+        .expect("the storefront role reads atp()")
+        .get(0);
+    assert_eq!(web_atp, rows[0].2);
+
+    db.execute(
+        "SELECT inventory_truth.reserve('web', 'TEE', 1, 'S-1')",
+        &[],
+    )
+    .await
+    .expect("a buyer reserves");
+    let heard = drain(&mut listener, Duration::from_millis(300)).await;
+    assert!(
+        heard
+            .iter()
+            .any(|c| c.channel == "web" && c.atp == web_atp - 1),
+        "the storefront role hears the commit: {heard:?}"
+    );
+    for write in [
+        "SELECT inventory_truth.reserve('web', 'TEE', 1, 'S-2')",
+        "SELECT inventory_truth.release('web', 'S-1')",
+        "SELECT count(*) FROM inventory_truth.receive('TEE', 'DC1', 1)",
+        "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+         VALUES ('TEE', 'DC1', 'available', 'picked', 1)",
+        "UPDATE inventory_truth.balance SET qty = 100",
+        "SELECT nextval('inventory_truth.movement_id_seq')",
+        "SELECT inventory_truth.set_buffer('web', 'TEE', 0)",
+    ] {
+        let error = shop.batch_execute(write).await.expect_err(write);
+        assert_eq!(
+            sqlstate(&error).as_deref(),
+            Some("42501"),
+            "{write}: {error}"
+        );
+    }
+}
+
 /// A fresh database with the extension on the cluster `cluster_dsn`, where `mode` is in force.
 async fn database_in_mode(cluster_dsn: &str, name: &str, mode: &str) -> (String, Client) {
     let dsn = fresh_database_on(cluster_dsn, name)

@@ -8,6 +8,9 @@
 #   restore    pg_dump / pg_restore round trip (tests/scripts/dump_restore.sh), same cluster
 #   upgrade    ALTER EXTENSION UPDATE from every released version: the fresh install's schema, and
 #              the data carries on under load (tests/scripts/upgrade.sh), same cluster
+#   docs       every example in README.md and docs/*.md runs as written (tests/scripts/
+#              doc_examples.sh), the storefront guide's Python and Node programs included (psycopg
+#              and pg are installed from PyPI and npm into $IT_DOCS_ENV, outside the tree)
 #   faults     randomized stress, kill -9 of the postmaster and of the relay mid-load, a full
 #              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
 #              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
@@ -21,7 +24,7 @@
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-all_layers=(unit regress isolation client restore upgrade faults scripts)
+all_layers=(unit regress isolation client restore upgrade docs faults scripts)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all_layers[@]}")
 for layer in "${wanted[@]}"; do
@@ -102,6 +105,25 @@ client_tests() {
     return "$status"
 }
 
+# The storefront guide's programs need psycopg (PyPI) and pg (npm): installed once, outside the
+# tree, then every example runs and none may be skipped for want of them.
+doc_examples() {
+    local env=${IT_DOCS_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/inventory_truth-docs}
+    mkdir -p "$env" || return 1
+    command -v python3 >/dev/null || apt_install python3 python3-venv || return 1
+    if [ ! -x "$env/venv/bin/python" ]; then
+        python3 -m venv "$env/venv" 2>/dev/null \
+            || { apt_install python3-venv && python3 -m venv "$env/venv"; } || return 1
+    fi
+    "$env/venv/bin/python" -c 'import psycopg' 2>/dev/null \
+        || "$env/venv/bin/python" -m pip install -q 'psycopg[binary]>=3.2.4' || return 1
+    command -v npm >/dev/null || apt_install nodejs npm || return 1
+    [ -d "$env/node/node_modules/pg" ] \
+        || npm install -s --no-audit --no-fund --prefix "$env/node" pg >/dev/null || return 1
+    DOC_TEST_PYTHON="$env/venv/bin/python" NODE_PATH="$env/node/node_modules" DOC_TEST_REQUIRE_ALL=1 \
+        "$REPO_ROOT/tests/scripts/doc_examples.sh"
+}
+
 # The fault tests crash their cluster; they are #[ignore]d in a plain `cargo test` for that reason
 # and run here with --ignored. pg_amcheck then checks every table and index of every database.
 fault_tests() {
@@ -128,7 +150,7 @@ wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 if ! cluster install; then
     results+=("FAIL  cargo pgrx install")
     failed=1
-elif wants regress || wants isolation || wants client || wants restore || wants upgrade; then
+elif wants regress || wants isolation || wants client || wants restore || wants upgrade || wants docs; then
     if cluster destroy test && cluster start test && exports=$(cluster env test); then
         trap 'cluster stop test' EXIT
         eval "$exports"
@@ -139,6 +161,7 @@ elif wants regress || wants isolation || wants client || wants restore || wants 
             "$REPO_ROOT/tests/scripts/dump_restore.sh"
         wants upgrade && run_layer "upgrade from released versions (tests/scripts/upgrade.sh)" \
             "$REPO_ROOT/tests/scripts/upgrade.sh"
+        wants docs && run_layer "doc examples (tests/scripts/doc_examples.sh)" doc_examples
     else
         results+=("FAIL  scratch cluster 'test' did not start")
         failed=1

@@ -1,8 +1,11 @@
 # The two commands of the README do all the set-up themselves on a fresh machine.
-.PHONY: demo test stop lint install status
+.PHONY: demo test stop lint install status tour
 
-demo:   ## set up, start the demo scratch cluster and show what the extension does
+demo:   ## set up, start the demo scratch cluster and run a flash sale on it, live, with a report
 	scripts/demo.sh
+
+tour:   ## walk through stages, ledger, channels and notifications in SQL on the demo cluster
+	scripts/tour.sh
 
 test:   ## set up and run every test layer (unit, pg_test, pg_regress, real client)
 	scripts/test.sh

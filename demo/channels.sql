@@ -1,7 +1,7 @@
 -- inventory_truth demo, part 3: sales channels. The seed's examples: a safety buffer that hides
 -- the last units from the web, Amazon ringfenced at 50%, wholesale walled off, and two buyers
 -- who cannot both get the last unit.
--- Run by `make demo` (scripts/demo.sh) on its scratch cluster, in the same session as part 2
+-- Run by `make tour` (scripts/tour.sh) on its scratch cluster, in the same session as part 2
 -- (it uses part 2's pg_temp.attempt).
 \pset border 2
 \pset null '-'

@@ -1,6 +1,6 @@
 -- inventory_truth demo, part 2: the stock ledger. One T-shirt from purchase order to customer
 -- and back, with the database refusing what did not happen.
--- Run by `make demo` (scripts/demo.sh) on its scratch cluster, after part 1.
+-- Run by `make tour` (scripts/tour.sh) on its scratch cluster, after part 1.
 \pset border 2
 \pset null '-'
 \set ON_ERROR_STOP on

@@ -1,7 +1,7 @@
 -- inventory_truth demo, part 4: live stock notifications. A storefront LISTENs, reads the
 -- snapshot, then hears every ATP change of a committed transaction, from the relay worker (the
 -- demo cluster preloads the extension), never from a rolled-back one.
--- Run by `make demo` (scripts/demo.sh) in the same session as parts 2 and 3.
+-- Run by `make tour` (scripts/tour.sh) in the same session as parts 2 and 3.
 \pset border 2
 \set ON_ERROR_STOP on
 \set VERBOSITY terse

@@ -1,5 +1,5 @@
 -- inventory_truth demo, part 1: stages and the movements between them.
--- Run by `make demo` (scripts/demo.sh) on its scratch cluster.
+-- Run by `make tour` (scripts/tour.sh) on its scratch cluster.
 \pset border 2
 \pset null '(outside)'
 \set ON_ERROR_STOP on

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set everything up, start the demo scratch cluster with the extension installed,
-# and show what inventory_truth does. The cluster keeps running for a look around; `make stop`
-# stops it.
+# and run a flash sale on it (client/examples/flash_sale.rs): a small store, buyers on three
+# channels, pickers, a short pick, a return, damage, live ATP from LISTEN, and a report whose
+# checks decide the exit status. The cluster keeps running for a look around; `make stop` stops
+# it. `make tour` walks through the stages, the ledger, channels and notifications in SQL.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -9,8 +11,8 @@
 cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
 hold_install_lock
 cluster install
-# Preloaded, so the relay publishes the notifications (part 4). A demo cluster started by an
-# older script without it is restarted.
+# Preloaded, so the relay publishes the notifications and expires holds. A demo cluster started
+# by an older script without it is restarted.
 cluster stop demo
 IT_PRELOAD=1 cluster start demo
 exports=$(cluster env demo)
@@ -21,19 +23,9 @@ PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -d postgres -v ON
     -c "DROP DATABASE IF EXISTS inventory_truth_demo WITH (FORCE)" \
     -c "CREATE DATABASE inventory_truth_demo"
 "$PGBIN/psql" -X -q -d inventory_truth_demo -v ON_ERROR_STOP=1 -c "CREATE EXTENSION inventory_truth"
-# One session for all parts: later parts use what earlier ones defined (pg_temp.attempt).
-"$PGBIN/psql" -X -q -d inventory_truth_demo \
-    -f "$REPO_ROOT/demo/stages.sql" -f "$REPO_ROOT/demo/ledger.sql" -f "$REPO_ROOT/demo/channels.sql" \
-    -f "$REPO_ROOT/demo/notify.sql"
 
-cat <<MSG
-
-The demo cluster is still running. Look around with:
-    scripts/cluster.sh psql demo -d inventory_truth_demo
-or, from a shell of yours:
-    $exports
-    psql -d inventory_truth_demo
-Follow live ATP like a storefront backend (LISTEN, snapshot, newer versions only, reconnects):
-    cargo run -p inventory_truth_client --example storefront -- "\$(scripts/cluster.sh dsn demo) dbname=inventory_truth_demo" web
-Stop it with: make stop
-MSG
+# The flash sale: sets up the store, runs the sale with a live view, and ends with the report;
+# it exits non-zero when a check fails (and so does this script).
+say "building the flash sale (client/examples/flash_sale.rs)"
+cargo build -q --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client --example flash_sale
+"$REPO_ROOT/target/debug/examples/flash_sale" "$(cluster dsn demo) dbname=inventory_truth_demo"

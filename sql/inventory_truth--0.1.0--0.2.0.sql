@@ -624,6 +624,237 @@ BEGIN
 END
 $$;
 
+-- from sql/readiness.sql: item 1 says "no shipments yet" rather than "n/a of 0 units".
+CREATE OR REPLACE FUNCTION readiness(since interval DEFAULT '30 days')
+RETURNS TABLE (item int, question text, status text, evidence text, advice text, figures jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    window_start timestamptz := now() - _check_window(readiness.since, 'since');
+    shipped bigint;
+    shipped_scanned_first bigint;
+    scanned_first numeric;
+    picks bigint;
+    pick_p50 interval;
+    pick_p95 interval;
+    worst jsonb;
+    pairs bigint;
+    unbuffered bigint;
+    outside_range bigint;
+    sellers bigint;
+    unfenced jsonb;
+    partly_fenced jsonb;
+    wholesale_channels bigint;
+    damages bigint;
+    damage_p50 interval;
+    damage_p95 interval;
+    damage_max interval;
+BEGIN
+    ----------------------------------------------------------------------------------------
+    -- 1. Stock leaves ATP at the pick scan, not at shipping: shipped units whose pick scan
+    -- was committed at least 30 s before their shipment (the order's own pick when both carry
+    -- its reference, else the SKU's last pick there), and how late scans arrive. A WMS that
+    -- records the pick only when it ships, in one transaction or two, fails this.
+    item := 1;
+    question := 'Does stock leave ATP when a picker scans, or only at shipping?';
+    WITH scan AS (
+        SELECT m.sku, m.location, coalesce(m.ref, '') AS ref, m.qty, c.committed_at,
+               m.to_stage = 'shipped' AS is_ship
+          FROM movement m JOIN movement_commit c ON c.txid = m.txid
+         WHERE m.recorded_at >= window_start - interval '1 day' AND m.to_stage IN ('picked', 'shipped')
+    ), paired AS (
+        -- Ships sort before picks committed at the same moment (the same transaction), so
+        -- "before" means an earlier transaction.
+        SELECT s.*,
+               max(s.committed_at) FILTER (WHERE NOT s.is_ship)
+                   OVER (PARTITION BY s.sku, s.location, s.ref ORDER BY s.committed_at, NOT s.is_ship
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS own_pick,
+               max(s.committed_at) FILTER (WHERE NOT s.is_ship)
+                   OVER (PARTITION BY s.sku, s.location ORDER BY s.committed_at, NOT s.is_ship
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS any_pick
+          FROM scan s
+    )
+    SELECT coalesce(sum(p.qty), 0),
+           coalesce(sum(p.qty) FILTER (WHERE p.committed_at - coalesce(CASE WHEN p.ref <> '' THEN p.own_pick END, p.any_pick)
+                                             >= interval '30 seconds'), 0)
+      INTO shipped, shipped_scanned_first
+      FROM paired p
+     WHERE p.is_ship AND p.committed_at >= window_start;
+    SELECT count(*),
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY c.committed_at - m.occurred_at),
+           percentile_disc(0.95) WITHIN GROUP (ORDER BY c.committed_at - m.occurred_at)
+      INTO picks, pick_p50, pick_p95
+      FROM movement m JOIN movement_commit c ON c.txid = m.txid
+     WHERE m.recorded_at >= window_start AND m.to_stage = 'picked';
+    SELECT jsonb_agg(w) INTO worst FROM (
+        SELECT m.sku, _lag_text(max(c.committed_at - m.occurred_at)) AS worst_scan_lag
+          FROM movement m JOIN movement_commit c ON c.txid = m.txid
+         WHERE m.recorded_at >= window_start AND m.to_stage = 'picked'
+         GROUP BY m.sku ORDER BY max(c.committed_at - m.occurred_at) DESC, m.sku LIMIT 3) w;
+    scanned_first := CASE WHEN shipped > 0 THEN shipped_scanned_first::numeric / shipped END;
+    figures := jsonb_build_object('shipped_units', shipped, 'scanned_first_share', round(scanned_first, 3),
+                                  'pick_scans', picks, 'scan_lag_p50', pick_p50, 'scan_lag_p95', pick_p95,
+                                  'worst_skus', coalesce(worst, '[]'));
+    IF shipped = 0 AND picks = 0 THEN
+        status := 'warn';
+        evidence := 'No pick scans or shipments recorded in the window: nothing to judge.';
+        advice := 'Record pick scans with pick() as pickers scan, and shipments with ship().';
+    ELSE
+        status := CASE WHEN coalesce(scanned_first, 1) < 0.80 OR pick_p95 > interval '15 minutes' THEN 'fail'
+                       WHEN coalesce(scanned_first, 1) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
+                       ELSE 'pass' END;
+        evidence := CASE WHEN shipped = 0 THEN 'No shipments in the window yet; '
+                         ELSE format('%s of %s shipped were pick-scanned at least 30 s before their shipment was recorded; ',
+                                     round(100 * scanned_first) || '%', _units(shipped)) END
+                 || format('%s pick scans reached the database p50 %s, p95 %s after the scan.',
+                           picks, _lag_text(pick_p50), _lag_text(pick_p95));
+        advice := CASE status
+            WHEN 'pass' THEN 'Nothing to do: stock leaves ATP at the scan.'
+            ELSE 'Send each pick scan to pick() as it happens (not in a batch with the shipment): until then the storefront sells units already on a cart. Aim for 95% scanned first and a p95 under a minute.'
+        END;
+    END IF;
+    RETURN NEXT;
+
+    ----------------------------------------------------------------------------------------
+    -- 2. Safety buffers of 2-5 units on public channels for the best sellers (the ten SKUs
+    -- with the most units sold on public channels in the window).
+    item := 2;
+    question := 'Do the most popular SKUs have a safety buffer of 2-5 units on public channels?';
+    WITH best AS (
+        -- Units sold on public channels: reserved or scanned for them, less releases.
+        SELECT m.sku, sum(CASE WHEN m.from_stage = 'available' THEN m.qty ELSE -m.qty END) AS sold
+          FROM movement m JOIN channel ch ON ch.code = m.channel
+         WHERE m.recorded_at >= window_start AND ch.kind IN ('web', 'marketplace', 'pos')
+           AND ((m.from_stage = 'available' AND m.to_stage IN ('committed', 'picked'))
+                OR (m.from_stage = 'committed' AND m.to_stage = 'available'))
+         GROUP BY m.sku
+        HAVING sum(CASE WHEN m.from_stage = 'available' THEN m.qty ELSE -m.qty END) > 0
+         ORDER BY 2 DESC, m.sku LIMIT 10
+    ), pair AS (
+        SELECT b.sku, b.sold, ch.code AS channel, _buffer(ch.code, b.sku) AS buffer
+          FROM best b CROSS JOIN channel ch
+         WHERE ch.kind IN ('web', 'marketplace', 'pos')
+    )
+    SELECT (SELECT count(*) FROM best), count(*),
+           count(*) FILTER (WHERE p.buffer = 0),
+           count(*) FILTER (WHERE p.buffer NOT BETWEEN 2 AND 5),
+           jsonb_agg(jsonb_build_object('sku', p.sku, 'channel', p.channel, 'buffer', p.buffer)
+                     ORDER BY p.buffer, p.sold DESC, p.sku, p.channel)
+               FILTER (WHERE p.buffer NOT BETWEEN 2 AND 5)
+      INTO sellers, pairs, unbuffered, outside_range, worst
+      FROM pair p;
+    figures := jsonb_build_object('best_sellers', sellers, 'sku_channel_pairs', pairs,
+                                  'without_buffer', unbuffered, 'outside_2_to_5', outside_range,
+                                  'worst', coalesce(worst, '[]'));
+    IF sellers = 0 OR pairs = 0 THEN
+        status := 'warn';
+        evidence := CASE WHEN sellers = 0 THEN 'No sales recorded in the window: no best sellers to judge.'
+                         ELSE 'No public channel (web, marketplace, pos) to judge.' END;
+        advice := 'Once sales flow, give the best sellers a buffer of 2-5 units on public channels with set_buffer().';
+    ELSE
+        status := CASE WHEN unbuffered > 0 THEN 'fail' WHEN outside_range > 0 THEN 'warn' ELSE 'pass' END;
+        evidence := format('%s of %s best-seller/public-channel pairs have a buffer of 2-5 units; %s without any buffer.%s',
+                           pairs - outside_range, pairs, unbuffered,
+                           CASE WHEN worst IS NULL THEN ''
+                                ELSE ' Worst: ' || (SELECT string_agg(format('%s on %s (%s)', w->>'sku', w->>'channel', w->>'buffer'), ', ')
+                                                      FROM (SELECT w FROM jsonb_array_elements(worst) w LIMIT 5) x) END);
+        advice := CASE status
+            WHEN 'pass' THEN 'Nothing to do.'
+            WHEN 'fail' THEN 'A best seller without a buffer sells its last unit blind: give it 2-5 units with set_buffer(channel, sku, units) or a channel default with add_channel(..., buffer => 3).'
+            ELSE 'Bring the buffers into 2-5 units: 1 barely absorbs a miscount, more than 5 hides sellable stock.'
+        END;
+    END IF;
+    RETURN NEXT;
+
+    ----------------------------------------------------------------------------------------
+    -- 3. Wholesale walled off: every wholesale channel has a ringfence covering every SKU it
+    -- sold in the window (an every-SKU rule covers all).
+    item := 3;
+    question := 'Is wholesale stock walled off (a ringfence on wholesale channels)?';
+    SELECT count(*) INTO wholesale_channels FROM channel ch WHERE ch.kind = 'wholesale';
+    SELECT jsonb_agg(ch.code ORDER BY ch.code) INTO unfenced
+      FROM channel ch
+     WHERE ch.kind = 'wholesale'
+       AND NOT EXISTS (SELECT FROM ringfence r WHERE r.channel = ch.code
+                          AND coalesce(r.units, 0) + coalesce(r.percent, 0) > 0);
+    SELECT jsonb_agg(jsonb_build_object('channel', s.channel, 'sku', s.sku) ORDER BY s.channel, s.sku)
+      INTO partly_fenced
+      FROM (SELECT DISTINCT m.channel, m.sku FROM movement m JOIN channel ch ON ch.code = m.channel
+             WHERE ch.kind = 'wholesale' AND m.recorded_at >= window_start
+               AND m.from_stage = 'available' AND m.to_stage IN ('committed', 'picked')) s
+     WHERE NOT (unfenced ? s.channel) IS TRUE
+       -- The rule in force: the SKU's own, else the every-SKU rule (as fences fill).
+       AND NOT EXISTS (SELECT FROM (SELECT r.units, r.percent FROM ringfence r
+                                     WHERE r.channel = s.channel AND (r.sku = s.sku OR r.sku IS NULL)
+                                     ORDER BY r.sku NULLS LAST LIMIT 1) rule
+                        WHERE coalesce(rule.units, 0) + coalesce(rule.percent, 0) > 0);
+    figures := jsonb_build_object('wholesale_channels', wholesale_channels,
+                                  'without_ringfence', coalesce(unfenced, '[]'),
+                                  'skus_sold_without_ringfence', coalesce(partly_fenced, '[]'));
+    IF wholesale_channels = 0 THEN
+        status := 'pass';
+        evidence := 'No wholesale channel: there is nothing to wall off.';
+        advice := 'When wholesale sells here, add it with add_channel(..., kind => ''wholesale'') and a ringfence.';
+    ELSE
+        status := CASE WHEN unfenced IS NOT NULL THEN 'fail' WHEN partly_fenced IS NOT NULL THEN 'warn' ELSE 'pass' END;
+        evidence := CASE status
+            WHEN 'fail' THEN format('Wholesale channel(s) without any ringfence: %s.',
+                                    (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(unfenced) c))
+            WHEN 'warn' THEN format('SKUs wholesale sold without a ringfence for them: %s, e.g. %s.',
+                                    jsonb_array_length(partly_fenced),
+                                    (SELECT string_agg(format('%s on %s', w->>'sku', w->>'channel'), ', ')
+                                       FROM (SELECT w FROM jsonb_array_elements(partly_fenced) w LIMIT 5) x))
+            ELSE format('All %s wholesale channel(s) are ringfenced for every SKU they sold.', wholesale_channels)
+        END;
+        advice := CASE status
+            WHEN 'pass' THEN 'Nothing to do.'
+            ELSE 'Wall wholesale promises off from the storefront: set_ringfence(channel, NULL, percent => ...) for every SKU, or per SKU.'
+        END;
+    END IF;
+    RETURN NEXT;
+
+    ----------------------------------------------------------------------------------------
+    -- 4. Damage found on the shelf reaches ATP quickly: commit time minus discovery time of
+    -- available -> damaged movements.
+    item := 4;
+    question := 'How long from a damage discovery to the commit that removed it from ATP?';
+    SELECT count(*),
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY c.committed_at - m.occurred_at),
+           percentile_disc(0.95) WITHIN GROUP (ORDER BY c.committed_at - m.occurred_at),
+           max(c.committed_at - m.occurred_at)
+      INTO damages, damage_p50, damage_p95, damage_max
+      FROM movement m JOIN movement_commit c ON c.txid = m.txid
+     WHERE m.recorded_at >= window_start AND m.from_stage = 'available' AND m.to_stage = 'damaged';
+    SELECT jsonb_agg(w) INTO worst FROM (
+        SELECT m.sku, _lag_text(max(c.committed_at - m.occurred_at)) AS worst_lag
+          FROM movement m JOIN movement_commit c ON c.txid = m.txid
+         WHERE m.recorded_at >= window_start AND m.from_stage = 'available' AND m.to_stage = 'damaged'
+         GROUP BY m.sku ORDER BY max(c.committed_at - m.occurred_at) DESC, m.sku LIMIT 3) w;
+    figures := jsonb_build_object('damage_reports', damages, 'lag_p50', damage_p50, 'lag_p95', damage_p95,
+                                  'lag_max', damage_max, 'worst_skus', coalesce(worst, '[]'));
+    IF damages = 0 THEN
+        status := 'warn';
+        evidence := 'No damage of available stock recorded in the window.';
+        advice := 'Damage nobody records stays on sale: report it with report_damage() when it is found.';
+    ELSE
+        status := CASE WHEN damage_p95 > interval '1 hour' THEN 'fail'
+                       WHEN damage_p95 > interval '5 minutes' THEN 'warn' ELSE 'pass' END;
+        evidence := format('Damage reports: %s. Removed from ATP p50 %s, p95 %s, at worst %s after discovery.%s',
+                           damages, _lag_text(damage_p50), _lag_text(damage_p95), _lag_text(damage_max),
+                           CASE WHEN worst IS NULL THEN ''
+                                ELSE ' Slowest: ' || (SELECT string_agg(format('%s (%s)', w->>'sku', w->>'worst_lag'), ', ')
+                                                        FROM jsonb_array_elements(worst) w) END);
+        advice := CASE status
+            WHEN 'pass' THEN 'Nothing to do.'
+            ELSE 'Report damage from the floor as it is found (a scanner calling report_damage), not at the end of a shift: aim for a p95 under 5 minutes.'
+        END;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
 -- Helpers are called by the extension's own functions only (privileges.sql).
 REVOKE ALL ON FUNCTION _max_units() FROM PUBLIC;
 

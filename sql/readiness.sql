@@ -125,9 +125,11 @@ BEGIN
         status := CASE WHEN coalesce(scanned_first, 1) < 0.80 OR pick_p95 > interval '15 minutes' THEN 'fail'
                        WHEN coalesce(scanned_first, 1) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
                        ELSE 'pass' END;
-        evidence := format('%s of %s shipped were pick-scanned at least 30 s before their shipment was recorded; %s pick scans reached the database p50 %s, p95 %s after the scan.',
-                           coalesce(round(100 * scanned_first) || '%', 'n/a'), _units(shipped), picks,
-                           _lag_text(pick_p50), _lag_text(pick_p95));
+        evidence := CASE WHEN shipped = 0 THEN 'No shipments in the window yet; '
+                         ELSE format('%s of %s shipped were pick-scanned at least 30 s before their shipment was recorded; ',
+                                     round(100 * scanned_first) || '%', _units(shipped)) END
+                 || format('%s pick scans reached the database p50 %s, p95 %s after the scan.',
+                           picks, _lag_text(pick_p50), _lag_text(pick_p95));
         advice := CASE status
             WHEN 'pass' THEN 'Nothing to do: stock leaves ATP at the scan.'
             ELSE 'Send each pick scan to pick() as it happens (not in a batch with the shipment): until then the storefront sells units already on a cart. Aim for 95% scanned first and a p95 under a minute.'

@@ -1,0 +1,724 @@
+//! The flash sale of `make demo`: a small store, then many buyers on three channels hammering
+//! one hot SKU and a long tail while pickers scan, a short pick happens, a return waits in
+//! quarantine and damage is found; live ATP per channel as a storefront hears it (LISTEN, not
+//! polling); then a report whose checks decide the exit status.
+//!
+//!   cargo run -p inventory_truth_client --example flash_sale -- "<libpq connection string>"
+//!
+//! The database must have the extension and nothing else (scripts/demo.sh makes it).
+//! FLASH_SALE_SECONDS (default 60) bounds the sale; it normally ends sooner, sold out. On a
+//! terminal the view redraws in place; otherwise (CI, a pipe) it prints a line every 2 s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use inventory_truth_client::storefront::{follow, snapshot, AtpView, Event};
+use inventory_truth_client::{connect, sqlstate, Lcg};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+const CHANNELS: [&str; 3] = ["web", "amazon", "wholesale"];
+const HOT: &str = "SNEAKER-HOT";
+const HOODIE: &str = "HOODIE-DROP";
+const TAIL: usize = 12;
+const BUYERS: u64 = 16;
+
+fn tail_sku(i: usize) -> String {
+    format!("TEE-{:02}", i + 1)
+}
+
+/// The store, as a merchant would set it up: printed line by line.
+const STORE: &[(&str, &str)] = &[
+    ("two locations: the main warehouse and a city store",
+     "SELECT inventory_truth.add_location('DC1', 'Main warehouse'), inventory_truth.add_location('DC2', 'City store')"),
+    ("three channels: amazon (buffer 2), web (buffer 3), wholesale",
+     "SELECT inventory_truth.add_channel('amazon', priority => 10, buffer => 2, kind => 'marketplace'),
+             inventory_truth.add_channel('web', priority => 20, buffer => 3),
+             inventory_truth.add_channel('wholesale', priority => 30, kind => 'wholesale')"),
+    ("amazon ringfenced at 50% of every SKU; wholesale walled off with 10 units of each",
+     "SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 50),
+             inventory_truth.set_ringfence('wholesale', NULL, units => 10)"),
+    ("purchase orders: 600 + 300 sneakers due today, 400 more due in 5 days; 240 hoodies",
+     "SELECT count(*) FROM inventory_truth.expect('SNEAKER-HOT', 'DC1', 600, 'PO-1001', current_date);
+      SELECT count(*) FROM inventory_truth.expect('SNEAKER-HOT', 'DC2', 300, 'PO-1002', current_date);
+      SELECT count(*) FROM inventory_truth.expect('SNEAKER-HOT', 'DC1', 400, 'PO-1003', current_date + 5);
+      SELECT count(*) FROM inventory_truth.expect('HOODIE-DROP', 'DC1', 240, 'PO-1004', current_date)"),
+    ("the trucks arrive: sneakers and hoodies on the docks",
+     "SELECT count(*) FROM inventory_truth.receive('SNEAKER-HOT', 'DC1', 600, 'PO-1001');
+      SELECT count(*) FROM inventory_truth.receive('SNEAKER-HOT', 'DC2', 300, 'PO-1002');
+      SELECT count(*) FROM inventory_truth.receive('HOODIE-DROP', 'DC1', 240, 'PO-1004')"),
+    ("put away; 100 sneakers go through quality control first: 96 pass, 4 fail",
+     "SELECT count(*) FROM inventory_truth.put_away('SNEAKER-HOT', 'DC1', 500);
+      SELECT count(*) FROM inventory_truth.put_away('SNEAKER-HOT', 'DC1', 100, qc => true);
+      SELECT count(*) FROM inventory_truth.qc_pass('SNEAKER-HOT', 'DC1', 96);
+      SELECT count(*) FROM inventory_truth.qc_fail('SNEAKER-HOT', 'DC1', 4);
+      SELECT count(*) FROM inventory_truth.put_away('SNEAKER-HOT', 'DC2', 300);
+      SELECT count(*) FROM inventory_truth.put_away('HOODIE-DROP', 'DC1', 240)"),
+];
+
+/// What the buyers and the director share with the screen.
+#[derive(Default)]
+struct Sale {
+    /// Units each channel's buyers hold (reserved and not given back), as the buyers count them.
+    held: Mutex<BTreeMap<String, i64>>,
+    sales: AtomicI64,
+    refusals: AtomicI64,
+    events: Mutex<Vec<String>>,
+    problems: Mutex<Vec<String>>,
+    notifications: AtomicI64,
+    over: AtomicBool,
+}
+
+impl Sale {
+    fn event(&self, text: String) {
+        self.events.lock().expect("events").push(text);
+    }
+    fn problem(&self, text: String) {
+        self.problems.lock().expect("problems").push(text);
+    }
+    fn units_held(&self) -> i64 {
+        self.held.lock().expect("held").values().sum()
+    }
+}
+
+async fn run_store_setup(db: &Client) -> Result<(), tokio_postgres::Error> {
+    println!("== A small store");
+    for (what, sql) in STORE {
+        db.batch_execute(sql).await?;
+        println!("   {what}");
+    }
+    let mut rng = Lcg(7);
+    for i in 0..TAIL {
+        let units = 8 + rng.next(20) as i64;
+        let location = if i % 2 == 0 { "DC1" } else { "DC2" };
+        inventory_truth_client::shelve(db, &tail_sku(i), location, units).await?;
+    }
+    println!("   a long tail: {TAIL} T-shirts, 8 to 27 units each, unplanned arrivals put away");
+    Ok(())
+}
+
+/// A buyer: reserves on its channel until the sale is over; one in ten abandons the checkout.
+async fn buyer(dsn: String, n: u64, sale: Arc<Sale>, picking: mpsc::UnboundedSender<i64>) {
+    let Ok(db) = connect(&dsn).await else {
+        sale.problem(format!("buyer {n} could not connect"));
+        return;
+    };
+    let mut rng = Lcg(n * 31 + 5);
+    let channel = match n % 10 {
+        0..=4 => "web",
+        5..=8 => "amazon",
+        _ => "wholesale",
+    };
+    for i in 0.. {
+        if sale.over.load(Ordering::Relaxed) {
+            break;
+        }
+        let sku = match rng.next(10) {
+            0..=4 => HOT.to_owned(),
+            5..=6 => HOODIE.to_owned(),
+            _ => tail_sku(rng.next(TAIL as u64) as usize),
+        };
+        let mut qty: i64 = if channel == "wholesale" {
+            3
+        } else {
+            1 + (rng.next(5) == 0) as i64
+        };
+        let reference = format!("{channel}-{n}-{i}");
+        let mut attempt = db
+            .query_one(
+                "SELECT inventory_truth.reserve($1, $2, $3, $4, ttl => '10 minutes')",
+                &[&channel, &sku, &qty, &reference],
+            )
+            .await;
+        if qty > 1 && attempt.as_ref().err().and_then(sqlstate).as_deref() == Some("IT001") {
+            // Not that many left: the buyer takes one.
+            qty = 1;
+            attempt = db
+                .query_one(
+                    "SELECT inventory_truth.reserve($1, $2, 1, $3, ttl => '10 minutes')",
+                    &[&channel, &sku, &reference],
+                )
+                .await;
+        }
+        match attempt {
+            Ok(row) => {
+                let hold: i64 = row.get(0);
+                *sale
+                    .held
+                    .lock()
+                    .expect("held")
+                    .entry(channel.to_owned())
+                    .or_default() += qty;
+                sale.sales.fetch_add(1, Ordering::Relaxed);
+                if rng.next(10) == 0 {
+                    // Abandoned checkout: the units go back where they came from.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    match db
+                        .execute(
+                            "SELECT inventory_truth.release($1, $2)",
+                            &[&channel, &reference],
+                        )
+                        .await
+                    {
+                        Ok(_) => {
+                            *sale
+                                .held
+                                .lock()
+                                .expect("held")
+                                .entry(channel.to_owned())
+                                .or_default() -= qty
+                        }
+                        Err(e) => sale.problem(format!("release {reference}: {e}")),
+                    }
+                } else {
+                    let _ = picking.send(hold);
+                }
+            }
+            Err(e) if sqlstate(&e).as_deref() == Some("IT001") => {
+                sale.refusals.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => sale.problem(format!("reserve {reference}: {e}")),
+        }
+        tokio::time::sleep(Duration::from_millis(5 + rng.next(20))).await;
+    }
+}
+
+/// A picker: scans every hold it is given (committed -> picked).
+async fn picker(
+    dsn: String,
+    sale: Arc<Sale>,
+    holds: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<i64>>>,
+) {
+    let Ok(db) = connect(&dsn).await else {
+        sale.problem("a picker could not connect".to_owned());
+        return;
+    };
+    loop {
+        let next = { holds.lock().await.recv().await };
+        let Some(hold) = next else { break };
+        if let Err(e) = db
+            .execute(
+                "SELECT count(*) FROM inventory_truth.hold h,
+                        inventory_truth.pick(h.sku, h.location, h.open_qty, h.ref, channel => h.channel) m
+                  WHERE h.id = $1 AND h.status = 'open' AND h.open_qty > 0",
+                &[&hold],
+            )
+            .await
+        {
+            // The hold may have lost units to the short pick meanwhile: the scan is then a sale
+            // beyond the hold, which the channel may no longer be able to promise.
+            if sqlstate(&e).as_deref() != Some("IT001") {
+                sale.problem(format!("pick of hold {hold}: {e}"));
+            }
+        }
+    }
+}
+
+/// The warehouse's own events, at points of the sale.
+async fn director(dsn: String, sale: Arc<Sale>, sellable: i64) {
+    let Ok(db) = connect(&dsn).await else {
+        sale.problem("the director could not connect".to_owned());
+        return;
+    };
+    let progress = |sale: &Sale| sale.units_held() * 100 / sellable.max(1);
+    let mut done = [false; 4];
+    let mut task: Option<i64> = None;
+    while !sale.over.load(Ordering::Relaxed) {
+        let p = progress(&sale);
+        if p >= 15 && !done[0] {
+            done[0] = true;
+            let r = db
+                .batch_execute(
+                    "SELECT count(*) FROM inventory_truth.report_damage('SNEAKER-HOT', 'DC1', 4,
+                         occurred_at => now() - interval '3 minutes')",
+                )
+                .await;
+            match r {
+                Ok(()) => sale.event("damage found: 4 crushed SNEAKER-HOT at DC1 (3 minutes ago), out of ATP at this commit".into()),
+                Err(e) => sale.event(format!("damage not recorded: {}", e.as_db_error().map(|d| d.message()).unwrap_or("?"))),
+            }
+        }
+        if p >= 30 && !done[1] {
+            done[1] = true;
+            // The picker at DC2 finds 5 fewer sneakers in the bin than the books say.
+            let r = db
+                .query_one(
+                    "SELECT inventory_truth.short_pick('SNEAKER-HOT', 'DC2',
+                         greatest((SELECT sum(qty) FROM inventory_truth.balance
+                                    WHERE sku = 'SNEAKER-HOT' AND location = 'DC2'
+                                      AND stage IN ('available', 'committed'))::bigint - 5, 0),
+                         ref => 'PICK-SHORT-1')",
+                    &[],
+                )
+                .await;
+            match r {
+                Ok(row) => {
+                    task = Some(row.get(0));
+                    sale.event("short pick: 5 SNEAKER-HOT not in the DC2 bin: missing at once, blind count opened".into());
+                }
+                Err(e) => sale.event(format!("short pick refused: {e}")),
+            }
+        }
+        if p >= 45 && !done[2] {
+            done[2] = true;
+            match db
+                .batch_execute("SELECT count(*) FROM inventory_truth.receive_return('HOODIE-DROP', 'DC1', 1, 'RMA-501')")
+                .await
+            {
+                Ok(()) => sale.event("a customer return: 1 HOODIE-DROP waits in quarantine for a manager; ATP unchanged".into()),
+                Err(e) => sale.problem(format!("return: {e}")),
+            }
+        }
+        if p >= 60 && !done[3] {
+            if let Some(task) = task {
+                done[3] = true;
+                // The blind count finds 2 of the 5: they come back; 3 are written off.
+                let r = db
+                    .batch_execute(&format!(
+                        "SELECT count(*) FROM inventory_truth.submit_count({task},
+                             (SELECT sum(qty) FROM inventory_truth.balance
+                               WHERE sku = 'SNEAKER-HOT' AND location = 'DC2'
+                                 AND stage IN ('available', 'committed'))::bigint + 2)"
+                    ))
+                    .await;
+                match r {
+                    Ok(()) => sale.event("blind count at DC2: 2 of the missing sneakers found (back on sale), 3 written off".into()),
+                    Err(e) => sale.event(format!("count not accepted: {}", e.as_db_error().map(|d| d.message()).unwrap_or("?"))),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn bar(fraction: f64, width: usize) -> String {
+    let filled = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+/// The lines of the live view.
+fn screen(view: &AtpView, sale: &Sale, sellable: i64, started: Instant, rate: f64) -> Vec<String> {
+    let atp = |sku: &str, channel: &str| {
+        view.atp
+            .get(&(sku.to_owned(), channel.to_owned()))
+            .map(|v| v.0)
+            .unwrap_or(0)
+    };
+    let mut lines = vec![
+        format!("live ATP per channel, as a storefront hears it (LISTEN inventory_truth): {} notifications", sale.notifications.load(Ordering::Relaxed)),
+        format!("  {:<16} {:>8} {:>8} {:>10}", "", "web", "amazon", "wholesale"),
+    ];
+    for sku in [HOT, HOODIE] {
+        lines.push(format!(
+            "  {:<16} {:>8} {:>8} {:>10}",
+            sku,
+            atp(sku, "web"),
+            atp(sku, "amazon"),
+            atp(sku, "wholesale")
+        ));
+    }
+    let tail: Vec<i64> = CHANNELS
+        .iter()
+        .map(|c| (0..TAIL).map(|i| atp(&tail_sku(i), c)).sum())
+        .collect();
+    lines.push(format!(
+        "  {:<16} {:>8} {:>8} {:>10}",
+        format!("{TAIL} T-shirts"),
+        tail[0],
+        tail[1],
+        tail[2]
+    ));
+    let held = sale.held.lock().expect("held").clone();
+    let sold: i64 = held.values().sum();
+    lines.push(format!(
+        "  sold  web {:>5}  amazon {:>5}  wholesale {:>5}   {:>5.0} sales/s   refused {:>6}",
+        held.get("web").unwrap_or(&0),
+        held.get("amazon").unwrap_or(&0),
+        held.get("wholesale").unwrap_or(&0),
+        rate,
+        sale.refusals.load(Ordering::Relaxed)
+    ));
+    lines.push(format!(
+        "  {} {:>3}% of {} sellable units   {:>5.1} s",
+        bar(sold as f64 / sellable.max(1) as f64, 40),
+        sold * 100 / sellable.max(1),
+        sellable,
+        started.elapsed().as_secs_f64()
+    ));
+    let events = sale.events.lock().expect("events");
+    for e in events.iter().rev().take(4).rev() {
+        lines.push(format!("  * {e}"));
+    }
+    lines
+}
+
+/// Every (SKU, channel) ATP the storefront holds is 0: nothing is left to sell.
+fn sold_out(view: &AtpView) -> bool {
+    !view.atp.is_empty() && view.atp.values().all(|&(atp, _)| atp == 0)
+}
+
+async fn query_rows(db: &Client, sql: &str) -> Vec<tokio_postgres::Row> {
+    db.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(dsn) = std::env::args().nth(1) else {
+        eprintln!(
+            "usage: flash_sale \"<libpq connection string of a database with the extension>\""
+        );
+        std::process::exit(2);
+    };
+    let limit = Duration::from_secs(
+        std::env::var("FLASH_SALE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    );
+    let db = connect(&dsn).await.unwrap_or_else(|e| {
+        eprintln!("cannot connect: {e}");
+        std::process::exit(2);
+    });
+    let movements: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.movement", &[])
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("no inventory_truth here ({e}): CREATE EXTENSION inventory_truth first");
+            std::process::exit(2);
+        })
+        .get(0);
+    if movements > 0 {
+        eprintln!("the database has a ledger already: the flash sale needs a fresh one (make demo makes it)");
+        std::process::exit(2);
+    }
+    if let Err(e) = run_store_setup(&db).await {
+        eprintln!("setting up the store failed: {e}");
+        std::process::exit(1);
+    }
+    let sellable: i64 = db
+        .query_one("SELECT coalesce(sum(qty), 0)::bigint FROM inventory_truth.balance WHERE stage = 'available'", &[])
+        .await
+        .expect("available units")
+        .get(0);
+
+    // The storefront: LISTEN, snapshot, newer versions only.
+    let sale = Arc::new(Sale::default());
+    let view = Arc::new(Mutex::new(AtpView::default()));
+    let storefront = {
+        let (view, sale, dsn) = (view.clone(), sale.clone(), dsn.clone());
+        tokio::spawn(async move {
+            follow(&dsn, None, "inventory_truth", |event| {
+                match event {
+                    Event::Resynced { view: v, .. } => *view.lock().expect("view") = v.clone(),
+                    Event::Changed { view: v, .. } => {
+                        sale.notifications.fetch_add(1, Ordering::Relaxed);
+                        *view.lock().expect("view") = v.clone();
+                    }
+                    Event::Disconnected { error, .. } => {
+                        sale.event(format!("storefront reconnecting: {error}"))
+                    }
+                }
+                true
+            })
+            .await
+        })
+    };
+    println!("\n== The flash sale: {BUYERS} buyers (web, amazon, wholesale) on {sellable} sellable units; 2 pickers scanning");
+    let (to_pickers, from_buyers) = mpsc::unbounded_channel();
+    let from_buyers = Arc::new(tokio::sync::Mutex::new(from_buyers));
+    let buyers: Vec<_> = (0..BUYERS)
+        .map(|n| tokio::spawn(buyer(dsn.clone(), n, sale.clone(), to_pickers.clone())))
+        .collect();
+    drop(to_pickers);
+    let pickers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(picker(dsn.clone(), sale.clone(), from_buyers.clone())))
+        .collect();
+    let director = tokio::spawn(director(dsn.clone(), sale.clone(), sellable));
+
+    let tty = std::io::stdout().is_terminal();
+    let started = Instant::now();
+    let mut drawn = 0;
+    let mut last_print = Instant::now();
+    let mut window: Vec<(Instant, i64)> = vec![(started, 0)];
+    let mut printed_events = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sales = sale.sales.load(Ordering::Relaxed);
+        window.push((Instant::now(), sales));
+        window.retain(|(t, _)| t.elapsed() < Duration::from_secs(2));
+        let rate = match (window.first(), window.last()) {
+            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) as f64 / (b.0 - a.0).as_secs_f64(),
+            _ => 0.0,
+        };
+        let current = view.lock().expect("view").clone();
+        let lines = screen(&current, &sale, sellable, started, rate);
+        let mut out = std::io::stdout().lock();
+        if tty {
+            if drawn > 0 {
+                let _ = write!(out, "\x1b[{drawn}A");
+            }
+            for line in &lines {
+                let _ = writeln!(out, "\x1b[2K{line}");
+            }
+            drawn = lines.len();
+        } else {
+            let events = sale.events.lock().expect("events").clone();
+            for e in &events[printed_events..] {
+                let _ = writeln!(out, "  * {e}");
+            }
+            printed_events = events.len();
+            if last_print.elapsed() >= Duration::from_secs(2) {
+                last_print = Instant::now();
+                for line in &lines[..lines.len().min(6)] {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+        let _ = out.flush();
+        drop(out);
+        let finished = sold_out(&current) && started.elapsed() > Duration::from_secs(2);
+        if finished || started.elapsed() >= limit {
+            sale.over.store(true, Ordering::Relaxed);
+            if !finished {
+                sale.event(format!("time is up ({} s)", limit.as_secs()));
+            }
+            break;
+        }
+    }
+    for b in buyers {
+        let _ = b.await;
+    }
+    let _ = director.await;
+    for p in pickers {
+        let _ = p.await;
+    }
+
+    // The storefront must end where the database is: wait for the last notifications.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let live_matches = loop {
+        let truth: HashMap<(String, String), i64> = snapshot(&db, None)
+            .await
+            .expect("snapshot")
+            .into_iter()
+            .map(|(s, c, a, _)| ((s, c), a))
+            .collect();
+        if view.lock().expect("view").values() == truth {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    storefront.abort();
+    let final_view = view.lock().expect("view").clone();
+    let lines = screen(&final_view, &sale, sellable, started, 0.0);
+    if !tty {
+        for line in &lines {
+            println!("{line}");
+        }
+    }
+    let ok = report(&db, &sale, live_matches, sold_out(&final_view)).await;
+    println!(
+        "\nThe demo cluster is still running. Look around:\n    scripts/cluster.sh psql demo -d inventory_truth_demo\n\
+         e.g. SELECT * FROM inventory_truth.stock('SNEAKER-HOT');  SELECT * FROM inventory_truth.broken_holds;\n\
+         Stop it with: make stop"
+    );
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// The report; true when every check holds.
+async fn report(db: &Client, sale: &Sale, live_matches: bool, sold_out: bool) -> bool {
+    let mut ok = true;
+    let mut check = |holds: bool, text: String| {
+        println!("  {} {text}", if holds { "ok  " } else { "FAIL" });
+        ok &= holds;
+    };
+    println!("\n== What was sold");
+    // Units that became sellable (put away, QC passed, found by a count) less units lost from
+    // the shelf (damage, missing), per SKU; what channels hold; what is still on the shelf.
+    let rows = query_rows(
+        db,
+        "WITH flow AS (
+             SELECT sku,
+                    coalesce(sum(qty) FILTER (WHERE to_stage = 'available' AND from_stage IS DISTINCT FROM 'committed'), 0)
+                  - coalesce(sum(qty) FILTER (WHERE from_stage = 'available' AND to_stage <> 'committed'), 0) AS sellable
+               FROM inventory_truth.movement GROUP BY sku),
+         sold AS (
+             SELECT sku, channel, sum(qty - released_qty)::bigint AS units, sum(lost_qty)::bigint AS lost
+               FROM inventory_truth.hold GROUP BY sku, channel),
+         shelf AS (
+             SELECT sku, sum(qty)::bigint AS available FROM inventory_truth.balance
+              WHERE stage = 'available' GROUP BY sku)
+         SELECT CASE WHEN f.sku LIKE 'TEE-%' THEN 'T-shirts' ELSE f.sku END AS item,
+                sum(f.sellable)::bigint,
+                coalesce(sum((SELECT sum(units) FROM sold s WHERE s.sku = f.sku AND s.channel = 'web')), 0)::bigint,
+                coalesce(sum((SELECT sum(units) FROM sold s WHERE s.sku = f.sku AND s.channel = 'amazon')), 0)::bigint,
+                coalesce(sum((SELECT sum(units) FROM sold s WHERE s.sku = f.sku AND s.channel = 'wholesale')), 0)::bigint,
+                coalesce(sum((SELECT sum(lost) FROM sold s WHERE s.sku = f.sku)), 0)::bigint,
+                coalesce(sum((SELECT available FROM shelf h WHERE h.sku = f.sku)), 0)::bigint
+           FROM flow f GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    println!(
+        "  {:<12} {:>9} {:>6} {:>7} {:>10} {:>6} {:>10}  {:>9}",
+        "", "sellable", "web", "amazon", "wholesale", "sold", "left over", "oversold"
+    );
+    let mut all_add_up = true;
+    for r in &rows {
+        let (item, sellable, web, amazon, wholesale, _lost, left): (
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = (
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+            r.get(5),
+            r.get(6),
+        );
+        let sold = web + amazon + wholesale;
+        let oversold = (sold + left - sellable).max(0);
+        all_add_up &= sold + left == sellable;
+        println!("  {item:<12} {sellable:>9} {web:>6} {amazon:>7} {wholesale:>10} {sold:>6} {left:>10}  {oversold:>9}");
+    }
+    check(
+        all_add_up,
+        "every SKU: units sold + units left on the shelf = units that were sellable (0 oversold)"
+            .into(),
+    );
+    let by_channel: BTreeMap<String, i64> = query_rows(
+        db,
+        "SELECT channel, sum(qty - released_qty)::bigint FROM inventory_truth.hold GROUP BY channel",
+    )
+    .await
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let told = sale.held.lock().expect("held").clone();
+    check(
+        by_channel == told,
+        format!("units sold per channel are exactly what the buyers were told they got: {told:?}"),
+    );
+    let left_over = query_rows(
+        db,
+        "SELECT string_agg(format('%s %s: %s', f.sku, f.location, f.owner), '; ' ORDER BY f.sku, f.location)
+           FROM (SELECT sku, location, coalesce('fenced for ' || channel, 'pool') || ' ' || qty AS owner
+                   FROM inventory_truth.fence WHERE qty > 0 AND sku NOT LIKE 'TEE-%') f",
+    )
+    .await;
+    if let Some(Some(left)) = left_over.first().map(|r| r.get::<_, Option<String>>(0)) {
+        println!("  left over (fenced for a channel whose safety buffer now hides them): {left}");
+    }
+    if sold_out {
+        check(
+            true,
+            "sold out: every channel's ATP of every SKU is 0".into(),
+        );
+    } else {
+        println!("  note: the sale ended on time, not sold out");
+    }
+    let negative: i64 = db
+        .query_one(
+            "SELECT count(*) FROM inventory_truth.balance WHERE qty < 0",
+            &[],
+        )
+        .await
+        .expect("balances")
+        .get(0);
+    check(negative == 0, "no balance is negative".into());
+    let problems = query_rows(db, "SELECT format('%s %s %s: %s', sku, location, stage, problem) FROM inventory_truth.verify()").await;
+    check(
+        problems.is_empty(),
+        "verify(): balances equal the ledger, fences fit, holds equal committed stock".into(),
+    );
+    for p in &problems {
+        println!("       {}", p.get::<_, String>(0));
+    }
+    check(
+        live_matches,
+        "the storefront's live view (from notifications) equals atp_snapshot()".into(),
+    );
+    let errors = sale.problems.lock().expect("problems").clone();
+    check(
+        errors.is_empty(),
+        format!(
+            "no unexpected error ({} refusals were 'not enough stock', IT001)",
+            sale.refusals.load(Ordering::Relaxed)
+        ),
+    );
+    for e in errors.iter().take(10) {
+        println!("       {e}");
+    }
+
+    println!("\n== Stock that is not for sale (yet)");
+    for r in query_rows(
+        db,
+        "SELECT format('%s %s: %s %s', sku, location, qty, stage) FROM inventory_truth.balance
+          WHERE stage IN ('inbound', 'quarantine', 'damaged', 'missing', 'written_off') AND qty > 0
+            AND sku NOT LIKE 'TEE-%' ORDER BY sku, location, stage",
+    )
+    .await
+    {
+        println!("  {}", r.get::<_, String>(0));
+    }
+    for r in query_rows(
+        db,
+        "SELECT format('%s for the web, by date: %s', 'SNEAKER-HOT',
+                       string_agg(format('%s %s', day, atp), ', ' ORDER BY day))
+           FROM inventory_truth.atp_timeline('SNEAKER-HOT', 'web')",
+    )
+    .await
+    {
+        println!("  {}", r.get::<_, String>(0));
+    }
+
+    println!("\n== The readiness checklist (readiness())");
+    for r in query_rows(
+        db,
+        "SELECT item, status, question, evidence FROM inventory_truth.readiness() ORDER BY item",
+    )
+    .await
+    {
+        println!(
+            "  {}. [{}] {}\n       {}",
+            r.get::<_, i32>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+            r.get::<_, String>(3)
+        );
+    }
+    println!("\n== Warehouse lag: commit time minus the physical event's time (lag_stats())");
+    println!("  {:<42} {:>5}", "event", "moves");
+    for r in query_rows(
+        db,
+        "SELECT format('%-42s %5s  p50 %8s s  p95 %8s s  max %8s s', event, movements,
+                       round(extract(epoch FROM p50), 3), round(extract(epoch FROM p95), 3),
+                       round(extract(epoch FROM max), 3))
+           FROM inventory_truth.lag_stats('1 hour') ORDER BY movements DESC",
+    )
+    .await
+    {
+        println!("  {}", r.get::<_, String>(0));
+    }
+    println!(
+        "\n{}",
+        if ok {
+            "All checks hold."
+        } else {
+            "SOME CHECKS FAILED."
+        }
+    );
+    ok
+}

@@ -170,7 +170,11 @@ cmd_crash() {
         say "killed process $pid of cluster '$name'"
         return 0
     fi
-    children=$(pgrep -P "$postmaster" || true)
+        children=$(pgrep -P "$postmaster" || true)
+    # The SysV segment that keeps a second postmaster out (postmaster.pid, line 7: key, id):
+    # the next start waits for every process still attached, forked before the kill or not.
+    local shmid
+    shmid=$(as_owner sed -n 7p "$(cluster_dir "$name")/data/postmaster.pid" | awk '{print $2}')
     as_owner kill -KILL "$postmaster"
     local p waited=0
     for p in $postmaster $children; do
@@ -179,6 +183,13 @@ cmd_crash() {
             sleep 0.1
             waited=$((waited + 1))
         done
+    done
+        waited=0
+    while [ -n "$shmid" ] && [ "$(ipcs -m | awk -v id="$shmid" '$2 == id {print $6}')" ] \
+        && [ "$(ipcs -m | awk -v id="$shmid" '$2 == id {print $6}')" != 0 ]; do
+        [ "$waited" -lt 600 ] || die "processes of cluster '$name' still hold its shared memory after 60 s"
+        sleep 0.1
+        waited=$((waited + 1))
     done
     say "killed the postmaster of cluster '$name'; its processes are gone"
 }

@@ -71,9 +71,11 @@ pub fn register() {
         c"inventory_truth.relay_queue_limit",
         c"Fraction of the notify queue in use (pg_notification_queue_usage()) at which the relay stops publishing until listeners catch up.",
         c"A listener that stays in a transaction holds every later notification in the queue; when the queue is full, every NOTIFY of the cluster fails. The relay pauses first, and publishes the final values once the queue drains.",
-        &RELAY_QUEUE_LIMIT,
-        0.000_001,
-        1.0,
+                &RELAY_QUEUE_LIMIT,
+        // Not above 0.9: the relay keeps room for its own nudges and for other applications.
+        // Not below 100 pages: a nudge (4 pages) must be able to bring usage under the limit.
+        0.000_1,
+        0.9,
         GucContext::Sighup,
         GucFlags::default(),
     );

@@ -37,6 +37,8 @@ const COALESCE: Duration = Duration::from_millis(2);
 const EXPIRY_BATCH: i32 = 50;
 /// How often a relay paused by a nearly full notify queue looks again.
 const QUEUE_RECHECK: Duration = Duration::from_secs(1);
+/// The longest time between two nudges of the notify queue while paused.
+const NUDGE_MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -323,9 +325,11 @@ fn notify_queue_usage() -> f64 {
 /// of four (`asyncQueueAdvanceTail`); a paused relay sends nothing, so without this, once the
 /// laggard caught up, the queue would look full until some other application notified. Four
 /// notifications of a page each, on a channel nobody listens to, cross such a page: 32 kB per
-/// look, once a second while paused. Not when the queue is all but full: they would not fit.
+/// nudge, backing off from once a second to once a minute while paused. Not when the queue is
+/// all but full: they would not fit.
 fn nudge_notify_queue() {
-    if notify_queue_usage() >= 0.99 {
+    // 32 kB of 8 GB: only a queue within a few pages of full has no room for them.
+    if notify_queue_usage() >= 0.9999 {
         return;
     }
     if let Err(e) = Spi::run(
@@ -363,6 +367,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     let mut last_publication: Option<Instant> = None;
     // Since when the notify queue has been too full to publish (looked at every QUEUE_RECHECK).
     let mut paused_since: Option<Instant> = None;
+    let mut last_nudge: Option<Instant> = None;
+    let mut nudge_interval = QUEUE_RECHECK;
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -404,11 +410,18 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         // While the notify queue is nearly full, publishing waits (see queue_has_room); buyers
         // go on recording changes, and the final values go out once listeners catch up.
         if paused_since.is_some() {
-            unsafe { pg_sys::pg_usleep(QUEUE_RECHECK.as_micros() as _) };
-            if BackgroundWorker::sigterm_received() {
+            // A latch wait, not a sleep: it returns false when the postmaster dies (a relay
+            // left running would keep a restarted server from starting) or on SIGTERM.
+            if !BackgroundWorker::wait_latch(Some(QUEUE_RECHECK)) {
                 return;
             }
-            BackgroundWorker::transaction(nudge_notify_queue);
+            // Nudges back off (1 s, 2 s, ... 1 min) while the laggard stays behind, so that a
+            // listener stuck for hours does not get the queue filled by the relay itself.
+            if last_nudge.is_none_or(|t| t.elapsed() >= nudge_interval) {
+                last_nudge = Some(Instant::now());
+                nudge_interval = (nudge_interval * 2).min(NUDGE_MAX_INTERVAL);
+                BackgroundWorker::transaction(nudge_notify_queue);
+            }
         }
         // One transaction per batch, until a batch comes back short: more may be waiting.
         loop {
@@ -448,6 +461,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 }
                 Publication::Taken(taken) => {
                     if let Some(since) = paused_since.take() {
+                        last_nudge = None;
+                        nudge_interval = QUEUE_RECHECK;
                         log!(
                             "inventory_truth relay: the notify queue has room again; publishing resumed after {:.1} s",
                             since.elapsed().as_secs_f64()

@@ -20,8 +20,6 @@ pub const CHANNELS: [&str; 3] = ["web", "amazon", "wholesale"];
 pub const SKUS: [&str; 6] = ["HOT", "T1", "T2", "T3", "T4", "T5"];
 /// Units put away per SKU and location before the load.
 pub const INITIAL_STOCK: i64 = 40;
-/// Far beyond any real change of a call, for calls whose size is not known in advance.
-const UNBOUNDED: i64 = 1 << 40;
 
 /// The store every fault test starts from: two locations, three channels (Amazon ringfenced
 /// 30%, wholesale walled off at 2 units per SKU, web with a buffer), stock at both locations.
@@ -47,6 +45,9 @@ pub type Bounds = Vec<(String, i64, i64)>;
 /// A call whose connection died before its outcome was known: its name and bounds.
 pub type InFlight = (&'static str, Bounds);
 
+/// A movement as its call returned it: (sku, location, from stage, to stage, qty).
+pub type MovementRow = (String, String, Option<String>, Option<String>, i64);
+
 /// What one client was told by the server.
 #[derive(Default, Debug)]
 pub struct Tally {
@@ -54,8 +55,15 @@ pub struct Tally {
     /// out when negative). By id: an idempotent retry (a count submitted twice with the same
     /// number) returns the movements of the first call again.
     pub crossings: HashMap<i64, (String, i64)>,
-    /// Holds whose reservation committed: (channel, ref, sku).
-    pub holds: Vec<(String, String, String)>,
+    /// Holds whose reservation committed: (channel, ref, sku, hold id).
+    pub holds: Vec<(String, String, String, i64)>,
+    /// Every movement a committed call returned: id -> (sku, location, from, to, qty).
+    pub movements: HashMap<i64, MovementRow>,
+    /// Calls cut off before their COMMIT was sent (so certainly not committed) that carried a
+    /// reference of their own: nothing may carry it after recovery.
+    pub not_committed: Vec<(&'static str, String)>,
+    /// Calls that found nothing to act on (no open hold to release or pick, no open task).
+    pub idle: BTreeMap<&'static str, u64>,
     /// Reservations this client rolled back itself: (channel, ref).
     pub rolled_back: Vec<(String, String)>,
     /// The call in flight when the connection died: its name and, per SKU, the least and most
@@ -73,6 +81,11 @@ impl Tally {
     pub fn merge(&mut self, other: Tally) {
         self.crossings.extend(other.crossings);
         self.holds.extend(other.holds);
+        self.movements.extend(other.movements);
+        self.not_committed.extend(other.not_committed);
+        for (op, n) in other.idle {
+            *self.idle.entry(op).or_default() += n;
+        }
         self.rolled_back.extend(other.rolled_back);
         for (op, n) in other.done {
             *self.done.entry(op).or_default() += n;
@@ -107,8 +120,12 @@ struct Call {
     /// The SQLSTATEs that refuse this call without anything being wrong (not enough stock, a
     /// breached fence, a count that a concurrent pick made impossible, ...).
     refusals: &'static [&'static str],
-    /// Per SKU: the least and most this call can add to the net units, before it runs.
-    bounds: Bounds,
+    /// A reference only this call uses: if the call is cut off before its COMMIT, nothing may
+    /// carry it after recovery.
+    unique_ref: Option<String>,
+    /// Whether the call picks its target (an open hold, an open task) and does nothing when
+    /// there is none: then it counts as idle, not committed.
+    needs_rows: bool,
     effect: Effect,
 }
 
@@ -127,14 +144,21 @@ enum Effect {
         channel: String,
         reference: String,
         keep: bool,
+        /// The units of a single-SKU reservation (0 for an order): a later call may retry it.
+        qty: i64,
     },
+    /// A retry of a committed reservation with the same quantity: the same hold must come back.
+    Retry { hold: i64 },
     /// Nothing the tally follows.
     Other,
 }
 
 /// What a movement-returning function's rows are read as.
 fn movements_of(call: &str) -> String {
-    format!("SELECT m.id, m.sku, m.from_stage IS NULL, m.to_stage IS NULL, m.qty FROM {call} m")
+    format!(
+        "SELECT m.id, m.sku, m.from_stage IS NULL, m.to_stage IS NULL, m.qty, m.location,
+                m.from_stage::text, m.to_stage::text FROM {call} m"
+    )
 }
 
 fn text(s: &str) -> Param {
@@ -146,6 +170,7 @@ fn random_call(
     client: u64,
     n: u64,
     receipts: &mut Vec<(String, String, String)>,
+    reserved: &[(String, String, String, i64, i64)],
 ) -> Call {
     let sku = SKUS[if rng.next(3) == 0 {
         0
@@ -162,18 +187,20 @@ fn random_call(
         sql,
         params,
         refusals,
-        bounds: Vec::new(),
+        unique_ref: None,
+        needs_rows: false,
         effect: Effect::Other,
     };
-    let moves = |op, call: &str, params, refusals, bounds| Call {
+    let moves = |op, call: &str, params, refusals, unique_ref| Call {
         op,
         sql: movements_of(call),
         params,
         refusals,
-        bounds,
+        unique_ref,
+        needs_rows: false,
         effect: Effect::Movements,
     };
-    match rng.next(100) {
+    match rng.next(112) {
         0..=29 => {
             let ttl = if rng.next(3) == 0 { Some("1 second".to_owned()) } else { None };
             let keep = rng.next(10) != 0;
@@ -181,9 +208,10 @@ fn random_call(
                 op: "reserve",
                 sql: "SELECT inventory_truth.reserve($1, $2, $3, $4, $5::text::interval), $2".to_owned(),
                 params: vec![text(&channel), text(&sku), Param::Int(qty), text(&reference), Param::OptText(ttl)],
-                refusals: &["IT001"],
-                bounds: Vec::new(),
-                effect: Effect::Reserve { channel, reference, keep },
+                                refusals: &["IT001"],
+                unique_ref: Some(reference.clone()),
+                needs_rows: false,
+                effect: Effect::Reserve { channel, reference, keep, qty },
             }
         }
         30..=34 => {
@@ -194,22 +222,23 @@ fn random_call(
                 sql: "SELECT hold, sku FROM inventory_truth.reserve_order($1, $2, $3::text::jsonb)".to_owned(),
                 params: vec![text(&channel), text(&reference), Param::Text(lines)],
                 // 22023: the random basket named one SKU twice.
-                refusals: &["IT001", "22023"],
-                bounds: Vec::new(),
-                effect: Effect::Reserve { channel, reference, keep: true },
+                                refusals: &["IT001", "22023"],
+                unique_ref: Some(reference.clone()),
+                needs_rows: false,
+                effect: Effect::Reserve { channel, reference, keep: true, qty: 0 },
             }
         }
-        35..=41 => none(
+                35..=41 => Call { needs_rows: true, ..none(
             "release",
             // One of the store's open holds, whoever made it: a checkout abandoned.
             "SELECT inventory_truth.release(h.channel, h.ref)
                FROM (SELECT channel, ref FROM inventory_truth.hold WHERE status = 'open'
                       ORDER BY id DESC LIMIT 1 OFFSET $1) h"
                 .to_owned(),
-            vec![Param::Int(rng.next(20) as i64)],
+                        vec![Param::Int(rng.next(20) as i64)],
             &[],
-        ),
-        42..=49 => moves(
+        ) },
+        42..=49 => Call { needs_rows: true, ..moves(
             "pick (order)",
             "(SELECT h.* FROM inventory_truth.hold h WHERE h.status = 'open' AND h.open_qty > 0
                 ORDER BY h.id LIMIT 1 OFFSET $1) h,
@@ -217,29 +246,29 @@ fn random_call(
             vec![Param::Int(rng.next(20) as i64)],
             // IT001: the hold ended between the read and the scan, and the channel cannot
             // promise the units as a new sale.
-            &["IT001"],
-            Vec::new(),
-        ),
+                        &["IT001"],
+            None,
+        ) },
         50..=51 => moves(
             "pick (unplanned)",
             "inventory_truth.pick($1, $2, $3)",
             vec![text(&sku), text(&location), Param::Int(1)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         52..=56 => moves(
             "ship",
             "inventory_truth.ship($1, $2, $3)",
             vec![text(&sku), text(&location), Param::Int(qty)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         57 => moves(
             "put_back",
             "inventory_truth.put_back($1, $2, 1)",
             vec![text(&sku), text(&location)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         58..=59 => {
             let from = ["available", "committed", "picked"][rng.next(3) as usize];
@@ -248,29 +277,29 @@ fn random_call(
                 "inventory_truth.report_damage($1, $2, 1, $3::text::inventory_truth.stage)",
                 vec![text(&sku), text(&location), text(from)],
                 &["IT001"],
-                Vec::new(),
+                None,
             )
         }
         60..=61 => moves(
             "receive_return",
             "inventory_truth.receive_return($1, $2, $3, $4)",
-            vec![text(&sku), text(&location), Param::Int(qty), text(&reference)],
+                        vec![text(&sku), text(&location), Param::Int(qty), text(&reference)],
             &[],
-            vec![(sku, 0, qty)],
+            Some(reference.clone()),
         ),
         62..=63 => moves(
             "inspect_return",
             "inventory_truth.inspect_return($1, $2, 1, $3)",
             vec![text(&sku), text(&location), Param::Bool(rng.next(3) != 0)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         64 => moves(
             "write_off",
             "inventory_truth.write_off($1, $2, 1)",
             vec![text(&sku), text(&location)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         65..=67 => {
             receipts.push((sku.clone(), location.clone(), reference.clone()));
@@ -279,8 +308,8 @@ fn random_call(
                 "expect",
                 "inventory_truth.expect($1, $2, $3, $4, current_date + $5::bigint::int)",
                 vec![text(&sku), text(&location), Param::Int(units), text(&reference), Param::Int(rng.next(20) as i64)],
-                &[],
-                vec![(sku, 0, units)],
+                                &[],
+                Some(reference.clone()),
             )
         }
         68..=71 if !receipts.is_empty() => {
@@ -291,8 +320,8 @@ fn random_call(
                 "inventory_truth.receive($1, $2, $3, $4)",
                 vec![text(&sku), text(&location), Param::Int(units), text(&reference)],
                 &[],
-                // Beyond what is still expected, units arrive unplanned: from outside.
-                vec![(sku, 0, units)],
+                                // Beyond what is still expected, units arrive unplanned: from outside.
+                None,
             )
         }
         72..=75 => moves(
@@ -300,21 +329,21 @@ fn random_call(
             "inventory_truth.put_away($1, $2, $3, $4)",
             vec![text(&sku), text(&location), Param::Int(qty), Param::Bool(rng.next(4) == 0)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         76 => moves(
             "qc_pass",
             "inventory_truth.qc_pass($1, $2, 1)",
             vec![text(&sku), text(&location)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         77 => moves(
             "qc_fail",
             "inventory_truth.qc_fail($1, $2, 1)",
             vec![text(&sku), text(&location)],
             &["IT001"],
-            Vec::new(),
+            None,
         ),
         78 if !receipts.is_empty() => {
             let (sku, location, reference) = receipts.swap_remove(rng.next(receipts.len() as u64) as usize);
@@ -323,17 +352,20 @@ fn random_call(
                 "inventory_truth.cancel_expected($1, $2, $3)",
                 vec![text(&sku), text(&location), text(&reference)],
                 // IT001: nothing left open (received in full, or cancelled already).
-                &["IT001"],
-                vec![(sku, -UNBOUNDED, 0)],
+                                &["IT001"],
+                None,
             )
         }
-        79..=80 => none(
-            "short_pick",
-            "SELECT inventory_truth.short_pick($1, $2, $3, $4)".to_owned(),
-            vec![text(&sku), text(&location), Param::Int(rng.next(3) as i64), text(&reference)],
-            // 22023: the bin holds no more than was found (nothing is short).
-            &["22023"],
-        ),
+                79..=80 => Call {
+            unique_ref: Some(reference.clone()),
+            ..none(
+                "short_pick",
+                "SELECT inventory_truth.short_pick($1, $2, $3, $4)".to_owned(),
+                vec![text(&sku), text(&location), Param::Int(rng.next(3) as i64), text(&reference)],
+                // 22023: the bin holds no more than was found (nothing is short).
+                &["22023"],
+            )
+        },
         81 => none(
             "plan_cycle_counts",
             "SELECT count(*) FROM inventory_truth.plan_cycle_counts(2)".to_owned(),
@@ -354,8 +386,9 @@ fn random_call(
             params: vec![Param::Int(rng.next(3) as i64), Param::Int(rng.next(3) as i64 - 1)],
             // 22023: units left the bin after the task was made, more than the count found;
             // IT004: another client counted the task first, with another number.
-            refusals: &["22023", "IT004"],
-            bounds: SKUS.iter().map(|s| (s.to_string(), -UNBOUNDED, UNBOUNDED)).collect(),
+                        refusals: &["22023", "IT004"],
+            unique_ref: None,
+            needs_rows: true,
             effect: Effect::Movements,
         },
         85 => none(
@@ -387,23 +420,102 @@ fn random_call(
             op: "direct sale",
             sql: "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, channel, ref)
                   VALUES ($1, $2, 'available', 'committed', $3, $4, $5)
-                  RETURNING id, sku, false, false, qty"
+                  RETURNING id, sku, false, false, qty, location, from_stage::text, to_stage::text"
                 .to_owned(),
             params: vec![text(&sku), text(&location), Param::Int(qty), text(&channel), text(&reference)],
             // IT003: the sale would take units fenced for another channel, or the buffer.
-            refusals: &["IT001", "IT003"],
-            bounds: Vec::new(),
+                        refusals: &["IT001", "IT003"],
+            unique_ref: Some(reference.clone()),
+            needs_rows: false,
             effect: Effect::Movements,
         },
+                100 if rng.next(4) == 0 => none(
+            // A new channel: every SKU's version moves (all SKU rows locked, in code order).
+            "add_channel",
+            "SELECT inventory_truth.add_channel($1, 60)".to_owned(),
+            vec![Param::Text(format!("pos-{client}-{n}"))],
+            &[],
+        ),
+        101 => none(
+            "set_buffer (every SKU)",
+            "SELECT inventory_truth.set_buffer('web', NULL, $1)".to_owned(),
+            vec![Param::Int(rng.next(3) as i64)],
+            &[],
+        ),
+        102 => none(
+            "set_ringfence (every SKU, units)",
+            "SELECT inventory_truth.set_ringfence('wholesale', NULL, units => $1)".to_owned(),
+            vec![Param::Int(1 + rng.next(3) as i64)],
+            &[],
+        ),
+        103..=105 => Call {
+            op: "reserve (location)",
+            sql: "SELECT inventory_truth.reserve($1, $2, $3, $4, location => $5), $2".to_owned(),
+            params: vec![text(&channel), text(&sku), Param::Int(qty), text(&reference), text(&location)],
+            refusals: &["IT001"],
+            unique_ref: Some(reference.clone()),
+            needs_rows: false,
+            effect: Effect::Reserve { channel, reference, keep: true, qty },
+        },
+        106..=107 if !reserved.is_empty() => {
+            // A checkout retrying a reservation it made (the same quantity): the same hold while
+            // it is open, IT004 once it has ended.
+            let (channel, reference, sku, qty, hold) = reserved[rng.next(reserved.len() as u64) as usize].clone();
+            Call {
+                op: "reserve (retry)",
+                sql: "SELECT inventory_truth.reserve($1, $2, $3, $4), $2".to_owned(),
+                params: vec![text(&channel), text(&sku), Param::Int(qty), text(&reference)],
+                refusals: &["IT004"],
+                unique_ref: None,
+                needs_rows: false,
+                effect: Effect::Retry { hold },
+            }
+        }
+        108 => moves(
+            "write_off (available)",
+            "inventory_truth.write_off($1, $2, 1, 'available')",
+            vec![text(&sku), text(&location)],
+            &["IT001"],
+            None,
+        ),
+        109 if !receipts.is_empty() => {
+            let (sku, location, reference) = receipts[rng.next(receipts.len() as u64) as usize].clone();
+            none(
+                "set_eta",
+                "SELECT inventory_truth.set_eta($1, $2, $3, current_date + $4::bigint::int)".to_owned(),
+                vec![text(&sku), text(&location), text(&reference), Param::Int(rng.next(10) as i64)],
+                &[],
+            )
+        }
+        110 if !receipts.is_empty() => {
+            let (sku, location, reference) = receipts[rng.next(receipts.len() as u64) as usize].clone();
+            moves(
+                "cancel_expected (1 unit)",
+                "inventory_truth.cancel_expected($1, $2, $3, 1)",
+                vec![text(&sku), text(&location), text(&reference)],
+                &["IT001"],
+                None,
+            )
+        }
+        100..=111 => none(
+            // What storefronts and planners read under the load.
+            "reads",
+            "SELECT (SELECT count(*) FROM inventory_truth.atp_timeline($1, $2))
+                  + inventory_truth.atp($1, $2, $3) + (SELECT count(*) FROM inventory_truth.stock($1))"
+                .to_owned(),
+            vec![text(&sku), text(&channel), text(&location)],
+            &[],
+        ),
         _ => Call {
             op: "direct damage",
             sql: "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, reason)
                   VALUES ($1, $2, 'available', 'damaged', 1, 'dropped')
-                  RETURNING id, sku, false, false, qty"
+                  RETURNING id, sku, false, false, qty, location, from_stage::text, to_stage::text"
                 .to_owned(),
             params: vec![text(&sku), text(&location)],
-            refusals: &["IT001"],
-            bounds: Vec::new(),
+                        refusals: &["IT001"],
+            unique_ref: None,
+            needs_rows: false,
             effect: Effect::Movements,
         },
     }
@@ -422,11 +534,13 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
     };
     let mut rng = Lcg(seed.wrapping_mul(7919).wrapping_add(client));
     let mut receipts = Vec::new();
+    // This client's committed single-SKU reservations, for retries: (channel, ref, sku, qty, hold).
+    let mut reserved: Vec<(String, String, String, i64, i64)> = Vec::new();
     for n in 0.. {
         if Instant::now() >= until {
             break;
         }
-        let call = random_call(&mut rng, client, n, &mut receipts);
+        let call = random_call(&mut rng, client, n, &mut receipts, &reserved);
         let tx = match db.transaction().await {
             Ok(tx) => tx,
             Err(e) => {
@@ -450,7 +564,11 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
             Ok(rows) => rows,
             Err(e) => {
                 if is_lost_connection(&e) {
-                    tally.in_flight = Some((call.op, call.bounds));
+                    // Cut off before COMMIT was sent: it did not commit, whatever it did.
+                    if let Some(reference) = call.unique_ref {
+                        tally.not_committed.push((call.op, reference));
+                    }
+                    tally.in_flight = Some((call.op, Vec::new()));
                     break;
                 }
                 let code = e.code().map(|c| c.code().to_owned()).unwrap_or_default();
@@ -465,11 +583,13 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
         };
         // What the call did, once committed.
         let mut net: Vec<(i64, String, i64)> = Vec::new();
+        let mut returned: Vec<(i64, MovementRow)> = Vec::new();
         match &call.effect {
             Effect::Movements => {
                 for row in &rows {
                     let (id, sku, from_outside, to_outside, qty): (i64, String, bool, bool, i64) =
                         (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+                    returned.push((id, (sku.clone(), row.get(5), row.get(6), row.get(7), qty)));
                     if from_outside {
                         net.push((id, sku, qty));
                     } else if to_outside {
@@ -477,10 +597,19 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
                     }
                 }
             }
+            Effect::Retry { hold } => {
+                let got: i64 = rows[0].get(0);
+                if got != *hold {
+                    tally
+                        .unexpected
+                        .push((call.op, format!("a retry returned hold {got}, not {hold}")));
+                }
+            }
             Effect::Reserve {
                 keep: false,
                 channel,
                 reference,
+                ..
             } => {
                 if let Err(e) = tx.rollback().await {
                     if is_lost_connection(&e) {
@@ -498,17 +627,35 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
                 for (id, sku, n) in net {
                     tally.crossings.insert(id, (sku, n));
                 }
+                tally.movements.extend(returned);
                 if let Effect::Reserve {
-                    channel, reference, ..
+                    channel,
+                    reference,
+                    qty,
+                    ..
                 } = &call.effect
                 {
                     for row in &rows {
+                        let (hold, sku): (i64, String) = (row.get(0), row.get(1));
+                        if *qty > 0 {
+                            reserved.push((
+                                channel.clone(),
+                                reference.clone(),
+                                sku.clone(),
+                                *qty,
+                                hold,
+                            ));
+                        }
                         tally
                             .holds
-                            .push((channel.clone(), reference.clone(), row.get(1)));
+                            .push((channel.clone(), reference.clone(), sku, hold));
                     }
                 }
-                *tally.done.entry(call.op).or_default() += 1;
+                if call.needs_rows && rows.is_empty() {
+                    *tally.idle.entry(call.op).or_default() += 1;
+                } else {
+                    *tally.done.entry(call.op).or_default() += 1;
+                }
             }
             Err(e) if is_lost_connection(&e) => {
                 // Committed or not: either outcome must be consistent.
@@ -553,29 +700,41 @@ pub async fn run(dsn: &str, clients: u64, seed: u64, duration: Duration) -> (Tal
     (total, in_flight)
 }
 
-/// One line per operation: committed calls and refusals by SQLSTATE.
+/// One line per operation: committed calls, calls that found nothing to do, and refusals by
+/// SQLSTATE.
 pub fn summary(tally: &Tally) -> String {
+    let mut ops: Vec<&'static str> = tally
+        .done
+        .keys()
+        .chain(tally.idle.keys())
+        .chain(tally.refused.keys().map(|(op, _)| op))
+        .copied()
+        .collect();
+    ops.sort();
+    ops.dedup();
     let mut lines = Vec::new();
-    for (op, done) in &tally.done {
+    for op in ops {
         let refused: Vec<String> = tally
             .refused
             .iter()
-            .filter(|((o, _), _)| o == op)
+            .filter(|((o, _), _)| *o == op)
             .map(|((_, code), n)| format!("{n} x {code}"))
             .collect();
+        let idle = tally.idle.get(op).copied().unwrap_or(0);
         lines.push(format!(
-            "  {op:<18} {done:>6} committed{}",
+            "  {op:<32} {:>6} committed{}{}",
+            tally.done.get(op).copied().unwrap_or(0),
+            if idle > 0 {
+                format!(", {idle} found nothing to do")
+            } else {
+                String::new()
+            },
             if refused.is_empty() {
                 String::new()
             } else {
                 format!(", refused {}", refused.join(", "))
             }
         ));
-    }
-    for ((op, code), n) in &tally.refused {
-        if !tally.done.contains_key(op) {
-            lines.push(format!("  {op:<18}      0 committed, refused {n} x {code}"));
-        }
     }
     lines.join("\n")
 }
@@ -613,9 +772,12 @@ pub async fn broken_invariants(db: &Client) -> Result<Vec<String>, tokio_postgre
         .query(
             "SELECT format('hold %s (%s %s %s) does not add up: %s', id, channel, ref, sku, to_jsonb(h)::text)
                FROM inventory_truth.hold h
-              WHERE qty <> open_qty + picked_qty + released_qty + lost_qty
+                            WHERE qty <> open_qty + picked_qty + released_qty + lost_qty
+                 OR least(open_qty, picked_qty, released_qty, lost_qty, fence_qty) < 0
                  OR (status = 'open') <> (open_qty > 0)
                  OR (status = 'open') = (ended_at IS NOT NULL)
+                 OR (status = 'picked' AND picked_qty = 0)
+                 OR (status = 'expired' AND ended_at < expires_at)
                  OR qty <= 0",
             &[],
         )
@@ -693,29 +855,41 @@ pub fn conservation_problems(
     problems
 }
 
-/// Holds the clients were told about that are not there, and rolled-back ones that are.
+/// Holds the clients were told about that are not there (or under another id); rolled-back
+/// reservations, and calls cut off before their COMMIT, that left anything behind.
 pub async fn hold_problems(
     db: &Client,
     tally: &Tally,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     let mut problems = Vec::new();
     let rows = db
-        .query("SELECT channel, ref, sku FROM inventory_truth.hold", &[])
+        .query(
+            "SELECT channel, ref, sku, id FROM inventory_truth.hold",
+            &[],
+        )
         .await?;
-    let present: std::collections::HashSet<(String, String, String)> = rows
+    let present: HashMap<(String, String, String), i64> = rows
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
         .collect();
-    for hold in &tally.holds {
-        if !present.contains(hold) {
-            problems.push(format!("committed hold missing: {hold:?}"));
+    for (channel, reference, sku, hold) in &tally.holds {
+        match present.get(&(channel.clone(), reference.clone(), sku.clone())) {
+            Some(id) if id == hold => {}
+            Some(id) => problems.push(format!(
+                "committed hold {hold} ({channel} {reference} {sku}) is now hold {id}"
+            )),
+            None => problems.push(format!(
+                "committed hold missing: {hold} ({channel} {reference} {sku})"
+            )),
         }
     }
-    let refs: std::collections::HashSet<(String, String)> =
+    let hold_refs: std::collections::HashSet<(String, String)> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let ledger_refs: std::collections::HashSet<String> = db
+    let used_refs: std::collections::HashSet<String> = db
         .query(
-            "SELECT DISTINCT ref FROM inventory_truth.movement WHERE ref IS NOT NULL",
+            "SELECT ref FROM inventory_truth.movement WHERE ref IS NOT NULL
+             UNION SELECT ref FROM inventory_truth.hold
+             UNION SELECT ref FROM inventory_truth.short_pick WHERE ref IS NOT NULL",
             &[],
         )
         .await?
@@ -723,10 +897,49 @@ pub async fn hold_problems(
         .map(|r| r.get(0))
         .collect();
     for (channel, reference) in &tally.rolled_back {
-        if refs.contains(&(channel.clone(), reference.clone())) || ledger_refs.contains(reference) {
+        if hold_refs.contains(&(channel.clone(), reference.clone()))
+            || used_refs.contains(reference)
+        {
             problems.push(format!(
                 "rolled-back reservation visible: {channel} {reference}"
             ));
+        }
+    }
+    for (op, reference) in &tally.not_committed {
+        if used_refs.contains(reference) {
+            problems.push(format!(
+                "{op} {reference} was cut off before COMMIT, yet left rows behind"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Every movement a committed call returned, compared with the ledger: missing or changed ones.
+pub async fn movement_problems(
+    db: &Client,
+    tally: &Tally,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let ids: Vec<i64> = tally.movements.keys().copied().collect();
+    let rows = db
+        .query(
+            "SELECT id, sku, location, from_stage::text, to_stage::text, qty
+               FROM inventory_truth.movement WHERE id = ANY ($1)",
+            &[&ids],
+        )
+        .await?;
+    let ledger: HashMap<i64, MovementRow> = rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))))
+        .collect();
+    let mut problems = Vec::new();
+    for (id, row) in &tally.movements {
+        match ledger.get(id) {
+            Some(found) if found == row => {}
+            Some(found) => problems.push(format!(
+                "movement {id} was {row:?}, the ledger says {found:?}"
+            )),
+            None => problems.push(format!("committed movement {id} {row:?} is missing")),
         }
     }
     Ok(problems)

@@ -10,7 +10,8 @@
 #              the data carries on under load (tests/scripts/upgrade.sh), same cluster
 #   docs       every example in README.md and docs/*.md runs as written (tests/scripts/
 #              doc_examples.sh), the storefront guide's Python and Node programs included (psycopg
-#              and pg are installed from PyPI and npm into $IT_DOCS_ENV, outside the tree)
+#              and pg are installed from PyPI and npm into $IT_DOCS_ENV, outside the tree), on a
+#              preloaded cluster of its own
 #   faults     randomized stress, kill -9 of the postmaster and of the relay mid-load, a full
 #              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
 #              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
@@ -120,8 +121,14 @@ doc_examples() {
     command -v npm >/dev/null || apt_install nodejs npm || return 1
     [ -d "$env/node/node_modules/pg" ] \
         || npm install -s --no-audit --no-fund --prefix "$env/node" pg >/dev/null || return 1
-    DOC_TEST_PYTHON="$env/venv/bin/python" NODE_PATH="$env/node/node_modules" DOC_TEST_REQUIRE_ALL=1 \
-        "$REPO_ROOT/tests/scripts/doc_examples.sh"
+        # On a cluster that preloads the extension, as a production server would: the relay
+    # publishes, and the examples about it show what they say.
+    local exports status=0
+    cluster destroy docs && IT_PRELOAD=1 cluster start docs && exports=$(cluster env docs) || return 1
+    (eval "$exports" && DOC_TEST_PYTHON="$env/venv/bin/python" NODE_PATH="$env/node/node_modules" \
+        DOC_TEST_REQUIRE_ALL=1 "$REPO_ROOT/tests/scripts/doc_examples.sh") || status=$?
+    cluster stop docs
+    return "$status"
 }
 
 # The fault tests crash their cluster; they are #[ignore]d in a plain `cargo test` for that reason
@@ -150,7 +157,7 @@ wants unit && run_layer "Rust unit tests and #[pg_test]" rust_and_pg_tests
 if ! cluster install; then
     results+=("FAIL  cargo pgrx install")
     failed=1
-elif wants regress || wants isolation || wants client || wants restore || wants upgrade || wants docs; then
+elif wants regress || wants isolation || wants client || wants restore || wants upgrade; then
     if cluster destroy test && cluster start test && exports=$(cluster env test); then
         trap 'cluster stop test' EXIT
         eval "$exports"
@@ -161,13 +168,14 @@ elif wants regress || wants isolation || wants client || wants restore || wants 
             "$REPO_ROOT/tests/scripts/dump_restore.sh"
         wants upgrade && run_layer "upgrade from released versions (tests/scripts/upgrade.sh)" \
             "$REPO_ROOT/tests/scripts/upgrade.sh"
-        wants docs && run_layer "doc examples (tests/scripts/doc_examples.sh)" doc_examples
+        
     else
         results+=("FAIL  scratch cluster 'test' did not start")
         failed=1
     fi
 fi
 
+wants docs && run_layer "doc examples (tests/scripts/doc_examples.sh)" doc_examples
 wants faults && run_layer "fault tests and pg_amcheck (client/tests/faults.rs)" fault_tests
 wants scripts && run_layer "scratch-cluster helper (tests/scripts)" "$REPO_ROOT/tests/scripts/cluster_helper.sh"
 

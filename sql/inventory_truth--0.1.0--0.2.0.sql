@@ -624,7 +624,8 @@ BEGIN
 END
 $$;
 
--- from sql/readiness.sql: item 1 says "no shipments yet" rather than "n/a of 0 units".
+-- from sql/readiness.sql: item 1 with no shipment yet is a warn that says so (was a pass on
+-- "n/a of 0 units").
 CREATE OR REPLACE FUNCTION readiness(since interval DEFAULT '30 days')
 RETURNS TABLE (item int, question text, status text, evidence text, advice text, figures jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -702,8 +703,9 @@ BEGIN
         evidence := 'No pick scans or shipments recorded in the window: nothing to judge.';
         advice := 'Record pick scans with pick() as pickers scan, and shipments with ship().';
     ELSE
+        -- No shipment yet: the share cannot be judged, so at best a warn.
         status := CASE WHEN coalesce(scanned_first, 1) < 0.80 OR pick_p95 > interval '15 minutes' THEN 'fail'
-                       WHEN coalesce(scanned_first, 1) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
+                       WHEN coalesce(scanned_first, 0) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
                        ELSE 'pass' END;
         evidence := CASE WHEN shipped = 0 THEN 'No shipments in the window yet; '
                          ELSE format('%s of %s shipped were pick-scanned at least 30 s before their shipment was recorded; ',

@@ -122,8 +122,9 @@ BEGIN
         evidence := 'No pick scans or shipments recorded in the window: nothing to judge.';
         advice := 'Record pick scans with pick() as pickers scan, and shipments with ship().';
     ELSE
+        -- No shipment yet: the share cannot be judged, so at best a warn.
         status := CASE WHEN coalesce(scanned_first, 1) < 0.80 OR pick_p95 > interval '15 minutes' THEN 'fail'
-                       WHEN coalesce(scanned_first, 1) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
+                       WHEN coalesce(scanned_first, 0) < 0.95 OR pick_p95 > interval '1 minute' THEN 'warn'
                        ELSE 'pass' END;
         evidence := CASE WHEN shipped = 0 THEN 'No shipments in the window yet; '
                          ELSE format('%s of %s shipped were pick-scanned at least 30 s before their shipment was recorded; ',

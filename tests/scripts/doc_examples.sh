@@ -20,7 +20,10 @@
 #   ```sh       not run, unless marked <!-- doc-test: run -->: then run by bash -e, in its place
 #               in the session (psql's \!), in an empty scratch directory, with PGDATABASE set
 #               to the file's database and the server's binaries first on the PATH.
-#   other languages (json, rust, text, ...) are not examples to run.
+#   ```rust     must be marked skip, naming the complete program that cargo builds (cargo test
+#               compiles client/examples); an unmarked one fails.
+#   other languages (json, text, ...) are data, not programs: reported as skip. So is every
+#               sh block not marked run.
 # A comment on the line before a block (blank lines between are fine) changes that:
 #   <!-- doc-test: error SQLSTATE -->    the block must fail, and the last error it raises
 #                                        must carry SQLSTATE; it must not leave the session
@@ -363,6 +366,26 @@ run_file() {
                 else
                     skip "$label: node snippet: node or its pg package not installed (npm install pg, with NODE_PATH naming its node_modules)"
                 fi
+                ;;
+            sh | bash | shell)
+                # Run above when marked run; the others are commands for a reader's machine.
+                if [[ $directive == skip* ]]; then
+                    skip "$label: ${directive#skip }"
+                elif [ "$directive" != run ]; then
+                    skip "$label: a shell command for the reader's machine, not run"
+                fi
+                ;;
+            rust)
+                # A Rust block must be marked: either skip, saying where the complete program
+                # is, or not at all (then it is a failure: it would claim to run and not).
+                if [[ $directive == skip* ]]; then
+                    skip "$label: ${directive#skip }"
+                else
+                    not_ok "$label: a rust block the test cannot run: mark it <!-- doc-test: skip because ... --> naming the program cargo builds"
+                fi
+                ;;
+            *)
+                skip "$label: ${langs[k]}: an example of data, not a program"
                 ;;
         esac
     done

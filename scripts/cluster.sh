@@ -75,6 +75,8 @@ unix_socket_directories = $(conf_quote "$dir/run")
 port = $(cluster_port)
 max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
+# One relay per database with the extension: the tests make many databases.
+max_worker_processes = 32
 CONF
     # IT_PRELOAD=1: preload the extension, so the relay runs (notification mode auto = relay).
     # IT_EXTRA_PRELOAD adds libraries to it (the benchmark's profile adds pg_stat_statements).

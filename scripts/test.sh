@@ -136,7 +136,7 @@ doc_examples() {
 fault_tests() {
     local dsn status=0
     cluster destroy faults && IT_PRELOAD=1 cluster start faults && dsn=$(cluster dsn faults) || return 1
-    INVENTORY_TRUTH_FAULT_CLUSTER=faults INVENTORY_TRUTH_FAULT_TEST_DSN=$dsn \
+        INVENTORY_TRUTH_FAULT_CLUSTER=faults INVENTORY_TRUTH_FAULT_TEST_DSN=$dsn INVENTORY_TRUTH_PG_BINDIR=$PGBIN \
         cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client --test faults \
         -- --ignored --nocapture --test-threads 1 || status=$?
     if [ "$status" -eq 0 ]; then

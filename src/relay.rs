@@ -340,6 +340,24 @@ fn nudge_notify_queue() {
     }
 }
 
+/// Whether pg_restore is loading this database. Until it is done, tables are half loaded: an
+/// expired hold released now would write movements and balances that the restore's COPY then
+/// collides with, and a publication would record ATP of half the stock under versions the
+/// restore does not move again. The relay stays out; the launcher starts it again later, and
+/// its first pass republishes from the restored data. (A plain dump restored with psql is not
+/// seen: restore it with --single-transaction, so the extension appears only when complete.)
+fn restore_in_progress() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                         WHERE datname = pg_catalog.current_database()
+                           AND application_name = 'pg_restore'
+                           AND pid <> pg_catalog.pg_backend_pid())",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
 /// One database's relay: publishes recorded ATP changes whenever a commit wakes it (or every
 /// wake interval), and expires holds every wake interval.
 #[pg_guard]
@@ -348,7 +366,10 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     let database = arg.value() as u32;
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
-    if !BackgroundWorker::transaction(extension_installed) || !claim_slot(database) {
+    if !BackgroundWorker::transaction(extension_installed)
+        || BackgroundWorker::transaction(restore_in_progress)
+        || !claim_slot(database)
+    {
         return;
     }
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
@@ -380,6 +401,10 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             last_expiry = Some(Instant::now());
             if !BackgroundWorker::transaction(extension_installed) {
                 log!("inventory_truth relay: the extension left database {database}; stopping");
+                return;
+            }
+            if BackgroundWorker::transaction(restore_in_progress) {
+                log!("inventory_truth relay: pg_restore is loading database {database}; stopping until it is done");
                 return;
             }
             // A few holds per transaction, so that buyers of those SKUs wait little; a SKU that

@@ -511,3 +511,93 @@ async fn a_long_transaction_and_a_nearly_full_notify_queue_lose_nothing() {
         .expect("reload");
     follower.abort();
 }
+
+/// pg_restore into a server where the relay runs: while pg_restore is connected, the tables are
+/// half loaded, and the relay must neither release expired holds (its movements would collide
+/// with the rows the restore loads) nor publish. A session named pg_restore stands for a long
+/// restore; once it leaves, the relay expires the holds and publishes from the restored data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "fault tests: `scripts/test.sh faults` (part of make test) starts the cluster they need"]
+async fn the_relay_stays_out_of_a_database_pg_restore_is_loading() {
+    let _serial = SERIAL.lock().await;
+    let (_, cluster) = fault_cluster();
+    let bindir = std::env::var("INVENTORY_TRUTH_PG_BINDIR").expect("INVENTORY_TRUTH_PG_BINDIR");
+    let (source_dsn, source) = store(&cluster, "it_faults_restore_source").await;
+    // Open holds that expire 2 s from now, dumped at once (before the source's relay ends them).
+    source
+        .batch_execute(
+            "SELECT inventory_truth.reserve('web', 'T1', 1, 'R-' || i, ttl => '2 seconds')
+               FROM generate_series(1, 5) i",
+        )
+        .await
+        .expect("holds");
+    let dump = std::env::temp_dir().join(format!("it_faults_restore_{}.dump", std::process::id()));
+    let status = Command::new(format!("{bindir}/pg_dump"))
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(&source_dsn)
+        .status()
+        .expect("pg_dump");
+    assert!(status.success(), "pg_dump");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let target_dsn = fresh_database_on(&cluster, "it_faults_restore_target")
+        .await
+        .expect("target");
+    // A long restore: pg_restore's connection stays while the data loads.
+    let restoring = connect(&format!("{target_dsn} application_name=pg_restore"))
+        .await
+        .expect("a restore session");
+    let status = Command::new(format!("{bindir}/pg_restore"))
+        .args(["--exit-on-error", "-d"])
+        .arg(&target_dsn)
+        .arg(&dump)
+        .status()
+        .expect("pg_restore");
+    let _ = std::fs::remove_file(&dump);
+    assert!(status.success(), "pg_restore");
+    let target = connect(&target_dsn).await.expect("target");
+    // Past the launcher's discovery interval (10 s): a relay would have started and expired.
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let open: i64 = target
+        .query_one(
+            "SELECT count(*) FROM inventory_truth.hold WHERE status = 'open' AND expires_at < now()",
+            &[],
+        )
+        .await
+        .expect("holds")
+        .get(0);
+    assert_eq!(
+        open, 5,
+        "while pg_restore is connected, no expired hold is released"
+    );
+    println!(
+        "  while pg_restore was connected for 13 s, the relay released none of the 5 expired holds"
+    );
+    drop(restoring);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let open: i64 = target
+            .query_one(
+                "SELECT count(*) FROM inventory_truth.hold WHERE status = 'open'",
+                &[],
+            )
+            .await
+            .expect("holds")
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay never came back to expire the holds"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (view, _, follower) = storefront(&target_dsn);
+    let broken = chaos::broken_invariants(&target).await.expect("invariants");
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    published_and_resynced(&target, &view, Duration::from_secs(30)).await;
+    println!("  once it left, the relay expired them; verify() clean; what it published is the restored truth");
+    follower.abort();
+}

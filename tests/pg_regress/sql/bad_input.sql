@@ -819,6 +819,101 @@ COMMIT;
 SELECT pg_temp.verdict(160, 'IT001 at COMMIT', :'at_call', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
+-- L. NULL in the required arguments of the remaining functions (added after the sections
+-- above, so numbered after them): 22004, the read functions included. atp_snapshot(NULL)
+-- means every channel, and is no error.
+
+-- 161. qc_pass(sku NULL): 22004.
+SELECT * FROM qc_pass(NULL, 'DC1', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(161, '22004', :'SQLSTATE') AS unchanged;
+
+-- 162. qc_pass(location NULL): 22004.
+SELECT * FROM qc_pass('MUG', NULL, 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(162, '22004', :'SQLSTATE') AS unchanged;
+
+-- 163. qc_fail(qty NULL): 22004.
+SELECT * FROM qc_fail('MUG', 'DC1', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(163, '22004', :'SQLSTATE') AS unchanged;
+
+-- 164. put_back(sku NULL): 22004.
+SELECT * FROM put_back(NULL, 'DC2', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(164, '22004', :'SQLSTATE') AS unchanged;
+
+-- 165. receive_return(qty NULL): 22004.
+SELECT * FROM receive_return('MUG', 'DC2', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(165, '22004', :'SQLSTATE') AS unchanged;
+
+-- 166. report_damage(from_stage NULL): 22004.
+SELECT * FROM report_damage('MUG', 'DC1', 1, from_stage => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(166, '22004', :'SQLSTATE') AS unchanged;
+
+-- 167. inspect_return(resale NULL): 22004.
+SELECT * FROM inspect_return('MUG', 'DC2', 1, NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(167, '22004', :'SQLSTATE') AS unchanged;
+
+-- 168. write_off(from_stage NULL): 22004.
+SELECT * FROM write_off('MUG', 'DC2', 1, from_stage => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(168, '22004', :'SQLSTATE') AS unchanged;
+
+-- 169. cancel_expected(ref NULL): 22004.
+SELECT * FROM cancel_expected('MUG', 'DC1', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(169, '22004', :'SQLSTATE') AS unchanged;
+
+-- 170. set_eta(eta NULL): 22004.
+SELECT set_eta('MUG', 'DC1', 'PO-1', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(170, '22004', :'SQLSTATE') AS unchanged;
+
+-- 171. clear_ringfence(channel NULL): 22004.
+SELECT clear_ringfence(NULL, 'MUG');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(171, '22004', :'SQLSTATE') AS unchanged;
+
+-- 172. plan_cycle_counts(max_tasks NULL): 22004.
+SELECT * FROM plan_cycle_counts(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(172, '22004', :'SQLSTATE') AS unchanged;
+
+-- 173. atp(channel NULL): 22004.
+SELECT atp('MUG', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(173, '22004', :'SQLSTATE') AS unchanged;
+
+-- 174. atp(sku NULL): 22004.
+SELECT atp(NULL, 'web');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(174, '22004', :'SQLSTATE') AS unchanged;
+
+-- 175. stock(sku NULL): 22004.
+SELECT * FROM stock(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(175, '22004', :'SQLSTATE') AS unchanged;
+
+-- 176. atp_timeline(channel NULL): 22004.
+SELECT * FROM atp_timeline('MUG', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(176, '22004', :'SQLSTATE') AS unchanged;
+
+-- 177. lag_stats(since NULL): 22004.
+SELECT * FROM lag_stats(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(177, '22004', :'SQLSTATE') AS unchanged;
+
+-- 178. readiness(since NULL): 22004.
+SELECT * FROM readiness(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(178, '22004', :'SQLSTATE') AS unchanged;
+
+------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).
 SELECT count(*) AS cases, count(*) FILTER (WHERE got = expected AND unchanged) AS as_specified FROM cases;

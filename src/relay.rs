@@ -432,8 +432,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 unsafe { pg_sys::pg_usleep((COALESCE - elapsed).as_micros() as _) };
             }
         }
-        // While the notify queue is nearly full, publishing waits (see queue_has_room); buyers
-        // go on recording changes, and the final values go out once listeners catch up.
+        // While the notify queue is at relay_queue_limit, publishing waits; buyers go on
+        // recording changes, and the final values go out once listeners catch up.
         if paused_since.is_some() {
             // A latch wait, not a sleep: it returns false when the postmaster dies (a relay
             // left running would keep a restarted server from starting) or on SIGTERM.

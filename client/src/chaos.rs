@@ -64,6 +64,9 @@ pub struct Tally {
     pub not_committed: Vec<(&'static str, String)>,
     /// Calls that found nothing to act on (no open hold to release or pick, no open task).
     pub idle: BTreeMap<&'static str, u64>,
+    /// Single-SKU reservations whose outcome the client never learned (the connection died):
+    /// (channel, ref, sku, qty), for a retry after recovery, as a checkout would.
+    pub unanswered_reserves: Vec<(String, String, String, i64)>,
     /// Reservations this client rolled back itself: (channel, ref).
     pub rolled_back: Vec<(String, String)>,
     /// The call in flight when the connection died: its name and, per SKU, the least and most
@@ -83,6 +86,7 @@ impl Tally {
         self.holds.extend(other.holds);
         self.movements.extend(other.movements);
         self.not_committed.extend(other.not_committed);
+        self.unanswered_reserves.extend(other.unanswered_reserves);
         for (op, n) in other.idle {
             *self.idle.entry(op).or_default() += n;
         }
@@ -144,8 +148,10 @@ enum Effect {
         channel: String,
         reference: String,
         keep: bool,
-        /// The units of a single-SKU reservation (0 for an order): a later call may retry it.
+        /// The units and SKU of a single-SKU reservation (0 and empty for an order): a later
+        /// call may retry it.
         qty: i64,
+        sku: String,
     },
     /// A retry of a committed reservation with the same quantity: the same hold must come back.
     Retry { hold: i64 },
@@ -211,7 +217,7 @@ fn random_call(
                                 refusals: &["IT001"],
                 unique_ref: Some(reference.clone()),
                 needs_rows: false,
-                effect: Effect::Reserve { channel, reference, keep, qty },
+                effect: Effect::Reserve { channel, reference, keep, qty, sku: sku.clone() },
             }
         }
         30..=34 => {
@@ -225,7 +231,7 @@ fn random_call(
                                 refusals: &["IT001", "22023"],
                 unique_ref: Some(reference.clone()),
                 needs_rows: false,
-                effect: Effect::Reserve { channel, reference, keep: true, qty: 0 },
+                effect: Effect::Reserve { channel, reference, keep: true, qty: 0, sku: String::new() },
             }
         }
                 35..=41 => Call { needs_rows: true, ..none(
@@ -455,7 +461,7 @@ fn random_call(
             refusals: &["IT001"],
             unique_ref: Some(reference.clone()),
             needs_rows: false,
-            effect: Effect::Reserve { channel, reference, keep: true, qty },
+            effect: Effect::Reserve { channel, reference, keep: true, qty, sku: sku.clone() },
         },
         106..=107 if !reserved.is_empty() => {
             // A checkout retrying a reservation it made (the same quantity): the same hold while
@@ -564,6 +570,23 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
             Ok(rows) => rows,
             Err(e) => {
                 if is_lost_connection(&e) {
+                    if let Effect::Reserve {
+                        channel,
+                        reference,
+                        qty,
+                        sku,
+                        ..
+                    } = &call.effect
+                    {
+                        if *qty > 0 {
+                            tally.unanswered_reserves.push((
+                                channel.clone(),
+                                reference.clone(),
+                                sku.clone(),
+                                *qty,
+                            ));
+                        }
+                    }
                     // Cut off before COMMIT was sent: it did not commit, whatever it did.
                     if let Some(reference) = call.unique_ref {
                         tally.not_committed.push((call.op, reference));
@@ -658,6 +681,23 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
                 }
             }
             Err(e) if is_lost_connection(&e) => {
+                if let Effect::Reserve {
+                    channel,
+                    reference,
+                    qty,
+                    sku,
+                    ..
+                } = &call.effect
+                {
+                    if *qty > 0 {
+                        tally.unanswered_reserves.push((
+                            channel.clone(),
+                            reference.clone(),
+                            sku.clone(),
+                            *qty,
+                        ));
+                    }
+                }
                 // Committed or not: either outcome must be consistent.
                 let mut bounds = Vec::new();
                 for (_, sku, n) in net {
@@ -913,6 +953,49 @@ pub async fn hold_problems(
         }
     }
     Ok(problems)
+}
+
+/// Retries, as a checkout would after a lost connection, every reservation whose outcome its
+/// client never learned: one that had committed must come back as the same hold (the
+/// reservation is idempotent by reference), one that had not is made now or refused for want of
+/// stock. Returns what is wrong, and the holds made by the retries (channel, ref, sku, hold).
+pub async fn retry_unanswered(
+    db: &Client,
+    tally: &Tally,
+) -> Result<(Vec<String>, Vec<(String, String, String, i64)>), tokio_postgres::Error> {
+    let mut problems = Vec::new();
+    let mut made = Vec::new();
+    for (channel, reference, sku, qty) in &tally.unanswered_reserves {
+        let before: Option<i64> = db
+            .query_opt(
+                "SELECT id FROM inventory_truth.hold WHERE channel = $1 AND ref = $2 AND sku = $3",
+                &[channel, reference, sku],
+            )
+            .await?
+            .map(|r| r.get(0));
+        match db
+            .query_one(
+                "SELECT inventory_truth.reserve($1, $2, $3, $4)",
+                &[channel, sku, qty, reference],
+            )
+            .await
+        {
+            Ok(row) => {
+                let hold: i64 = row.get(0);
+                match before {
+                    Some(id) if id != hold => problems.push(format!(
+                        "retry of {channel} {reference} returned hold {hold}, but hold {id} was there"
+                    )),
+                    _ => made.push((channel.clone(), reference.clone(), sku.clone(), hold)),
+                }
+            }
+            // IT001: it had not committed and the stock is gone now; IT004: it had committed
+            // and the hold ended since (picked, released, expired).
+            Err(e) if matches!(crate::sqlstate(&e).as_deref(), Some("IT001" | "IT004")) => {}
+            Err(e) => problems.push(format!("retry of {channel} {reference}: {e}")),
+        }
+    }
+    Ok((problems, made))
 }
 
 /// Every movement a committed call returned, compared with the ledger: missing or changed ones.

@@ -24,6 +24,8 @@
 #               compiles client/examples); an unmarked one fails.
 #   other languages (json, text, ...) are data, not programs: reported as skip. So is every
 #               sh block not marked run.
+# Inside sql blocks, a one-line SELECT of one value may end with `-- => VALUE: why`: the test
+# checks the query returns VALUE (see check_claims).
 # A comment on the line before a block (blank lines between are fine) changes that:
 #   <!-- doc-test: error SQLSTATE -->    the block must fail, and the last error it raises
 #                                        must carry SQLSTATE; it must not leave the session
@@ -109,6 +111,28 @@ extract_blocks() {
     ' "$1"
 }
 
+# A one-line SELECT of one value whose comment says what it returns, `SELECT ...;  -- => 7: why`,
+# is checked: the value (up to a colon) must be what the query returns, as text. The query runs
+# once, as written; a difference is reported as "claim N expected X, got Y".
+check_claims() {
+    local f n
+    for f in "$1"/*.sql; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f" .sql)
+        n=$((10#$n))
+        perl -pi -e '
+            if (/^(\s*)SELECT\s+(.*?);\s*--\s*=>\s*([^:\n]*?)\s*(?::.*)?$/) {
+                my ($indent, $query, $value) = ($1, $2, $3);
+                (my $quoted = $value) =~ s/\x27/\x27\x27/g;
+                $_ = "${indent}SELECT doc_test_v::text = \x27$quoted\x27 AS doc_test_ok, doc_test_v::text AS doc_test_got"
+                   . " FROM (SELECT $query) AS doc_test_t(doc_test_v) \\gset\n"
+                   . "\\if :doc_test_ok\n\\else\n"
+                   . "\\echo \@\@doc-test claim '"$n"' expected \x27$quoted\x27, got :\x27doc_test_got\x27\n"
+                   . "\\endif\n";
+            }' "$f"
+    done
+}
+
 # The error lines psql printed for one block file (psql -f prefixes them with file:line).
 errors_of() {
     grep -F "$1:" "$2" | grep -E 'ERROR|FATAL|error' | tail -n 3 | sed 's/^/#   /' || true
@@ -183,7 +207,9 @@ run_sql_blocks() {
                     continue
                     ;;
             esac
-            if grep -qx "@@doc-test end ${nums[k]}" "$out"; then
+                        if grep -q "^@@doc-test claim ${nums[k]} " "$out"; then
+                not_ok "$label: $(sed -n "s/^@@doc-test claim ${nums[k]} //p" "$out" | head -n 3 | tr '\n' ';')"
+            elif grep -qx "@@doc-test end ${nums[k]}" "$out"; then
                 if [ "$directive" = - ]; then
                     ok "$label"
                 elif [ "$directive" = run ]; then
@@ -318,10 +344,11 @@ run_file() {
     name=$(basename "$file" .md | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9\n' '_')
     db=it_doc_$name
     dir=$work/$name
-    if ! extract_blocks "$file" "$dir"; then
+        if ! extract_blocks "$file" "$dir"; then
         not_ok "$rel: cannot split it into code blocks"
         return
     fi
+    check_claims "$dir"
     nums=() lines=() langs=() directives=()
     local n line lang directive
     while IFS=$'\t' read -r n line lang directive; do

@@ -93,6 +93,8 @@ COMMENT ON FUNCTION inventory_truth._fence_take_loss(bigint, bigint, bigint[]) I
     'A loss of qty units from available stock: the pool pays first, then the fences, lowest priority first; returns the new fence quantities. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._fence_allocate(bigint, bigint[]) IS
     'Fences recomputed from scratch: the available units go to the fences in priority order, each up to its target, the rest is the pool; returns the fence quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_project(bigint, bigint[], bigint[], numeric[], bigint[], bigint[], integer) IS
+    'One location projected over successive daily inflows, each filling the fences like a put-away: the units the channel at the given index may sell after each. atp_timeline sums them over locations. Internal: not for direct use.';
 
 -- holds.sql
 COMMENT ON FUNCTION inventory_truth._lock_place_holds(text, text, inventory_truth.movement[]) IS

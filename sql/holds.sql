@@ -505,6 +505,10 @@ BEGIN
         RAISE EXCEPTION 'an order lists each SKU once'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
     END IF;
+    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
+    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
+    -- conflict with the lines held already.
+    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
     PERFORM pg_advisory_xact_lock(hashtext('inventory_truth order ' || reserve_order.channel),
@@ -512,9 +516,6 @@ BEGIN
     -- A retry must be the same order: lines under this reference that the call does not list,
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
-    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, not the refusal of
-    -- a line that happens to come first.
-    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
     -- SKU order, whatever the basket's order: two baskets never wait for each other in a cycle.
     FOR line IN
         SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location

@@ -497,6 +497,10 @@ BEGIN
         RAISE EXCEPTION 'an order lists each SKU once'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
     END IF;
+    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
+    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
+    -- conflict with the lines held already.
+    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
     PERFORM pg_advisory_xact_lock(hashtext('inventory_truth order ' || reserve_order.channel),
@@ -504,9 +508,6 @@ BEGIN
     -- A retry must be the same order: lines under this reference that the call does not list,
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
-    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, not the refusal of
-    -- a line that happens to come first.
-    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
     -- SKU order, whatever the basket's order: two baskets never wait for each other in a cycle.
     FOR line IN
         SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location
@@ -857,8 +858,106 @@ BEGIN
 END
 $$;
 
+
+-- atp_timeline projects each day's arrivals as one put-away per location, day by day (the fill
+-- of a later day sees the targets of that day's total, not all arrivals at once).
+-- from src/fence.rs (pgrx)
+CREATE  FUNCTION "_fence_project"(
+	"available" bigint, /* i64 */
+	"inflows" bigint[], /* Vec < i64 > */
+	"units" bigint[], /* Vec < Option < i64 > > */
+	"percents" NUMERIC[], /* Vec < Option < AnyNumeric > > */
+	"held" bigint[], /* Vec < i64 > */
+	"fences" bigint[], /* Vec < i64 > */
+	"channel" INT /* Option < i32 > */
+) RETURNS bigint[] /* Vec < i64 > */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'fence_project_wrapper';
+
+-- from sql/timeline.sql
+CREATE OR REPLACE FUNCTION atp_timeline(sku text, channel text)
+RETURNS TABLE (day date, inbound bigint, in_building bigint, atp bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_sku text := _known_sku(atp_timeline.sku);
+    p_channel text := _known_channel(atp_timeline.channel);
+BEGIN
+    -- Each location's arrivals are put away on their day, one put-away per location and day,
+    -- in day order: each fills the fences like a real put-away (channel priority order, up to
+    -- the targets at the new available total) and the rest goes to the pool (_fence_project).
+    -- The channel's ATP on a day is then its fence plus the pool at every location, less its
+    -- buffer. Stock in the building and inbound already due or overdue arrive today; the
+    -- projection assumes nothing is sold meanwhile.
+    RETURN QUERY
+    WITH arrival AS (
+        SELECT e.location, greatest(e.eta, current_date) AS day, sum(e.open_qty)::bigint AS inbound,
+               0::bigint AS in_building
+          FROM expected_receipt e
+         WHERE e.sku = p_sku AND e.open_qty > 0 AND e.eta IS NOT NULL
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT b.location, current_date, 0, sum(b.qty)::bigint
+          FROM balance b
+         WHERE b.sku = p_sku AND b.stage IN ('receiving', 'quality_control') AND b.qty > 0
+         GROUP BY 1
+    ), days AS (
+        SELECT array_agg(d.day ORDER BY d.day) AS days
+          FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
+    ), place AS (
+        SELECT b.location, b.qty AS available FROM balance b
+         WHERE b.sku = p_sku AND b.stage = 'available'
+        UNION
+        SELECT a.location, 0 FROM arrival a
+         WHERE NOT EXISTS (SELECT FROM balance b
+                            WHERE b.sku = p_sku AND b.location = a.location AND b.stage = 'available')
+    ), fenced AS (
+        SELECT p.location, p.available,
+               coalesce(array_agg(f.channel ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels,
+               coalesce(array_agg(f.units ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS units,
+               coalesce(array_agg(f.percent ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS percents,
+               coalesce(array_agg(f.qty ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS fences
+          FROM place p
+          LEFT JOIN LATERAL _fence_channels(p_sku, p.location) WITH ORDINALITY AS f(channel, units, percent, qty, n)
+            ON true
+         GROUP BY p.location, p.available
+    ), projected AS (
+        SELECT step.n, step.sellable
+          FROM fenced p
+         CROSS JOIN days d
+         CROSS JOIN LATERAL unnest(_fence_project(
+                    p.available,
+                    ARRAY(SELECT coalesce((SELECT sum(a.inbound + a.in_building) FROM arrival a
+                                            WHERE a.location = p.location AND a.day = x.day), 0)::bigint
+                            FROM unnest(d.days) WITH ORDINALITY AS x(day, n) ORDER BY x.n),
+                    p.units, p.percents, _held_from_fences(p_sku, p.location, p.channels), p.fences,
+                    array_position(p.channels, p_channel))) WITH ORDINALITY AS step(sellable, n)
+    )
+    SELECT x.day,
+           coalesce((SELECT sum(a.inbound) FROM arrival a WHERE a.day = x.day), 0)::bigint,
+           coalesce((SELECT sum(a.in_building) FROM arrival a WHERE a.day = x.day), 0)::bigint,
+           greatest(0, coalesce((SELECT sum(pr.sellable) FROM projected pr WHERE pr.n = x.n), 0)
+                       - _buffer(p_channel, p_sku))::bigint
+      FROM days d
+     CROSS JOIN LATERAL unnest(d.days) WITH ORDINALITY AS x(day, n)
+     WHERE EXISTS (SELECT FROM fenced)
+     ORDER BY x.day;
+    IF NOT FOUND THEN
+        -- No stock here, in the building or on its way.
+        day := current_date; inbound := 0; in_building := 0; atp := 0;
+        RETURN NEXT;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION atp_timeline(text, text) IS
+    'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
+
 -- Helpers are called by the extension's own functions only (privileges.sql).
 REVOKE ALL ON FUNCTION _max_units() FROM PUBLIC;
+REVOKE ALL ON FUNCTION _fence_project(bigint, bigint[], bigint[], numeric[], bigint[], bigint[], integer) FROM PUBLIC;
 
 -- Descriptions of every object (sql/comments.sql).
 -- Descriptions for the objects whose definition carries no COMMENT ON (\df+, \d+, \dT+ show
@@ -956,6 +1055,8 @@ COMMENT ON FUNCTION inventory_truth._fence_take_loss(bigint, bigint, bigint[]) I
     'A loss of qty units from available stock: the pool pays first, then the fences, lowest priority first; returns the new fence quantities. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._fence_allocate(bigint, bigint[]) IS
     'Fences recomputed from scratch: the available units go to the fences in priority order, each up to its target, the rest is the pool; returns the fence quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_project(bigint, bigint[], bigint[], numeric[], bigint[], bigint[], integer) IS
+    'One location projected over successive daily inflows, each filling the fences like a put-away: the units the channel at the given index may sell after each. atp_timeline sums them over locations. Internal: not for direct use.';
 
 -- holds.sql
 COMMENT ON FUNCTION inventory_truth._lock_place_holds(text, text, inventory_truth.movement[]) IS

@@ -11,11 +11,12 @@ DECLARE
     p_sku text := _known_sku(atp_timeline.sku);
     p_channel text := _known_channel(atp_timeline.channel);
 BEGIN
-    -- Each location's arrivals fill its fences like a put-away would (channel priority order,
-    -- up to the targets at the new available total), the rest goes to the pool; the channel's
-    -- ATP is then its fence plus the pool at every location, less its buffer. Stock in the
-    -- building and inbound already due or overdue count today; the projection assumes nothing
-    -- is sold meanwhile.
+    -- Each location's arrivals are put away on their day, one put-away per location and day,
+    -- in day order: each fills the fences like a real put-away (channel priority order, up to
+    -- the targets at the new available total) and the rest goes to the pool (_fence_project).
+    -- The channel's ATP on a day is then its fence plus the pool at every location, less its
+    -- buffer. Stock in the building and inbound already due or overdue arrive today; the
+    -- projection assumes nothing is sold meanwhile.
     RETURN QUERY
     WITH arrival AS (
         SELECT e.location, greatest(e.eta, current_date) AS day, sum(e.open_qty)::bigint AS inbound,
@@ -29,7 +30,8 @@ BEGIN
          WHERE b.sku = p_sku AND b.stage IN ('receiving', 'quality_control') AND b.qty > 0
          GROUP BY 1
     ), days AS (
-        SELECT current_date AS day UNION SELECT a.day FROM arrival a
+        SELECT array_agg(d.day ORDER BY d.day) AS days
+          FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
     ), place AS (
         SELECT b.location, b.qty AS available FROM balance b
          WHERE b.sku = p_sku AND b.stage = 'available'
@@ -48,28 +50,26 @@ BEGIN
             ON true
          GROUP BY p.location, p.available
     ), projected AS (
-        SELECT d.day, p.location, p.available + arrived.qty AS available,
-               p.channels,
-               _fence_fill(arrived.qty,
-                           _fence_targets(p.available + arrived.qty, p.units, p.percents,
-                                          _held_from_fences(p_sku, p.location, p.channels)),
-                           p.fences) AS fences,
-               arrived.inbound, arrived.in_building
-          FROM days d
-         CROSS JOIN fenced p
-         CROSS JOIN LATERAL (
-            SELECT coalesce(sum(a.inbound + a.in_building), 0)::bigint AS qty,
-                   coalesce(sum(a.inbound) FILTER (WHERE a.day = d.day), 0)::bigint AS inbound,
-                   coalesce(sum(a.in_building) FILTER (WHERE a.day = d.day), 0)::bigint AS in_building
-              FROM arrival a WHERE a.location = p.location AND a.day <= d.day) arrived
+        SELECT step.n, step.sellable
+          FROM fenced p
+         CROSS JOIN days d
+         CROSS JOIN LATERAL unnest(_fence_project(
+                    p.available,
+                    ARRAY(SELECT coalesce((SELECT sum(a.inbound + a.in_building) FROM arrival a
+                                            WHERE a.location = p.location AND a.day = x.day), 0)::bigint
+                            FROM unnest(d.days) WITH ORDINALITY AS x(day, n) ORDER BY x.n),
+                    p.units, p.percents, _held_from_fences(p_sku, p.location, p.channels), p.fences,
+                    array_position(p.channels, p_channel))) WITH ORDINALITY AS step(sellable, n)
     )
-    SELECT pr.day, sum(pr.inbound)::bigint, sum(pr.in_building)::bigint,
-           greatest(0, sum(pr.available - coalesce((SELECT sum(x.qty) FROM unnest(pr.channels, pr.fences) AS x(c, qty)
-                                                    WHERE x.c <> p_channel), 0))
+    SELECT x.day,
+           coalesce((SELECT sum(a.inbound) FROM arrival a WHERE a.day = x.day), 0)::bigint,
+           coalesce((SELECT sum(a.in_building) FROM arrival a WHERE a.day = x.day), 0)::bigint,
+           greatest(0, coalesce((SELECT sum(pr.sellable) FROM projected pr WHERE pr.n = x.n), 0)
                        - _buffer(p_channel, p_sku))::bigint
-      FROM projected pr
-     GROUP BY pr.day
-     ORDER BY pr.day;
+      FROM days d
+     CROSS JOIN LATERAL unnest(d.days) WITH ORDINALITY AS x(day, n)
+     WHERE EXISTS (SELECT FROM fenced)
+     ORDER BY x.day;
     IF NOT FOUND THEN
         -- No stock here, in the building or on its way.
         day := current_date; inbound := 0; in_building := 0; atp := 0;
@@ -78,4 +78,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION atp_timeline(text, text) IS
-    'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it. Inbound without an ETA is left out (set one with set_eta).';
+    'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';

@@ -161,7 +161,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 problems=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.verify()")
 sleep 2
-unpublished=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.atp_dirty")
+unpublished=$(qa -d bench -c "SELECT count(*) FROM inventory_truth._relay_stale()")
 
 say "ATP reads: $ATP_SKUS SKUs x 3 channels"
 PGOPTIONS="-c client_min_messages=warning" q -d postgres \

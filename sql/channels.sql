@@ -1,9 +1,10 @@
 -- Channels, ringfences, safety buffers and available-to-promise (SPEC §3).
 --
--- Available stock at a location is one bucket per fenced channel plus a shared pool: the
--- balance table holds the location's available total, the fence table each fenced channel's
--- share of it, and the pool is the rest. Fences change only under the lock of the location's
--- available bucket, in the ledger's statement trigger (_apply_channel_rows) or in rebalance.
+-- Available stock at a location is one bucket per fenced channel plus a shared pool: the stock
+-- row holds the location's available total and each fenced channel's share of it (the fence
+-- view shows them as rows), and the pool is the rest. Fences change only in the engine
+-- (src/engine.rs, the rules in src/place.rs and src/fence.rs), under the SKU's lock: when
+-- movements apply, and when rebalance recomputes them.
 --
 --   inflow to available  fences fill in channel priority order up to their targets; the rest
 --                        goes to the pool (a released hold goes back where it came from)
@@ -45,16 +46,14 @@ CREATE UNIQUE INDEX ringfence_rule ON ringfence (channel, (coalesce(sku, '')));
 COMMENT ON TABLE ringfence IS
     'Ringfence rules: units (or percent of the available units) that only the channel may sell, at each location, for one SKU or every SKU (sku NULL); see set_ringfence.';
 
--- Fenced units: each fenced channel's share of a location's available stock.
-CREATE TABLE fence (
-    sku text NOT NULL,
-    location text NOT NULL,
-    channel text NOT NULL,
-    qty bigint NOT NULL CHECK (qty >= 0),
-    PRIMARY KEY (sku, location, channel)
-);
-COMMENT ON TABLE fence IS
-    'Available units fenced for one channel at a location; the rest of the location''s available stock is the shared pool.';
+-- Fenced units: each fenced channel's share of a location's available stock, as rows (from the
+-- stock table's arrays).
+CREATE VIEW fence AS
+    SELECT s.sku, s.location, f.channel, f.qty
+      FROM stock s
+     CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS f(channel, qty);
+COMMENT ON VIEW fence IS
+    'Available units fenced for one channel at a location (read from stock); the rest of the location''s available stock is the shared pool.';
 
 -- Direct ledger writes that sold across a fence or into a buffer at statement time, to be
 -- judged at commit (a later statement may still bring units). Empty outside a transaction.
@@ -71,26 +70,6 @@ COMMENT ON TABLE channel_check IS
 SELECT pg_catalog.pg_extension_config_dump('channel', '');
 SELECT pg_catalog.pg_extension_config_dump('sku_buffer', '');
 SELECT pg_catalog.pg_extension_config_dump('ringfence', '');
-SELECT pg_catalog.pg_extension_config_dump('fence', '');
-
-CREATE TRIGGER fence_no_truncate BEFORE TRUNCATE ON fence
-    FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
-
-CREATE FUNCTION _known_channel(p_channel text) RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    IF p_channel IS NULL THEN
-        RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT EXISTS (SELECT FROM channel c WHERE c.code = p_channel) THEN
-        PERFORM _check_code('channel', p_channel);  -- not a code at all: 22023
-        RAISE EXCEPTION 'unknown channel %', _q(p_channel)
-            USING ERRCODE = 'undefined_object', HINT = 'Add it with inventory_truth.add_channel().';
-    END IF;
-    RETURN p_channel;
-END
-$$;
 
 -- The units a channel hides of a SKU.
 CREATE FUNCTION _buffer(p_channel text, p_sku text) RETURNS bigint
@@ -105,67 +84,31 @@ $$;
 CREATE FUNCTION _sellable(p_sku text, p_channel text, p_location text) RETURNS bigint
 LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(sum(b.qty - coalesce((SELECT sum(f.qty) FROM fence f
-                                           WHERE f.sku = b.sku AND f.location = b.location
-                                             AND f.channel <> p_channel), 0)), 0)::bigint
-      FROM balance b
-     WHERE b.sku = p_sku AND b.stage = 'available'
-       AND (p_location IS NULL OR b.location = p_location)
+    SELECT coalesce(sum(s.available - coalesce((SELECT sum(f.qty)
+                                                   FROM unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
+                                                  WHERE f.channel <> p_channel), 0)), 0)::bigint
+      FROM stock s
+     WHERE s.sku = p_sku AND (p_location IS NULL OR s.location = p_location)
 $$;
 
--- The fenced channels at a location, in priority order: those with a rule for the SKU (its
--- own rule, else the every-SKU rule) and those still holding fenced units without one.
+-- The fenced channels at a location, in fill order (priority, then code): those with a rule for
+-- the SKU (its own rule, else the every-SKU rule) and those with fenced units there without
+-- one; with their fenced units and what their open holds there took from the fence.
 CREATE FUNCTION _fence_channels(p_sku text, p_location text)
-RETURNS TABLE (channel text, units bigint, percent numeric, qty bigint)
+RETURNS TABLE (channel text, units bigint, percent numeric, qty bigint, held bigint)
 LANGUAGE sql STABLE
 AS $$
-    SELECT c.code, r.units, r.percent, coalesce(f.qty, 0)
+    SELECT c.code, r.units, r.percent, coalesce(f.qty, 0), coalesce(f.held, 0)
       FROM channel c
       LEFT JOIN LATERAL (SELECT r.units, r.percent FROM ringfence r
                           WHERE r.channel = c.code AND (r.sku = p_sku OR r.sku IS NULL)
                           ORDER BY r.sku NULLS LAST LIMIT 1) r ON true
-      LEFT JOIN fence f ON f.sku = p_sku AND f.location = p_location AND f.channel = c.code
+      LEFT JOIN LATERAL (SELECT x.qty, x.held
+                           FROM stock s
+                          CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty, s.fence_held) AS x(channel, qty, held)
+                          WHERE s.sku = p_sku AND s.location = p_location AND x.channel = c.code) f ON true
      WHERE r.units IS NOT NULL OR r.percent IS NOT NULL OR f.qty IS NOT NULL
-     ORDER BY c.priority, c.code
-$$;
-
--- What each fence should hold at a location with `available` units: its target (no rule: no
--- target), less the units its channel holds from it in open holds (held: hold.fence_qty per
--- channel). Those are still the channel's fenced units, only promised: counting them keeps a
--- fence from refilling while its holds are out, so a release can give them back in full.
-CREATE FUNCTION _fence_targets(available bigint, units bigint[], percents numeric[], held bigint[])
-RETURNS bigint[]
-LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT coalesce(array_agg(greatest(0, CASE WHEN t.u IS NOT NULL THEN t.u
-                                               WHEN t.p IS NOT NULL THEN floor(t.p * greatest(available, 0) / 100)::bigint
-                                               ELSE 0 END - coalesce(t.h, 0)) ORDER BY t.i), '{}')
-      FROM unnest(units, percents, held) WITH ORDINALITY AS t(u, p, h, i)
-$$;
-
--- Units each channel (in the order given) holds from its fence at a location: open holds'
--- fence_qty. Read under the location's available bucket lock, which every change to a hold
--- takes first.
-CREATE FUNCTION _held_from_fences(p_sku text, p_location text, channels text[]) RETURNS bigint[]
-LANGUAGE sql STABLE
-AS $$
-    SELECT coalesce(array_agg(coalesce(h.qty, 0) ORDER BY t.i), '{}')
-      FROM unnest(channels) WITH ORDINALITY AS t(c, i)
-      LEFT JOIN (SELECT hold.channel, sum(hold.fence_qty)::bigint AS qty FROM hold
-                  WHERE hold.sku = p_sku AND hold.location = p_location AND hold.status = 'open'
-                  GROUP BY hold.channel) h ON h.channel = t.c
-$$;
-
-CREATE FUNCTION _write_fences(p_sku text, p_location text, channels text[], before bigint[], after bigint[])
-RETURNS void
-LANGUAGE sql
-AS $$
-    INSERT INTO fence AS f (sku, location, channel, qty)
-    SELECT p_sku, p_location, t.c, t.a
-      FROM unnest(channels, before, after) AS t(c, b, a)
-     WHERE t.a <> t.b
-     ORDER BY t.c
-    ON CONFLICT (sku, location, channel) DO UPDATE SET qty = excluded.qty
+     ORDER BY c.priority, c.code COLLATE "C"
 $$;
 
 -- At commit: a sale registered in channel_check must no longer take fenced units of another
@@ -184,12 +127,12 @@ DECLARE
 BEGIN
     DELETE FROM channel_check c
      WHERE c.txid = NEW.txid AND c.sku = NEW.sku AND c.location = NEW.location AND c.channel = NEW.channel;
-    SELECT coalesce(sum(b.qty), 0) INTO available FROM balance b
-     WHERE b.sku = NEW.sku AND b.location = NEW.location AND b.stage = 'available';
-    SELECT coalesce(sum(f.qty), 0), coalesce(sum(f.qty) FILTER (WHERE f.channel <> NEW.channel), 0)
-      INTO fenced, others
-      FROM fence f
-     WHERE f.sku = NEW.sku AND f.location = NEW.location;
+    SELECT coalesce(max(s.available), 0), coalesce(sum(f.qty), 0),
+           coalesce(sum(f.qty) FILTER (WHERE f.channel <> NEW.channel), 0)
+      INTO available, fenced, others
+      FROM stock s
+      LEFT JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS f(channel, qty) ON true
+     WHERE s.sku = NEW.sku AND s.location = NEW.location;
     IF available < fenced THEN
         RAISE EXCEPTION 'ringfence breached: this transaction sells % of other channels'' fenced units of % to channel %',
                 _units(fenced - available), _describe(NEW.sku, NEW.location), _q(NEW.channel)
@@ -230,53 +173,6 @@ BEGIN
             USING ERRCODE = 'IT003',
                   HINT = 'Commit or roll back the sales first; changing the rules cannot make them right.';
     END IF;
-END
-$$;
-
--- Recomputes the fences of one SKU at every location from its rules: the available units go to
--- the fences in priority order, each up to its target, the rest to the pool. Holds keep their
--- units. Returns the number of locations whose fences changed.
-CREATE FUNCTION _rebalance_sku(p_sku text) RETURNS int
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    place record;
-    channels text[];
-    units bigint[];
-    percents numeric[];
-    before bigint[];
-    after bigint[];
-    available bigint;
-    changed int := 0;
-BEGIN
-    PERFORM _lock_sku(p_sku);
-    PERFORM _refuse_after_breach(p_sku, NULL, 'rebalance');
-    FOR place IN
-        SELECT b.location FROM balance b WHERE b.sku = p_sku AND b.stage = 'available'
-        UNION
-        SELECT f.location FROM fence f WHERE f.sku = p_sku
-        ORDER BY 1
-    LOOP
-        -- The available bucket guards the location's fences.
-        SELECT b.qty INTO available FROM balance b
-         WHERE b.sku = p_sku AND b.location = place.location AND b.stage = 'available'
-           FOR UPDATE;
-        available := coalesce(available, 0);
-        SELECT array_agg(f.channel), array_agg(f.units), array_agg(f.percent), array_agg(f.qty)
-          INTO channels, units, percents, before
-          FROM _fence_channels(p_sku, place.location) f;
-        CONTINUE WHEN channels IS NULL;
-        after := _fence_allocate(available, _fence_targets(available, units, percents,
-                                                           _held_from_fences(p_sku, place.location, channels)));
-        IF after IS DISTINCT FROM before THEN
-            PERFORM _write_fences(p_sku, place.location, channels, before, after);
-            changed := changed + 1;
-        END IF;
-    END LOOP;
-    IF changed > 0 THEN
-        PERFORM _atp_changed(p_sku, 'rebalance');
-    END IF;
-    RETURN changed;
 END
 $$;
 
@@ -415,14 +311,16 @@ DECLARE
 BEGIN
     IF rebalance.sku IS NOT NULL THEN
         PERFORM _known_sku(rebalance.sku);
+        PERFORM _refuse_after_breach(rebalance.sku, NULL, 'rebalance');
         RETURN _rebalance_sku(rebalance.sku);
     END IF;
     FOR one IN
-        SELECT DISTINCT b.sku FROM balance b WHERE b.stage = 'available' AND b.qty <> 0
-        UNION
-        SELECT f.sku FROM fence f
-        ORDER BY 1
+        SELECT s.sku FROM stock s
+         WHERE s.available <> 0 OR cardinality(s.fence_channels) > 0
+         GROUP BY s.sku
+         ORDER BY s.sku COLLATE "C"
     LOOP
+        PERFORM _refuse_after_breach(one, NULL, 'rebalance');
         changed := changed + _rebalance_sku(one);
     END LOOP;
     RETURN changed;
@@ -476,11 +374,12 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH available AS (
-        SELECT b.sku, sum(b.qty)::bigint AS qty FROM balance b
-         WHERE b.stage = 'available' AND b.qty <> 0 GROUP BY b.sku
+        SELECT st.sku, sum(st.available)::bigint AS qty FROM stock st
+         WHERE st.available <> 0 GROUP BY st.sku
     ), fenced AS (
-        SELECT f.sku, f.channel, sum(f.qty)::bigint AS qty FROM fence f
-         WHERE f.qty <> 0 GROUP BY f.sku, f.channel
+        SELECT st.sku, f.channel, sum(f.qty)::bigint AS qty
+          FROM stock st CROSS JOIN LATERAL unnest(st.fence_channels, st.fence_qty) AS f(channel, qty)
+         WHERE f.qty <> 0 GROUP BY st.sku, f.channel
     ), fenced_total AS (
         SELECT f.sku, sum(f.qty)::bigint AS qty FROM fenced f GROUP BY f.sku
     )

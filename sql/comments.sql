@@ -23,34 +23,12 @@ COMMENT ON FUNCTION inventory_truth._q(text) IS
     'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._describe(text, text) IS
     'A SKU and location as messages show them: SKU "..." at location "...". Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._lock_sku(text, boolean) IS
-    'Takes the SKU''s row lock, first in the ledger''s lock order; with p_create, creates the SKU first when it does not exist. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._add_to_bucket(text, text, inventory_truth.stage, bigint) IS
-    'Adds delta units to a balance bucket (SKU, location, stage), creating it when needed, and returns its new quantity; locks the row. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._track_expected_receipt(inventory_truth.movement, bigint[]) IS
-    'Keeps expected receipts in step with one ledger row into or out of inbound: into inbound adds to the receipt its ref names (creating it) and returns its id; out of inbound draws from the receipt ref names (42704 if none, IT001 if too few open) or, without ref, from the locked open receipts in ETA order (IT001 if they cannot cover it). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._recorded_now(inventory_truth.movement) IS
-    'True for a ledger row recorded by the current transaction, as opposed to restored history. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._movement_validate() IS
-    'Row trigger on movement: checks a new row as every function''s row is checked (required columns 23502, qty > 0 and a real occurred_at 22023, allowed transition IT002, known location and channel 42704, codes, a ref into inbound, a channel and ref naming the hold into or out of committed 22004) and fills in recorded_at, actor and txid; restored rows and rows reserve applied itself are stored as they are. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._movement_apply() IS
-    'Statement trigger on movement: applies the statement''s new rows in the ledger''s lock order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps expected receipts, balances, holds and fences in step. Restored history and a row reserve applied itself are left alone. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._movement_guard() IS
-    'First row trigger on movement, run with the inserting role''s rights: only the table''s owner may supply recorded_at, actor or txid (42501 otherwise); everyone else''s rows get their id from the sequence. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_append_only() IS
     'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS
-    'Trigger that refuses TRUNCATE (42501) of the tables the ledger sums into or names: balance, expected_receipt, sku, location, movement_commit, fence, hold. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._movement_committed() IS
-    'Deferred trigger on movement: records, as the transaction commits, its commit time in movement_commit (the commit side of the warehouse lag). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._balance_never_negative() IS
-    'Deferred constraint trigger on balance, fired for buckets driven below zero: at commit, refuses with IT001 a transaction that leaves a bucket negative. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone, text) IS
     'Records one movement in the ledger (through its triggers, like a direct insert) and checks the source bucket at once (IT001), so a function fails at the call rather than at commit; returns the ledger row. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(anyelement, text) IS
     'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._check_qty(bigint, text, text) IS
-    'Returns a movement quantity if valid: NULL is 22004, zero or less is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_eta(date) IS
     'Returns an ETA if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._known_sku(text) IS
@@ -59,8 +37,6 @@ COMMENT ON FUNCTION inventory_truth._known_location(text) IS
     'Returns the location code if the location exists: NULL is 22004, unknown is 42704. Internal: not for direct use.';
 
 -- floor.sql
-COMMENT ON FUNCTION inventory_truth._floor_move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone) IS
-    'The checks of a floor function that moves stock between two known stages (known SKU and location, positive qty, occurred_at not NULL), then one movement through _move. Internal: not for direct use.';
 
 -- channels.sql
 COMMENT ON FUNCTION inventory_truth._known_channel(text) IS
@@ -69,22 +45,39 @@ COMMENT ON FUNCTION inventory_truth._buffer(text, text) IS
     'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._sellable(text, text, text) IS
     'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._fence_channels(text, text) IS
-    'The fenced channels of a SKU at a location in priority order: the rule in force for each (the SKU''s own, else the every-SKU rule: units or percent) and its fenced units now; also channels still holding fenced units without a rule. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._fence_targets(bigint, bigint[], numeric[], bigint[]) IS
-    'Each fence''s target at a location with the given available units (its units, or floor(percent x available / 100); 0 without a rule), less what its channel holds from its fence in open holds, never below 0. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._held_from_fences(text, text, text[]) IS
-    'Units each channel (in the order given) holds from its fence at a location in open holds (the sum of hold.fence_qty). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._write_fences(text, text, text[], bigint[], bigint[]) IS
-    'Writes the fences of a SKU at a location whose quantity changed (before -> after). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._channel_check_at_commit() IS
     'Deferred constraint trigger on channel_check: at commit, refuses with IT003 a direct ledger sale that still takes other channels'' fenced units or leaves its channel with less than its safety buffer. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(text, text, text) IS
     'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._rebalance_sku(text) IS
-    'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_of(bigint, bigint, bigint, bigint) IS
     'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
+
+-- The engine's entry points and helpers (Rust: src/ledger.rs, src/engine.rs, src/hold.rs,
+-- src/notify.rs), and the triggers that call it.
+COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS
+    'Trigger that refuses TRUNCATE (42501) of the tables the ledger sums into or names: stock, expected_receipt, sku, location, movement_commit, hold. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_row() IS
+    'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_statement() IS
+    'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and registers direct sales that breach a fence or buffer for their check at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._stock_never_negative() IS
+    'Deferred constraint trigger on stock, fired for places driven below zero in some stage: at commit, refuses with IT001 a transaction that leaves a bucket negative. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._lock_sku(text) IS
+    'Takes a SKU''s row for the transaction, first of anything of the SKU, as the engine does (42704 for an unknown SKU). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._fence_channels(text, text) IS
+    'The fenced channels of a SKU at a location in fill order (priority, then code): those with a rule for the SKU and those with fenced units there, with the rule, the fenced units and what their open holds took from the fence. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._rebalance_sku(text) IS
+    'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, less what each channel holds from its fence, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._expire_hold(text, text, text, boolean) IS
+    'Expires one hold past its expiry: committed -> available under its SKU''s lock (with skip_busy, false at once when another transaction holds the SKU); the hold ends as expired. Returns whether it expired one. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed(text, text) IS
+    'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
+    'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._at_commit(boolean, text[], boolean) IS
+    'Called just before a transaction commits, as the extension''s owner: records its commit time in movement_commit if it wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._relay_stale() IS
+    'The SKUs whose version moved past what was last published: what the relay publishes when it starts, when it fell behind the shared log of changes, and while a prepared transaction may commit. Internal: not for direct use.';
 
 -- fence.rs (Rust)
 COMMENT ON FUNCTION inventory_truth._fence_fill(bigint, bigint[], bigint[]) IS
@@ -97,16 +90,8 @@ COMMENT ON FUNCTION inventory_truth._fence_project(bigint, bigint[], bigint[], n
     'One location projected over successive daily inflows, each filling the fences like a put-away: the units the channel at the given index may sell after each. atp_timeline sums them over locations. Internal: not for direct use.';
 
 -- holds.sql
-COMMENT ON FUNCTION inventory_truth._lock_place_holds(text, text, inventory_truth.movement[]) IS
-    'Ledger statement trigger step for a SKU and location: locks the holds its rows name (and every open hold there when a row takes committed units without naming one), creates the holds that rows into committed name for the first time, and returns their ids. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._apply_channel_rows(text, text, inventory_truth.movement[], bigint, bigint[]) IS
-    'Ledger statement trigger step for a SKU and location: replays the rows that touch available or committed stock on the fences and holds (inflows fill fences, sales take the channel''s fence then the pool, losses the pool then the fences, releases go back where they came from, picks and losses consume holds) and registers in channel_check any direct sale that breaches a fence or buffer. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_ttl(interval) IS
     'Returns a hold''s ttl if valid: NULL (never expires), or positive as a time from now and at most 100 years (22023 otherwise). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._check_sale(text, text, text, bigint) IS
-    'Refuses with IT001 a sale of qty units of a SKU for a channel beyond its ATP (fence + pool at every location, less its buffer) or beyond its fence and the pool at the location. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._reserve(text, text, bigint, text, interval, text, timestamp with time zone) IS
-    'One reservation, for reserve and reserve_order: checks the arguments, returns an open hold with the same content (idempotent retry; other content is IT004), else picks the location, checks the sale (IT001), applies the hold, buckets and fence itself and records the ledger row marked as applied. Returns the hold. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._same_order_lines(text, text, jsonb) IS
     'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._expire_due_holds(integer, boolean) IS
@@ -129,32 +114,14 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint
     'A count''s arithmetic: for counted units against a bin''s available + committed and the missing units there, the units found (missing -> available), gained (outside -> available), lost from available (-> written_off), lost from committed (-> missing) and written off from missing. Internal: not for direct use.';
 
 -- applied.rs (Rust)
-COMMENT ON FUNCTION inventory_truth._row_applied_next(text, text, text, text, bigint, text, text) IS
-    'Marks the next ledger row of the current (sub)transaction, if it has exactly this content, as already applied by the calling function (reserve), so the ledger''s triggers only store it. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._row_was_applied(text, text, text, text, bigint, text, text) IS
-    'Called by the ledger''s row trigger for every new row: consumes any mark left by _row_applied_next and says whether it covered this row. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._statement_was_applied() IS
-    'Called first by the ledger''s statement trigger: true when the statement''s row was applied by the function that inserted it, so there is nothing left to apply. Internal: not for direct use.';
 
 -- notify.sql and notify.rs (Rust)
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS
     'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._publish_before_commit(text, oid) IS
-    'Direct mode: remembers a SKU the transaction changed and, just before commit, publishes them all through the given function (_publish_committed); nothing on rollback or PREPARE TRANSACTION. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_changed(text, text) IS
-    'Records that a SKU''s ATP may have changed: advances its version (under its row lock) with the time and cause, then by notify mode records it in atp_dirty (relay), queues it for publication before commit (direct), or nothing (off). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
-    '_atp_changed for every SKU (rows locked in code order): a rule change that touches all SKUs (add_channel, a channel''s default buffer). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_rows(text[]) IS
     'Each channel''s ATP of the given SKUs now, as atp_snapshot() computes it, with the SKU''s version, last change time and cause, read in one snapshot. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(text[]) IS
     'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._publish_committed(text[]) IS
-    'Direct mode: _publish run as the extension''s owner, called just before commit with the SKUs the transaction changed. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._relay_publish(integer) IS
-    'The relay''s step: takes up to p_batch entries of atp_dirty (id order) and publishes their SKUs; returns how many entries it took. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._relay_resync() IS
-    'The relay''s start: records in atp_dirty every SKU whose version moved past what was last published (changes a crash or a stop left unpublished); returns how many. Internal: not for direct use.';
 
 -- readiness.sql
 COMMENT ON FUNCTION inventory_truth._lag_text(interval) IS
@@ -183,10 +150,26 @@ COMMENT ON COLUMN inventory_truth.movement.reason IS 'Free text; the functions w
 COMMENT ON COLUMN inventory_truth.movement_commit.txid IS 'The transaction (movement.txid).';
 COMMENT ON COLUMN inventory_truth.movement_commit.committed_at IS 'When it committed (the database clock during the commit, after every statement).';
 
+COMMENT ON COLUMN inventory_truth.stock.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.stock.location IS 'The location code.';
+COMMENT ON COLUMN inventory_truth.stock.inbound IS 'Units expected, not yet in the building (open expected receipts add up to it).';
+COMMENT ON COLUMN inventory_truth.stock.receiving IS 'Units on the dock, not put away.';
+COMMENT ON COLUMN inventory_truth.stock.quality_control IS 'Units awaiting inspection.';
+COMMENT ON COLUMN inventory_truth.stock.available IS 'Units put away and cleared for sale: the fences (fence_qty) and the shared pool (the rest).';
+COMMENT ON COLUMN inventory_truth.stock.committed IS 'Units promised to open holds, not yet picked (open holds add up to it).';
+COMMENT ON COLUMN inventory_truth.stock.picked IS 'Units scanned to a pick cart.';
+COMMENT ON COLUMN inventory_truth.stock.shipped IS 'Units that left the building from here.';
+COMMENT ON COLUMN inventory_truth.stock.quarantine IS 'Customer returns awaiting a manager''s inspection.';
+COMMENT ON COLUMN inventory_truth.stock.damaged IS 'Units in the building, unsellable.';
+COMMENT ON COLUMN inventory_truth.stock.missing IS 'Units expected at the bin but not found, awaiting a count.';
+COMMENT ON COLUMN inventory_truth.stock.written_off IS 'Units removed for good.';
+COMMENT ON COLUMN inventory_truth.stock.fence_channels IS 'The channels with fenced units here (or had them), in code order; fence_qty and fence_held are in the same order.';
+COMMENT ON COLUMN inventory_truth.stock.fence_qty IS 'Available units fenced for each channel of fence_channels.';
+COMMENT ON COLUMN inventory_truth.stock.fence_held IS 'Units each channel''s open holds here took from its fence (the sum of their fence_qty): they count against its target.';
 COMMENT ON COLUMN inventory_truth.balance.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.balance.location IS 'The location code.';
 COMMENT ON COLUMN inventory_truth.balance.stage IS 'The stage.';
-COMMENT ON COLUMN inventory_truth.balance.qty IS 'Units in the bucket: the ledger''s sum, never negative once a transaction commits; an emptied bucket stays at 0.';
+COMMENT ON COLUMN inventory_truth.balance.qty IS 'Units in the bucket (not 0): the ledger''s sum, never negative once a transaction commits.';
 
 COMMENT ON COLUMN inventory_truth.expected_receipt.id IS 'The receipt line''s id.';
 COMMENT ON COLUMN inventory_truth.expected_receipt.ref IS 'The receipt''s reference (PO/ASN line); one line per ref, SKU and location.';
@@ -238,8 +221,6 @@ COMMENT ON COLUMN inventory_truth.hold.expires_at IS 'When expire_holds() releas
 COMMENT ON COLUMN inventory_truth.hold.created_at IS 'When the hold was created.';
 COMMENT ON COLUMN inventory_truth.hold.ended_at IS 'When its last open unit left it; NULL while open.';
 
-COMMENT ON COLUMN inventory_truth.atp_dirty.id IS 'Recording order: the relay takes entries in id order.';
-COMMENT ON COLUMN inventory_truth.atp_dirty.sku IS 'The SKU whose ATP may have changed.';
 
 COMMENT ON COLUMN inventory_truth.atp_published.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.atp_published.version IS 'The SKU''s version the published values were read at.';
@@ -312,4 +293,3 @@ COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_
 COMMENT ON SEQUENCE inventory_truth.hold_id_seq IS 'Ids of hold.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
 COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
-COMMENT ON SEQUENCE inventory_truth.atp_dirty_id_seq IS 'Ids of atp_dirty (recording order).';

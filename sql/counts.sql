@@ -7,8 +7,8 @@
 -- reconciles the bin and resolves every missing unit there: those found go back to available
 -- (fences refill), the rest are written off. How many units move where is src/count.rs.
 --
--- Both lock in the ledger's order before they write it: the SKU's row, the place's open holds
--- (id order), then its buckets (stage order); the task row after those.
+-- Both take the SKU's row before they read or write the bin (every writer of a SKU's stock and
+-- holds holds it); the task row after it.
 
 CREATE TABLE count_task (
     id bigserial PRIMARY KEY,
@@ -142,27 +142,18 @@ BEGIN
 END
 $$;
 
--- Locks a bin in the ledger's order (the SKU's row, the place's open holds, its available,
--- committed and missing buckets) and returns those three quantities.
+-- Takes a bin's SKU row (every writer of the SKU's stock and holds holds it) and returns the
+-- bin's available, committed and missing units.
 CREATE FUNCTION _lock_bin(p_sku text, p_location text,
                           OUT available bigint, OUT committed bigint, OUT missing bigint)
 LANGUAGE plpgsql
 AS $$
 BEGIN
     PERFORM _lock_sku(p_sku);
-    PERFORM FROM hold h
-     WHERE h.sku = p_sku AND h.location = p_location AND h.status = 'open'
-     ORDER BY h.id
-       FOR UPDATE;
-    SELECT coalesce(sum(b.qty) FILTER (WHERE b.stage = 'available'), 0),
-           coalesce(sum(b.qty) FILTER (WHERE b.stage = 'committed'), 0),
-           coalesce(sum(b.qty) FILTER (WHERE b.stage = 'missing'), 0)
+    SELECT coalesce(max(s.available), 0), coalesce(max(s.committed), 0), coalesce(max(s.missing), 0)
       INTO available, committed, missing
-      FROM (SELECT b.stage, b.qty FROM balance b
-             WHERE b.sku = p_sku AND b.location = p_location
-               AND b.stage IN ('available', 'committed', 'missing')
-             ORDER BY b.stage
-               FOR UPDATE) b;
+      FROM stock s
+     WHERE s.sku = p_sku AND s.location = p_location;
 END
 $$;
 
@@ -186,7 +177,7 @@ BEGIN
         SELECT hold.channel, hold.ref, hold.open_qty FROM hold JOIN channel c ON c.code = hold.channel
          WHERE hold.sku = p_sku AND hold.location = p_location
            AND hold.status = 'open' AND hold.open_qty > 0
-         ORDER BY c.priority DESC, c.code DESC, hold.id DESC
+         ORDER BY c.priority DESC, c.code COLLATE "C" DESC, hold.id DESC
     LOOP
         taken := least(h.open_qty, left_to_take);
         RETURN NEXT _move(p_sku, p_location, 'committed', 'missing', taken, h.ref, p_reason,

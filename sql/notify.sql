@@ -1,29 +1,19 @@
 -- Real-time delivery (SPEC §6): every change of a SKU's ATP reaches listeners after commit, as
 -- one notification per (SKU, channel) whose ATP changed, carrying the SKU's version.
 --
--- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock
--- (_atp_changed), so versions follow commit order and a snapshot's atp and version always
--- agree. Then, by notify mode:
+-- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock,
+-- once (the engine, _atp_changed), so versions follow commit order and a snapshot's atp and
+-- version always agree. Then, by notify mode (src/xact.rs, src/notify.rs):
 --   direct  the committing transaction publishes just before it commits, after its deferred
---           triggers (src/notify.rs), and then takes PostgreSQL's cluster-wide notify lock
---           until its commit is flushed;
---   relay   the SKU is recorded in atp_dirty, and the relay worker, woken at commit, publishes
---           the recorded SKUs from its own transactions, coalescing many buyers' changes;
+--           triggers (_at_commit), and then takes PostgreSQL's cluster-wide notify lock until
+--           its commit is flushed;
+--   relay   after commit the SKUs go to the relay through shared memory (src/relay.rs), and
+--           the relay publishes them from its own transactions, coalescing many buyers' changes;
 --   off     nothing.
 -- Publishing compares the SKU's ATP per channel now with what was last published
 -- (atp_published) and notifies the differences. A notification lost to a crash is never a lost
 -- truth: consumers resync from atp_snapshot(), and the relay republishes at start every SKU
--- whose version moved past what it last published.
-
--- SKUs whose ATP may have changed and are not published yet. Unlogged: after a crash it is
--- empty, and the relay's start-up pass (_relay_resync) finds the same SKUs from the versions.
--- The relay takes them in id order through the index, so dead rows it deleted cost nothing.
-CREATE UNLOGGED TABLE atp_dirty (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    sku text NOT NULL
-);
-COMMENT ON TABLE atp_dirty IS
-    'SKUs whose ATP may have changed, recorded by committed transactions in relay mode, waiting for the relay to publish them.';
+-- whose version moved past what it last published (_relay_stale).
 
 -- What was last published per SKU: the version and each channel's ATP.
 CREATE TABLE atp_published (
@@ -35,47 +25,6 @@ CREATE TABLE atp_published (
 COMMENT ON TABLE atp_published IS
     'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification.';
 
--- Called under the SKU's row lock, or to take it: advances the version and records the change.
-CREATE FUNCTION _atp_changed(p_sku text, p_cause text) RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    mode text;
-BEGIN
-    UPDATE sku SET version = version + 1, changed_at = clock_timestamp(), change_cause = p_cause
-     WHERE code = p_sku;
-    CASE _notify_mode()
-        WHEN 'relay' THEN
-            INSERT INTO atp_dirty (sku) VALUES (p_sku);
-        WHEN 'direct' THEN
-            PERFORM _publish_before_commit(p_sku, '_publish_committed(text[])'::regprocedure);
-        ELSE
-            NULL;
-    END CASE;
-END
-$$;
-
--- The same for every SKU (a channel's default buffer, a new channel): rows locked in code
--- order, like every other path that locks several SKUs.
-CREATE FUNCTION _atp_changed_everywhere(p_cause text) RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    UPDATE sku s SET version = s.version + 1, changed_at = clock_timestamp(), change_cause = p_cause
-      FROM (SELECT l.code FROM sku l ORDER BY l.code FOR NO KEY UPDATE) locked
-     WHERE s.code = locked.code;
-    CASE _notify_mode()
-        WHEN 'relay' THEN
-            INSERT INTO atp_dirty (sku) SELECT s.code FROM sku s ORDER BY s.code;
-        WHEN 'direct' THEN
-            PERFORM _publish_before_commit(s.code, '_publish_committed(text[])'::regprocedure)
-               FROM sku s;
-        ELSE
-            NULL;
-    END CASE;
-END
-$$;
-
 -- Each channel's ATP of some SKUs now, with the SKU's version and last change, all read in one
 -- snapshot. The arithmetic of atp_snapshot(), looked up per SKU.
 CREATE FUNCTION _atp_rows(p_skus text[])
@@ -86,11 +35,13 @@ AS $$
            s.version, s.changed_at, s.change_cause
       FROM sku s
      CROSS JOIN channel c
-     CROSS JOIN LATERAL (SELECT sum(b.qty)::bigint AS qty FROM balance b
-                          WHERE b.sku = s.code AND b.stage = 'available') a
+     CROSS JOIN LATERAL (SELECT sum(st.available)::bigint AS qty FROM stock st
+                          WHERE st.sku = s.code) a
      CROSS JOIN LATERAL (SELECT sum(fe.qty)::bigint AS fenced,
                                 sum(fe.qty) FILTER (WHERE fe.channel = c.code)::bigint AS own
-                           FROM fence fe WHERE fe.sku = s.code) f
+                           FROM stock st
+                          CROSS JOIN LATERAL unnest(st.fence_channels, st.fence_qty) AS fe(channel, qty)
+                          WHERE st.sku = s.code) f
       LEFT JOIN sku_buffer sb ON sb.channel = c.code AND sb.sku = s.code
      WHERE s.code = ANY (p_skus)
 $$;
@@ -101,6 +52,7 @@ $$;
 -- counts as 0 for every channel.
 CREATE FUNCTION _publish(p_skus text[]) RETURNS int
 LANGUAGE plpgsql
+SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 DECLARE
     listen_channel text := current_setting('inventory_truth.notify_channel', true);
@@ -153,48 +105,13 @@ BEGIN
 END
 $$;
 
--- Direct mode: called just before commit with the SKUs the transaction changed (their final
--- values). SECURITY DEFINER: it runs as whoever commits.
-CREATE FUNCTION _publish_committed(p_skus text[]) RETURNS int
-LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$ SELECT _publish(p_skus) $$;
-
--- The relay's step: takes up to p_batch recorded changes and publishes their SKUs. Returns how
--- many it took (p_batch: call again, more may wait).
-CREATE FUNCTION _relay_publish(p_batch int) RETURNS int
-LANGUAGE plpgsql
+-- The SKUs whose version moved past what was last published: what the relay publishes when it
+-- starts, when it fell behind the shared log of changes, and while a prepared transaction may
+-- commit.
+CREATE FUNCTION _relay_stale() RETURNS SETOF text
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
-DECLARE
-    skus text[];
-    taken int;
-BEGIN
-    WITH taken AS (
-        DELETE FROM atp_dirty d
-         WHERE d.id IN (SELECT t.id FROM atp_dirty t ORDER BY t.id LIMIT p_batch)
-        RETURNING d.sku)
-    SELECT array_agg(DISTINCT t.sku ORDER BY t.sku), count(*) INTO skus, taken FROM taken t;
-    IF taken > 0 THEN
-        PERFORM _publish(skus);
-    END IF;
-    RETURN taken;
-END
-$$;
-
--- The relay's start: records every SKU whose version moved past what was last published
--- (changes a crash or a stop left unpublished). Returns how many.
-CREATE FUNCTION _relay_resync() RETURNS int
-LANGUAGE plpgsql
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-DECLARE
-    found_skus int;
-BEGIN
-    INSERT INTO atp_dirty (sku)
     SELECT s.code FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
-     WHERE s.version > coalesce(p.version, 0);
-    GET DIAGNOSTICS found_skus = ROW_COUNT;
-    RETURN found_skus;
-END
+     WHERE s.version > coalesce(p.version, 0)
 $$;

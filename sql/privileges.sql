@@ -84,7 +84,7 @@ GRANT EXECUTE ON FUNCTION
     lag_stats(interval),
     readiness(interval)
 TO inventory_truth_floor;
-GRANT SELECT ON sku, location, movement, movement_commit, balance, expected_receipt,
+GRANT SELECT ON sku, location, movement, movement_commit, stock, balance, expected_receipt,
                 channel, sku_buffer, ringfence, fence, hold, atp_published,
                 count_task, short_pick, count_sheet, broken_holds
     TO inventory_truth_floor;

@@ -100,6 +100,22 @@ AS $$
         ON b.sku = h.sku AND b.location = h.location
      WHERE coalesce(h.qty, 0) <> coalesce(b.qty, 0)
     UNION ALL
+    SELECT coalesce(h.sku, f.sku), coalesce(h.location, f.location), 'available'::stage,
+           coalesce(h.qty, 0), coalesce(f.held, 0),
+           format('channel %s: units its open holds took from its fence differ from what the fence counts as held',
+                  _q(coalesce(h.channel, f.channel)))
+      FROM (SELECT hold.sku, hold.location, hold.channel, sum(hold.fence_qty)::bigint AS qty FROM hold
+             WHERE hold.status = 'open' AND hold.fence_qty > 0 GROUP BY 1, 2, 3) h
+      FULL JOIN (SELECT s.sku, s.location, x.channel, x.held
+                   FROM stock s CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_held) AS x(channel, held)
+                  WHERE x.held <> 0) f
+        ON f.sku = h.sku AND f.location = h.location AND f.channel = h.channel
+     WHERE coalesce(h.qty, 0) <> coalesce(f.held, 0)
+    UNION ALL
+    SELECT s.sku, s.location, 'available'::stage, 0, x.qty, format('channel %s: negative fenced units', _q(x.channel))
+      FROM stock s CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS x(channel, qty)
+     WHERE x.qty < 0
+    UNION ALL
     SELECT h.sku, h.location, 'committed'::stage, h.qty,
            h.open_qty + h.picked_qty + h.released_qty + h.lost_qty,
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
@@ -112,4 +128,4 @@ AS $$
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION verify() IS
-    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock, open holds match committed stock and every hold''s units add up; otherwise one row per discrepancy, with the two quantities compared.';
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up; otherwise one row per discrepancy, with the two quantities compared.';

@@ -25,28 +25,29 @@ BEGIN
          WHERE e.sku = p_sku AND e.open_qty > 0 AND e.eta IS NOT NULL
          GROUP BY 1, 2
         UNION ALL
-        SELECT b.location, current_date, 0, sum(b.qty)::bigint
-          FROM balance b
-         WHERE b.sku = p_sku AND b.stage IN ('receiving', 'quality_control') AND b.qty > 0
-         GROUP BY 1
+        SELECT st.location, current_date, 0, (st.receiving + st.quality_control)::bigint
+          FROM stock st
+         WHERE st.sku = p_sku AND st.receiving + st.quality_control > 0
     ), days AS (
         SELECT array_agg(d.day ORDER BY d.day) AS days
           FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
     ), place AS (
-        SELECT b.location, b.qty AS available FROM balance b
-         WHERE b.sku = p_sku AND b.stage = 'available'
+        SELECT st.location, st.available FROM stock st
+         WHERE st.sku = p_sku AND (st.available <> 0 OR cardinality(st.fence_channels) > 0)
         UNION
         SELECT a.location, 0 FROM arrival a
-         WHERE NOT EXISTS (SELECT FROM balance b
-                            WHERE b.sku = p_sku AND b.location = a.location AND b.stage = 'available')
+         WHERE NOT EXISTS (SELECT FROM stock st
+                            WHERE st.sku = p_sku AND st.location = a.location
+                              AND (st.available <> 0 OR cardinality(st.fence_channels) > 0))
     ), fenced AS (
         SELECT p.location, p.available,
                coalesce(array_agg(f.channel ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels,
                coalesce(array_agg(f.units ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS units,
                coalesce(array_agg(f.percent ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS percents,
-               coalesce(array_agg(f.qty ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS fences
+               coalesce(array_agg(f.qty ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS fences,
+               coalesce(array_agg(f.held ORDER BY f.n) FILTER (WHERE f.channel IS NOT NULL), '{}') AS held
           FROM place p
-          LEFT JOIN LATERAL _fence_channels(p_sku, p.location) WITH ORDINALITY AS f(channel, units, percent, qty, n)
+          LEFT JOIN LATERAL _fence_channels(p_sku, p.location) WITH ORDINALITY AS f(channel, units, percent, qty, held, n)
             ON true
          GROUP BY p.location, p.available
     ), projected AS (
@@ -58,7 +59,7 @@ BEGIN
                     ARRAY(SELECT coalesce((SELECT sum(a.inbound + a.in_building) FROM arrival a
                                             WHERE a.location = p.location AND a.day = x.day), 0)::bigint
                             FROM unnest(d.days) WITH ORDINALITY AS x(day, n) ORDER BY x.n),
-                    p.units, p.percents, _held_from_fences(p_sku, p.location, p.channels), p.fences,
+                    p.units, p.percents, p.held, p.fences,
                     array_position(p.channels, p_channel))) WITH ORDINALITY AS step(sellable, n)
     )
     SELECT x.day,

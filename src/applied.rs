@@ -1,27 +1,28 @@
-//! Ledger rows that a function has already applied itself.
+//! Ledger rows that a function applies itself.
 //!
-//! `reserve` is the hot path: instead of letting the ledger's triggers work out, row by row and
-//! statement by statement, what a reservation does to the balances, the hold and the fences, it
-//! does exactly that in a few statements under the ledger's locks, then records its ledger row.
-//! That row must be stored and validated but not applied a second time. The marker that says so
-//! lives here, in backend memory, where no SQL can forge it: only the extension's own functions
-//! call `_row_applied_next` (EXECUTE is revoked from PUBLIC), and a mark is good for the very
-//! next ledger row of the same transaction and subtransaction, if it is that row, and no other.
+//! A function that moves stock checks its arguments, applies its rows with the engine (the same
+//! code the ledger's statement trigger runs for direct inserts), and then records each row in
+//! the ledger. That row must be stored and given its filled-in columns by the ledger's row
+//! trigger, but neither validated again nor applied a second time by the statement trigger. The
+//! mark that says so lives here, in backend memory, where no SQL can forge it: only the
+//! extension's own code sets it, and a mark is good for the very next ledger row of the same
+//! transaction and sub-transaction, if it is that row, and no other.
 
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 
-/// The row a function applied, and where: a mark left behind by an error in a subtransaction
-/// can never match a row of another (sub)transaction.
+use crate::stage::Stage;
+
+/// What identifies a ledger row a function is about to insert.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppliedRow {
+pub struct RowKey {
     pub sku: String,
     pub location: String,
-    pub from_stage: String,
-    pub to_stage: String,
+    pub from: Option<Stage>,
+    pub to: Option<Stage>,
     pub qty: i64,
-    pub channel: String,
-    pub reference: String,
+    pub channel: Option<String>,
+    pub reference: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,31 +32,8 @@ struct Place {
 }
 
 thread_local! {
-    static MARKED: RefCell<Option<(AppliedRow, Place)>> = const { RefCell::new(None) };
+    static MARKED: RefCell<Option<(RowKey, Place)>> = const { RefCell::new(None) };
     static STATEMENT: Cell<Option<Place>> = const { Cell::new(None) };
-}
-
-impl AppliedRow {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        sku: &str,
-        location: &str,
-        from_stage: &str,
-        to_stage: &str,
-        qty: i64,
-        channel: &str,
-        reference: &str,
-    ) -> AppliedRow {
-        AppliedRow {
-            sku: sku.to_owned(),
-            location: location.to_owned(),
-            from_stage: from_stage.to_owned(),
-            to_stage: to_stage.to_owned(),
-            qty,
-            channel: channel.to_owned(),
-            reference: reference.to_owned(),
-        }
-    }
 }
 
 fn here() -> Place {
@@ -69,57 +47,26 @@ fn here() -> Place {
 
 /// Whether a mark taken for `marked` covers the row `row` seen at `now`: the same content, in
 /// the same (sub)transaction, which must have an id (the applying function has written).
-fn covers(marked: &(AppliedRow, Place), row: &AppliedRow, now: Place) -> bool {
+fn covers(marked: &(RowKey, Place), row: &RowKey, now: Place) -> bool {
     marked.1 == now && now.transaction != 0 && marked.0 == *row
 }
 
-/// Marks the next ledger row as applied by the caller. Internal.
-#[allow(clippy::too_many_arguments)]
-#[pg_extern(volatile, parallel_unsafe)]
-fn _row_applied_next(
-    sku: &str,
-    location: &str,
-    from_stage: &str,
-    to_stage: &str,
-    qty: i64,
-    channel: &str,
-    reference: &str,
-) {
-    let row = AppliedRow::new(sku, location, from_stage, to_stage, qty, channel, reference);
+/// Marks the next ledger row as applied by the caller, which has written already (its SKU's
+/// row at least), so the transaction has an id.
+pub fn mark_next(row: RowKey) {
+    // The transaction has written (the SKU's row); make sure it has its id all the same.
+    unsafe { pg_sys::GetTopTransactionId() };
     MARKED.with(|m| *m.borrow_mut() = Some((row, here())));
 }
 
 /// Called by the ledger's row trigger for every new row: consumes any mark, and says whether it
-/// covered this row (which then must not be applied again). Internal.
-#[allow(clippy::too_many_arguments)]
-#[pg_extern(volatile, parallel_unsafe)]
-fn _row_was_applied(
-    sku: Option<&str>,
-    location: Option<&str>,
-    from_stage: Option<&str>,
-    to_stage: Option<&str>,
-    qty: Option<i64>,
-    channel: Option<&str>,
-    reference: Option<&str>,
-) -> bool {
+/// covered this row (which then must not be validated or applied again).
+pub fn take_mark(row: &RowKey) -> bool {
     let Some(marked) = MARKED.with(|m| m.borrow_mut().take()) else {
         return false;
     };
-    let (
-        Some(sku),
-        Some(location),
-        Some(from_stage),
-        Some(to_stage),
-        Some(qty),
-        Some(channel),
-        Some(reference),
-    ) = (sku, location, from_stage, to_stage, qty, channel, reference)
-    else {
-        return false;
-    };
-    let row = AppliedRow::new(sku, location, from_stage, to_stage, qty, channel, reference);
     let now = here();
-    if covers(&marked, &row, now) {
+    if covers(&marked, row, now) {
         STATEMENT.set(Some(now));
         true
     } else {
@@ -129,9 +76,7 @@ fn _row_was_applied(
 
 /// Called first by the ledger's statement trigger: true when this statement's row was applied by
 /// the function that inserted it (a one-row statement), so there is nothing left to apply.
-/// Internal.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _statement_was_applied() -> bool {
+pub fn statement_was_applied() -> bool {
     STATEMENT.take().is_some_and(|place| place == here())
 }
 
@@ -139,8 +84,16 @@ fn _statement_was_applied() -> bool {
 mod tests {
     use super::*;
 
-    fn row() -> AppliedRow {
-        AppliedRow::new("TEE", "DC1", "available", "committed", 2, "web", "SO-1")
+    fn row() -> RowKey {
+        RowKey {
+            sku: "TEE".into(),
+            location: "DC1".into(),
+            from: Some(Stage::available),
+            to: Some(Stage::committed),
+            qty: 2,
+            channel: Some("web".into()),
+            reference: Some("SO-1".into()),
+        }
     }
 
     const PLACE: Place = Place {
@@ -156,7 +109,10 @@ mod tests {
         other.qty = 3;
         assert!(!covers(&marked, &other, PLACE));
         let mut other = row();
-        other.reference = "SO-2".into();
+        other.reference = Some("SO-2".into());
+        assert!(!covers(&marked, &other, PLACE));
+        let mut other = row();
+        other.channel = None;
         assert!(!covers(&marked, &other, PLACE));
     }
 

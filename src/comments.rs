@@ -12,9 +12,11 @@ extension_sql_file!(
         "timeline",
         "notify",
         // Rust functions no SQL file requires (paths as the graph matches them).
-        applied::_row_applied_next,
-        applied::_row_was_applied,
-        applied::_statement_was_applied,
-        notify::_publish_before_commit,
+        notify::_at_commit,
+        notify::_atp_changed_everywhere,
+        engine::_rebalance_sku,
+        hold::_check_ttl,
+        ledger::_lock_sku,
+        ledger::_known_location,
     ]
 );

@@ -11,7 +11,14 @@ use pgrx::prelude::*;
 extension_sql_file!(
     "../sql/channels.sql",
     name = "channels",
-    requires = ["floor", fence_fill, fence_take_loss, fence_allocate]
+    requires = [
+        "floor",
+        fence_fill,
+        fence_take_loss,
+        fence_allocate,
+        ledger::_known_channel,
+        ledger::_known_sku
+    ]
 );
 // ATP by date reads expected receipts and projects fences: after the channels.
 extension_sql_file!(

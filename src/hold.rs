@@ -1,14 +1,718 @@
 //! Holds (SPEC §4): reservations of a channel for an order, checked against ATP in the
-//! reserving transaction, released back to the buckets their units came from, expired by
-//! `expire_holds()`, consumed by pick scans.
+//! reserving transaction, released back to the buckets their units came from, expired, consumed
+//! by pick scans. Every change to a hold is a ledger movement applied by the engine, so an ERP's
+//! direct movements and these functions keep holds the same way.
 //!
-//! SQL and PL/pgSQL (`sql/holds.sql`): a hold changes only through a ledger movement, in the
-//! ledger's statement trigger, so an ERP's direct movements and the functions keep holds the
-//! same way, and IT001/IT003/IT004 can be raised (pgrx 0.18 cannot raise custom SQLSTATEs).
+//! `reserve` is the checkout's hot path. It reads what it needs of the SKU in one statement,
+//! from committed state and without a lock, and refuses a sale that state cannot serve at once
+//! (a sold-out SKU refuses buyers side by side instead of queueing them on its row). Otherwise it
+//! takes the SKU's row, advancing its version; if the version moved by exactly one step (its own),
+//! nothing changed the SKU in between and what it read still holds, so it applies its row with
+//! that (`engine::apply_sku` with what it preloaded); if not, it reads again under the lock.
 
+use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::engine::{self, Applied, Options, Preloaded, StoredPlace};
+use crate::error::{q, units, Failure, Outcome};
+use crate::ledger::{check_code, known_channel, known_location, known_sku, record, Record};
+use crate::place::{HoldStatus, Holds};
+use crate::spi::{self, oid, Sql};
+use crate::sql_function;
+use crate::sqlfn::Call;
+use crate::stage::Stage;
+use crate::xact;
 
 extension_sql_file!("../sql/holds.sql", name = "holds", requires = ["channels"]);
+
+/// Whether `channel` may sell `qty` units of `sku`: within its ATP (its fence and the pool at
+/// every location, less its buffer) and, at `location`, within its fence and the pool there.
+/// `IT001` otherwise, with the numbers.
+pub fn check_sale(
+    places: &[StoredPlace],
+    buffer: i64,
+    channel: &str,
+    sku: &str,
+    location: Option<&str>,
+    qty: i64,
+) -> Outcome<()> {
+    let sellable: i64 = places.iter().map(|p| p.sellable(channel)).sum();
+    if qty > sellable - buffer {
+        return Err(Failure::insufficient(format!(
+            "insufficient stock: channel {} can promise {} of SKU {}, {} asked",
+            q(channel),
+            units((sellable - buffer).max(0)),
+            q(sku),
+            qty
+        ))
+        .detail(format!(
+            "Its fence and the shared pool hold {}; its safety buffer is {}.",
+            units(sellable),
+            units(buffer)
+        )));
+    }
+    let here = location.map_or(0, |l| {
+        places
+            .iter()
+            .find(|p| p.location == l)
+            .map_or(0, |p| p.sellable(channel))
+    });
+    if qty > here {
+        return Err(Failure::insufficient(format!(
+            "insufficient stock: channel {} can promise {} of SKU {} at location {}, {} asked",
+            q(channel),
+            units(here),
+            q(sku),
+            q(location.unwrap_or_default()),
+            qty
+        ))
+        .hint("A hold is at one location: reserve the rest at another location under another reference."));
+    }
+    Ok(())
+}
+
+/// Where a reservation without a location goes: the location where the channel can sell the
+/// most, ties by code.
+pub fn best_location<'a>(places: &'a [StoredPlace], channel: &str) -> Option<&'a str> {
+    places
+        .iter()
+        .max_by(|a, b| {
+            a.sellable(channel)
+                .cmp(&b.sellable(channel))
+                .then_with(|| b.location.as_bytes().cmp(a.location.as_bytes()))
+        })
+        .map(|p| p.location.as_str())
+}
+
+static SALE_PLACES: Sql = Sql {
+    text: "SELECT coalesce((SELECT b.units FROM inventory_truth.sku_buffer b
+                             WHERE b.channel = $2 AND b.sku = $1),
+                            (SELECT c.buffer FROM inventory_truth.channel c WHERE c.code = $2), 0),
+                  p.location, p.inbound, p.receiving, p.quality_control, p.available, p.committed,
+                  p.picked, p.shipped, p.quarantine, p.damaged, p.missing, p.written_off,
+                  p.fence_channels, p.fence_qty, p.fence_held
+             FROM (SELECT 1) one
+             LEFT JOIN inventory_truth.stock p ON p.sku = $1",
+    args: &[oid::TEXT, oid::TEXT],
+};
+
+/// Every place of `sku`, and `channel`'s buffer for it.
+pub fn load_sale_places(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    channel: &str,
+) -> Outcome<(Vec<StoredPlace>, i64)> {
+    let mut places = Vec::new();
+    let mut buffer = 0;
+    let rows = spi::run(client, &SALE_PLACES, &[sku.into(), channel.into()])?;
+    for row in rows {
+        buffer = spi::value(&row, 1)?;
+        if spi::get::<String>(&row, 2)?.is_some() {
+            places.push(engine::stored_place(&row, 2)?);
+        }
+    }
+    Ok((places, buffer))
+}
+
+// ---------------------------------------------------------------------------------------------
+// reserve
+
+/// Everything `reserve` needs of a SKU, read in one statement: the SKU's version, the
+/// channel's buffer, the hold the reference names (if any), and every place of the SKU. No row
+/// when the SKU or the channel does not exist.
+static RESERVE_READ: Sql = Sql {
+    text: "SELECT s.version, coalesce(b.units, c.buffer),
+                  h.id, h.status, h.qty, h.location,
+                  p.location, p.inbound, p.receiving, p.quality_control, p.available, p.committed,
+                  p.picked, p.shipped, p.quarantine, p.damaged, p.missing, p.written_off,
+                  p.fence_channels, p.fence_qty, p.fence_held
+             FROM inventory_truth.sku s
+             JOIN inventory_truth.channel c ON c.code = $2
+             LEFT JOIN inventory_truth.sku_buffer b ON b.channel = $2 AND b.sku = $1
+             LEFT JOIN inventory_truth.hold h ON h.ref = $3 AND h.sku = $1 AND h.channel = $2
+             LEFT JOIN inventory_truth.stock p ON p.sku = $1
+            WHERE s.code = $1",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+/// A ttl's checks and the expiry it gives, in one statement (interval arithmetic is
+/// PostgreSQL's): not positive, beyond 100 years, not positive from now (a month of 30 days
+/// less a day is positive among intervals but not from the end of February), its text, and
+/// now() + ttl.
+static TTL: Sql = Sql {
+    text: "SELECT $1 <= interval '0', $1 > interval '100 years',
+                  CASE WHEN $1 <= interval '0' OR $1 > interval '100 years' THEN true
+                       ELSE pg_catalog.now() + $1 <= pg_catalog.now() END,
+                  $1::pg_catalog.text,
+                  CASE WHEN $1 > interval '0' AND $1 <= interval '100 years' THEN pg_catalog.now() + $1 END",
+    args: &[oid::INTERVAL],
+};
+
+/// The expiry of a hold reserved now with `ttl` (none without one); `22023` for a ttl that is
+/// not positive or beyond 100 years.
+pub fn check_ttl(
+    client: &mut SpiClient<'_>,
+    ttl: Option<Interval>,
+) -> Outcome<Option<TimestampWithTimeZone>> {
+    let Some(ttl) = ttl else {
+        return Ok(None);
+    };
+    let row = spi::run(client, &TTL, &[ttl.into()])?.first();
+    let not_positive: bool = spi::value(&row, 1)?;
+    let too_long: bool = spi::value(&row, 2)?;
+    let not_later: bool = spi::value(&row, 3)?;
+    let text: String = spi::value(&row, 4)?;
+    let refuse = |message: String| {
+        Failure::invalid(message).hint("Leave ttl NULL for a hold that does not expire.")
+    };
+    if not_positive {
+        return Err(refuse(format!("a hold's ttl must be positive, not {text}")));
+    }
+    if too_long {
+        return Err(refuse(format!(
+            "a hold's ttl must be at most 100 years, not {text}"
+        )));
+    }
+    if not_later {
+        return Err(refuse(format!("a hold's ttl must be positive, not {text}")));
+    }
+    spi::get(&row, 5)
+}
+
+/// `_check_ttl(ttl) RETURNS interval`: the ttl, checked (for `reserve_order`). Internal.
+#[pg_extern(stable, parallel_safe)]
+fn _check_ttl(ttl: Option<Interval>) -> Option<Interval> {
+    if let Err(f) = spi::connect(|client| check_ttl(client, ttl)) {
+        crate::error::report(f);
+    }
+    ttl
+}
+
+/// What `RESERVE_READ` found.
+struct Read {
+    version: i64,
+    buffer: i64,
+    hold: Option<(i64, HoldStatus, i64, String)>,
+    places: Vec<StoredPlace>,
+}
+
+fn read_for_reserve(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    channel: &str,
+    reference: Option<&str>,
+) -> Outcome<Option<Read>> {
+    let rows = spi::run(
+        client,
+        &RESERVE_READ,
+        &[sku.into(), channel.into(), reference.into()],
+    )?;
+    let mut read: Option<Read> = None;
+    for row in rows {
+        let r = read.get_or_insert(Read {
+            version: spi::value(&row, 1)?,
+            buffer: spi::value(&row, 2)?,
+            hold: None,
+            places: Vec::new(),
+        });
+        if r.hold.is_none() {
+            if let Some(id) = spi::get::<i64>(&row, 3)? {
+                let status: String = spi::value(&row, 4)?;
+                r.hold = Some((
+                    id,
+                    HoldStatus::parse(&status)
+                        .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
+                    spi::value(&row, 5)?,
+                    spi::value(&row, 6)?,
+                ));
+            }
+        }
+        if spi::get::<String>(&row, 7)?.is_some() {
+            r.places.push(engine::stored_place(&row, 7)?);
+        }
+    }
+    Ok(read)
+}
+
+/// The arguments of a reservation, checked.
+struct Reservation {
+    channel: String,
+    sku: String,
+    qty: i64,
+    reference: String,
+    expires_at: Option<TimestampWithTimeZone>,
+    location: Option<String>,
+    occurred_at: TimestampWithTimeZone,
+}
+
+/// reserve(channel, sku, qty, ref, ttl, location, occurred_at) RETURNS bigint: the hold id.
+fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let channel: Option<String> = fcinfo.arg(0);
+    let sku: Option<String> = fcinfo.arg(1);
+    let qty: Option<i64> = fcinfo.arg(2);
+    let reference: Option<String> = fcinfo.arg(3);
+    let ttl: Option<Interval> = fcinfo.arg(4);
+    let location: Option<String> = fcinfo.arg(5);
+    let occurred_at: Option<TimestampWithTimeZone> = fcinfo.arg(6);
+    let id = spi::connect(|client| {
+        // One read for the common case; the checks below keep the order of the contract's
+        // errors whatever is wrong.
+        let read = match (channel.as_deref(), sku.as_deref()) {
+            (Some(c), Some(s)) => read_for_reserve(client, s, c, reference.as_deref())?,
+            _ => None,
+        };
+        let read = match read {
+            Some(read) => read,
+            None => {
+                known_channel(client, channel.as_deref())?;
+                known_sku(client, sku.as_deref())?;
+                return Err(Failure::internal("inventory_truth: reserve read nothing"));
+            }
+        };
+        let (channel, sku) = (channel.unwrap_or_default(), sku.unwrap_or_default());
+        let qty = qty.ok_or_else(|| Failure::null("qty"))?;
+        let reference = check_code("reference", reference.as_deref())?.to_owned();
+        let expires_at = check_ttl(client, ttl)?;
+        let occurred_at = occurred_at.ok_or_else(|| Failure::null("occurred_at"))?;
+        if qty <= 0 {
+            return Err(Failure::invalid(format!(
+                "quantity must be positive: {} of SKU {}",
+                units(qty),
+                q(&sku)
+            )));
+        }
+        if !occurred_at.is_finite() {
+            let text = if occurred_at.is_infinity() {
+                "infinity"
+            } else {
+                "-infinity"
+            };
+            return Err(Failure::invalid(format!(
+                "occurred_at must be a real time, not {text}"
+            )));
+        }
+        if let Some(l) = location.as_deref() {
+            if !read.places.iter().any(|p| p.location == l) {
+                known_location(client, Some(l))?;
+            }
+        }
+        let reservation = Reservation {
+            channel,
+            sku,
+            qty,
+            reference,
+            expires_at,
+            location,
+            occurred_at,
+        };
+        reserve(client, &reservation, read)
+    })?;
+    Ok(pg_sys::Datum::from(id))
+}
+sql_function!(
+    inventory_truth_reserve,
+    pg_finfo_inventory_truth_reserve,
+    reserve_call
+);
+
+fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<i64> {
+    let mut read = first;
+    let mut locked = xact::held(&r.sku).is_some();
+    loop {
+        if let Some(hold) = &read.hold {
+            return retry(client, r, hold, locked);
+        }
+        let location = match r.location.as_deref() {
+            Some(l) => l.to_owned(),
+            None => best_location(&read.places, &r.channel)
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        // Decided from what was read: committed state before the lock (a refusal then waits
+        // for nobody), or the SKU as this transaction holds it.
+        check_sale(
+            &read.places,
+            read.buffer,
+            &r.channel,
+            &r.sku,
+            r.location.as_deref().or(Some(location.as_str())),
+            r.qty,
+        )?;
+        if !locked {
+            let before = read.version;
+            let after = engine::lock_sku_advancing(client, &r.sku, "available->committed")?
+                .ok_or_else(|| Failure::unknown(format!("unknown SKU {}", q(&r.sku))))?;
+            locked = true;
+            if after != before + 1 {
+                // Another transaction changed the SKU between the read and the lock: read again,
+                // under the lock now, and decide again.
+                read = read_for_reserve(client, &r.sku, &r.channel, Some(&r.reference))?
+                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                continue;
+            }
+        } else if xact::held(&r.sku) == Some(false) {
+            engine::lock_sku(client, &r.sku, true, false, "available->committed")?;
+        }
+        let place = read
+            .places
+            .iter()
+            .find(|p| p.location == location)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::internal("inventory_truth: the chosen location has no stock")
+            })?;
+        return apply_reservation(client, r, &location, place);
+    }
+}
+
+fn apply_reservation(
+    client: &mut SpiClient<'_>,
+    r: &Reservation,
+    location: &str,
+    place: StoredPlace,
+) -> Outcome<i64> {
+    let row = Record::new(
+        &r.sku,
+        location,
+        Some(Stage::available),
+        Some(Stage::committed),
+        r.qty,
+        Some(&r.reference),
+        "reservation",
+        r.occurred_at,
+    )
+    .for_channel(Some(&r.channel));
+    row.validate()?;
+    let (id, _) = record(client, &row, None)?;
+    let mut applied = Applied::default();
+    let options = Options {
+        strict: true,
+        expires_at: r.expires_at,
+        cause: None,
+    };
+    let mut priorities = None;
+    let movements = [row.movement(id)];
+    engine::apply_sku(
+        client,
+        &r.sku,
+        &movements,
+        &options,
+        Some(Preloaded {
+            places: vec![place],
+            holds: Holds::new(),
+        }),
+        &mut priorities,
+        &mut applied,
+    )?;
+    if applied.stale {
+        // A pick or a loss against a hold changed what a fence counts as held since the read:
+        // apply as any statement does, reading under the SKU's row (held now).
+        applied = Applied::default();
+        engine::apply_sku(
+            client,
+            &r.sku,
+            &movements,
+            &options,
+            None,
+            &mut priorities,
+            &mut applied,
+        )?;
+    }
+    applied
+        .holds
+        .get(&(r.channel.clone(), r.reference.clone(), r.sku.clone()))
+        .copied()
+        .ok_or_else(|| Failure::internal("inventory_truth: the reservation made no hold"))
+}
+
+static HOLD_BY_KEY: Sql = Sql {
+    text: "SELECT id, status, qty, location FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+/// A retry (same channel, ref, SKU and qty) of a hold still open gets it back; anything else
+/// under that reference is a conflict, including a retry after the hold ended: its units are no
+/// longer held, and saying otherwise would promise them twice. Decided under the SKU's lock, so
+/// a first call still in flight has committed or rolled back.
+fn retry(
+    client: &mut SpiClient<'_>,
+    r: &Reservation,
+    seen: &(i64, HoldStatus, i64, String),
+    locked: bool,
+) -> Outcome<i64> {
+    let (id, status, qty, location) = if locked {
+        seen.clone()
+    } else {
+        engine::lock_sku(client, &r.sku, false, false, "")?;
+        let rows = spi::run(
+            client,
+            &HOLD_BY_KEY,
+            &[
+                r.reference.as_str().into(),
+                r.sku.as_str().into(),
+                r.channel.as_str().into(),
+            ],
+        )?;
+        let row = rows.first();
+        let status: String = spi::value(&row, 2)?;
+        (
+            spi::value(&row, 1)?,
+            HoldStatus::parse(&status).unwrap_or(HoldStatus::Open),
+            spi::value(&row, 3)?,
+            spi::value(&row, 4)?,
+        )
+    };
+    if status == HoldStatus::Open
+        && qty == r.qty
+        && r.location.as_deref().is_none_or(|l| l == location)
+    {
+        return Ok(id);
+    }
+    let ended = if status == HoldStatus::Open {
+        String::new()
+    } else {
+        format!(" and has ended ({})", status.label())
+    };
+    Err(Failure::conflict(format!(
+        "hold {} of channel {} for SKU {} already exists with {} at location {}{}",
+        q(&r.reference),
+        q(&r.channel),
+        q(&r.sku),
+        units(qty),
+        q(&location),
+        ended
+    ))
+    .detail(format!(
+        "This call asked for {}{}.",
+        units(r.qty),
+        r.location
+            .as_deref()
+            .map(|l| format!(" at location {}", q(l)))
+            .unwrap_or_default()
+    ))
+    .hint(if status == HoldStatus::Open {
+        "Release it first, or reserve under another reference."
+    } else {
+        "Reserve under another reference."
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// release and expiry
+
+static ANY_HOLD: Sql = Sql {
+    text: "SELECT true FROM inventory_truth.hold WHERE ref = $1 AND channel = $2 LIMIT 1",
+    args: &[oid::TEXT, oid::TEXT],
+};
+static OPEN_HOLDS_OF_ORDER: Sql = Sql {
+    text:
+        "SELECT sku FROM inventory_truth.hold WHERE ref = $1 AND channel = $2 AND status = 'open'",
+    args: &[oid::TEXT, oid::TEXT],
+};
+static OPEN_HOLD: Sql = Sql {
+    text: "SELECT location, open_qty, expires_at <= pg_catalog.now() FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open'",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+/// release(channel, ref, occurred_at) RETURNS int: every open hold of the order, committed ->
+/// available, each SKU under its own lock, in SKU order.
+fn release_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let channel: Option<String> = fcinfo.arg(0);
+    let released = spi::connect(|client| {
+        let channel = known_channel(client, channel.as_deref())?.to_owned();
+        let reference: String = fcinfo.required(1, "ref")?;
+        let occurred_at: TimestampWithTimeZone = fcinfo.required(2, "occurred_at")?;
+        if spi::run(
+            client,
+            &ANY_HOLD,
+            &[reference.as_str().into(), channel.as_str().into()],
+        )?
+        .is_empty()
+        {
+            check_code("reference", Some(&reference))?;
+            return Err(Failure::unknown(format!(
+                "no hold {} for channel {}",
+                q(&reference),
+                q(&channel)
+            )));
+        }
+        let mut skus: Vec<String> = Vec::new();
+        let rows = spi::run(
+            client,
+            &OPEN_HOLDS_OF_ORDER,
+            &[reference.as_str().into(), channel.as_str().into()],
+        )?;
+        for row in rows {
+            skus.push(spi::value(&row, 1)?);
+        }
+        skus.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut released = 0i32;
+        for sku in &skus {
+            if release_one(
+                client,
+                sku,
+                &channel,
+                &reference,
+                occurred_at,
+                false,
+                "hold released",
+            )? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    })?;
+    Ok(pg_sys::Datum::from(released))
+}
+sql_function!(
+    inventory_truth_release,
+    pg_finfo_inventory_truth_release,
+    release_call
+);
+
+/// Releases one open hold under its SKU's lock (taken here, before the hold is read again: it
+/// may have been picked or released meanwhile). With `due_only`, only a hold past its expiry.
+/// Returns whether it released one.
+#[allow(clippy::too_many_arguments)]
+fn release_one(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    channel: &str,
+    reference: &str,
+    occurred_at: TimestampWithTimeZone,
+    expiry: bool,
+    reason: &str,
+) -> Outcome<bool> {
+    engine::lock_sku(client, sku, true, false, "committed->available")?;
+    let rows = spi::run(
+        client,
+        &OPEN_HOLD,
+        &[reference.into(), sku.into(), channel.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(false); // picked or lost meanwhile
+    }
+    let row = rows.first();
+    let location: String = spi::value(&row, 1)?;
+    let open_qty: i64 = spi::value(&row, 2)?;
+    let due: Option<bool> = spi::get(&row, 3)?;
+    if expiry && due != Some(true) {
+        return Ok(false);
+    }
+    let mut record = Record::new(
+        sku,
+        &location,
+        Some(Stage::committed),
+        Some(Stage::available),
+        open_qty,
+        Some(reference),
+        reason,
+        occurred_at,
+    )
+    .for_channel(Some(channel));
+    record.expiry = expiry;
+    crate::ledger::move_stock(client, &[record], &Options::default(), None)?;
+    Ok(true)
+}
+
+static TRY_LOCK_SKU: Sql = Sql {
+    text: "SELECT version FROM inventory_truth.sku WHERE code = $1 FOR NO KEY UPDATE SKIP LOCKED",
+    args: &[oid::TEXT],
+};
+static NOW: Sql = Sql {
+    text: "SELECT pg_catalog.now()",
+    args: &[],
+};
+
+/// `_expire_hold(ref, sku, channel, skip_busy) RETURNS boolean`: releases one hold past its
+/// expiry (it ends as `expired`). With `skip_busy`, a SKU another transaction holds is left for
+/// the next pass instead of waited for. False when nothing was expired.
+fn expire_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let reference: String = fcinfo.required(0, "ref")?;
+    let sku: String = fcinfo.required(1, "sku")?;
+    let channel: String = fcinfo.required(2, "channel")?;
+    let skip_busy: bool = fcinfo.arg(3).unwrap_or(false);
+    let expired = spi::connect(|client| {
+        if skip_busy
+            && xact::held(&sku).is_none()
+            && spi::run(client, &TRY_LOCK_SKU, &[sku.as_str().into()])?.is_empty()
+        {
+            return Ok(false);
+        }
+        if skip_busy && xact::held(&sku).is_none() {
+            xact::note_held(&sku, false);
+        }
+        let now: TimestampWithTimeZone = spi::value(&spi::run(client, &NOW, &[])?.first(), 1)?;
+        release_one(
+            client,
+            &sku,
+            &channel,
+            &reference,
+            now,
+            true,
+            "hold expired",
+        )
+    })?;
+    Ok(pg_sys::Datum::from(expired))
+}
+sql_function!(
+    inventory_truth_expire_hold,
+    pg_finfo_inventory_truth_expire_hold,
+    expire_hold_call
+);
+
+#[cfg(test)]
+mod rules {
+    use super::*;
+
+    fn place(location: &str, available: i64, fences: &[(&str, i64)]) -> StoredPlace {
+        let mut buckets = [0; 11];
+        buckets[Stage::available as usize] = available;
+        StoredPlace {
+            location: location.into(),
+            buckets,
+            fence_channels: fences.iter().map(|(c, _)| (*c).into()).collect(),
+            fence_qty: fences.iter().map(|(_, q)| *q).collect(),
+            fence_held: fences.iter().map(|_| 0).collect(),
+            exists: true,
+        }
+    }
+
+    #[test]
+    fn a_sale_is_checked_against_atp_and_the_location() {
+        // 10 at DC1 (Amazon fenced 4), 3 at DC2; the web's buffer is 1.
+        let places = [place("DC1", 10, &[("amazon", 4)]), place("DC2", 3, &[])];
+        assert!(check_sale(&places, 1, "web", "TEE", Some("DC1"), 6).is_ok());
+        let err = check_sale(&places, 1, "web", "TEE", Some("DC1"), 9).unwrap_err();
+        assert_eq!(
+            err.message,
+            "insufficient stock: channel \"web\" can promise 8 units of SKU \"TEE\", 9 asked"
+        );
+        let err = check_sale(&places, 1, "web", "TEE", Some("DC1"), 7).unwrap_err();
+        assert!(
+            err.message.contains("at location \"DC1\", 7 asked"),
+            "{}",
+            err.message
+        );
+        // Amazon sells its fence too.
+        assert!(check_sale(&places, 0, "amazon", "TEE", Some("DC1"), 10).is_ok());
+    }
+
+    #[test]
+    fn a_reservation_goes_where_the_channel_can_sell_the_most() {
+        let places = [
+            place("DC1", 10, &[("amazon", 8)]),
+            place("DC2", 3, &[]),
+            place("DC3", 3, &[]),
+        ];
+        assert_eq!(best_location(&places, "web"), Some("DC2"));
+        assert_eq!(best_location(&places, "amazon"), Some("DC1"));
+        assert_eq!(best_location(&[], "web"), None);
+    }
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

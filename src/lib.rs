@@ -1,7 +1,9 @@
 //! inventory_truth: stock stages, oversell-proof available-to-promise per sales channel, and
 //! live stock notifications, inside PostgreSQL.
 //!
-//! This file is wiring only: each domain concept lives in its own module.
+//! This file is wiring only: each domain concept lives in its own module. Pure rules
+//! (`stage`, `fence`, `place`, `count`) are plain functions tested without PostgreSQL; the
+//! engine that applies movements (`engine`) runs them against the tables.
 
 use pgrx::prelude::*;
 
@@ -9,16 +11,24 @@ use pgrx::prelude::*;
 
 pub mod applied;
 pub mod comments;
+pub mod compat;
 pub mod count;
+pub mod engine;
+pub mod error;
 pub mod fence;
+pub mod floor;
 pub mod guc;
 pub mod hold;
 pub mod ledger;
 pub mod notify;
+pub mod place;
 pub mod privileges;
 pub mod readiness;
 pub mod relay;
+pub mod spi;
+pub mod sqlfn;
 pub mod stage;
+pub mod xact;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -1,14 +1,18 @@
-//! Real-time delivery (SPEC §6): which notification mode is in force, and the commit-time wake
-//! of the relay. Publishing itself is SQL (`sql/notify.sql`): it reads the same tables as
-//! `atp_snapshot()`, in one statement.
+//! Real-time delivery (SPEC §6): what the committing transaction does for listeners. Every
+//! transaction that may change a SKU's ATP advances the SKU's version under the SKU's row lock
+//! (once per transaction: the engine, `_atp_changed`), so versions follow commit order; the SKU
+//! is noted in the transaction's state (`xact.rs`). In direct mode it is published just before
+//! commit by `_at_commit`; in relay mode it is handed to the relay through shared memory after
+//! commit (`relay::hand_over`). Publishing itself is SQL (`sql/notify.sql`): it reads the same
+//! tables as `atp_snapshot()`, in one statement.
 
 use pgrx::prelude::*;
-use pgrx::{register_xact_callback, IntoDatum, PgXactCallbackEvent};
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 
+use crate::engine;
 use crate::guc::{effective_mode, NotifyMode, NOTIFY_MODE};
 use crate::relay;
+use crate::spi::{self, oid, Sql};
+use crate::xact;
 
 extension_sql_file!(
     "../sql/notify.sql",
@@ -16,85 +20,86 @@ extension_sql_file!(
     requires = ["holds", _notify_mode]
 );
 
-thread_local! {
-    /// Whether this transaction already asked for the relay to be woken at its commit.
-    static WAKE_ARMED: Cell<bool> = const { Cell::new(false) };
-    /// Direct mode: the SKUs this transaction changed, and the function that publishes them.
-    static TO_PUBLISH: RefCell<Option<(pg_sys::Oid, BTreeSet<String>)>> = const { RefCell::new(None) };
-}
-
-/// The notification mode in force for this session: `off`, `direct` or `relay`. In relay mode
-/// it also arranges for the relay to be woken when the current transaction commits (nothing
-/// happens on rollback), which is why callers ask just before recording a change.
+/// The notification mode in force for this session: `off`, `direct` or `relay`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn _notify_mode() -> &'static str {
-    let mode = effective_mode(NOTIFY_MODE.get(), relay::preloaded());
-    if mode == NotifyMode::Relay {
-        wake_relay_at_commit();
-    }
-    match mode {
+    match effective_mode(NOTIFY_MODE.get(), relay::preloaded()) {
         NotifyMode::Off => "off",
         NotifyMode::Relay => "relay",
         NotifyMode::Direct | NotifyMode::Auto => "direct",
     }
 }
 
-fn wake_relay_at_commit() {
-    if WAKE_ARMED.with(|armed| armed.replace(true)) {
-        return;
+/// Takes a SKU's row (if this transaction does not hold it yet) and advances its version: its
+/// ATP may change (a rule or a buffer). Internal.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _atp_changed(sku: &str, cause: &str) {
+    let outcome = spi::connect(|client| {
+        // An existing SKU: the callers checked it.
+        engine::lock_sku(client, sku, true, false, cause)?;
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        error!("{}", failure.message);
     }
-    // Commit and abort are exclusive; whichever comes clears the flag for the next transaction.
-    register_xact_callback(PgXactCallbackEvent::Commit, || {
-        WAKE_ARMED.with(|armed| armed.set(false));
-        relay::wake_for_my_database();
-    });
-    register_xact_callback(PgXactCallbackEvent::Abort, || {
-        WAKE_ARMED.with(|armed| armed.set(false));
-    });
-    // COMMIT PREPARED may come from another session: the relay then finds the change at its
-    // next wake interval.
-    register_xact_callback(PgXactCallbackEvent::PrePrepare, || {
-        WAKE_ARMED.with(|armed| armed.set(false));
-    });
 }
 
-/// Direct mode: publishes `sku` just before this transaction commits, with its final values.
-/// `publisher` is `_publish_committed(text[])`, passed by the caller so that the callback needs
-/// no catalog lookup. The pre-commit callback runs after every deferred trigger (so
-/// `SET CONSTRAINTS ... IMMEDIATE` cannot make it publish a value the transaction then
-/// changes) and before PostgreSQL queues the transaction's notifications. Nothing happens on
-/// rollback, and a prepared transaction (two-phase commit) publishes nothing.
+static ADVANCE_EVERY_SKU: Sql = Sql {
+    text: "UPDATE inventory_truth.sku s
+              SET version = s.version + 1, changed_at = pg_catalog.clock_timestamp(), change_cause = $1
+             FROM (SELECT l.code FROM inventory_truth.sku l ORDER BY l.code COLLATE \"C\"
+                      FOR NO KEY UPDATE) locked
+            WHERE s.code = locked.code",
+    args: &[oid::TEXT],
+};
+
+/// The same for every SKU (a channel's default buffer, a new channel): rows locked in code
+/// order, like every other path that locks several SKUs. Internal.
 #[pg_extern(volatile, parallel_unsafe)]
-fn _publish_before_commit(sku: &str, publisher: pg_sys::Oid) {
-    let first = TO_PUBLISH.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        let first = pending.is_none();
-        pending
-            .get_or_insert_with(|| (publisher, BTreeSet::new()))
-            .1
-            .insert(sku.to_owned());
-        first
+fn _atp_changed_everywhere(cause: &str) {
+    let outcome = spi::connect(|client| {
+        spi::run(client, &ADVANCE_EVERY_SKU, &[cause.into()])?;
+        Ok(())
     });
-    if !first {
-        return;
+    if let Err(failure) = outcome {
+        error!("{}", failure.message);
     }
-    register_xact_callback(PgXactCallbackEvent::PreCommit, || {
-        let Some((publisher, skus)) = TO_PUBLISH.with(|pending| pending.borrow_mut().take()) else {
-            return;
-        };
-        let skus: Vec<String> = skus.into_iter().collect();
-        // Through fmgr: _publish_committed is SECURITY DEFINER, and the committing role need
-        // not hold EXECUTE on it (nobody but the owner does).
-        if let Some(datum) = skus.into_datum() {
-            unsafe { pg_sys::OidFunctionCall1Coll(publisher, pg_sys::InvalidOid, datum) };
+    xact::everything_changed();
+}
+
+static RECORD_COMMIT: Sql = Sql {
+    text: "INSERT INTO inventory_truth.movement_commit (txid, committed_at)
+           VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp())",
+    args: &[],
+};
+static PUBLISH: Sql = Sql {
+    text: "SELECT inventory_truth._publish($1)",
+    args: &[oid::TEXT_ARRAY],
+};
+static PUBLISH_ALL: Sql = Sql {
+    text: "SELECT inventory_truth._publish(ARRAY(SELECT code FROM inventory_truth.sku))",
+    args: &[],
+};
+
+/// Called just before a transaction commits (xact.rs), as the extension's owner: records when
+/// the transaction committed if it wrote the ledger (`movement_commit`: the commit side of the
+/// warehouse lag), and in direct mode publishes the SKUs it changed (all of them with
+/// `publish_all`), with their final values. Internal.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn _at_commit(record_commit: bool, publish: Vec<String>, publish_all: bool) {
+    let outcome = spi::connect(|client| {
+        if record_commit {
+            spi::run(client, &RECORD_COMMIT, &[])?;
         }
+        if publish_all {
+            spi::run(client, &PUBLISH_ALL, &[])?;
+        } else if !publish.is_empty() {
+            spi::run(client, &PUBLISH, &[publish.into()])?;
+        }
+        Ok(())
     });
-    register_xact_callback(PgXactCallbackEvent::Abort, || {
-        TO_PUBLISH.with(|pending| pending.borrow_mut().take());
-    });
-    // PREPARE TRANSACTION: NOTIFY cannot be prepared, and the changes must not be published
-    // later by whatever this session does next (without the SKUs' locks).
-    register_xact_callback(PgXactCallbackEvent::PrePrepare, || {
-        TO_PUBLISH.with(|pending| pending.borrow_mut().take());
-    });
+    if let Err(failure) = outcome {
+        error!("{}", failure.message);
+    }
 }

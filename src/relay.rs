@@ -9,9 +9,15 @@
 //! server started are served without a restart or a list. A committing buyer wakes its
 //! database's relay through shared memory, or asks the launcher to start one at once.
 //!
+//! Buyers hand the SKUs they changed to the relay after their commit through a log in shared
+//! memory (`hand_over`), not through rows: a change costs them no write. The log is a ring that
+//! every relay reads from its own position, taking its database's entries; a relay that falls a
+//! whole ring behind, or a code too long for an entry, makes it look for every SKU whose version
+//! moved past what it last published (`_relay_stale`). So does a relay's start.
+//!
 //! Crash-only: a relay that fails exits; the launcher starts a new one, which first republishes
-//! whatever was recorded but not published (`_relay_resync`). Buyers' changes are recorded in
-//! their own transactions, so a relay that is down loses nothing but time.
+//! whatever changed but was not published. The versions are in the buyers' committed rows, so a
+//! relay that is down loses nothing but time.
 
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
@@ -53,6 +59,54 @@ struct Slot {
     wanted: bool,
 }
 
+/// Entries in the shared log of changed SKUs. A relay more than this many entries behind looks
+/// for changes by version instead.
+const LOG_ENTRIES: usize = 8192;
+/// The longest SKU code (in bytes) an entry holds; a longer one makes its relay look by version.
+const CODE_BYTES: usize = 118;
+
+#[derive(Copy, Clone)]
+struct LogEntry {
+    database: u32,
+    /// Bytes of `code` in use; 0: look for every change by version (a long code, a new channel).
+    len: u8,
+    /// A prepared transaction changed SKUs: look by version until none is left.
+    prepared: bool,
+    code: [u8; CODE_BYTES],
+}
+
+impl Default for LogEntry {
+    fn default() -> Self {
+        LogEntry {
+            database: 0,
+            len: 0,
+            prepared: false,
+            code: [0; CODE_BYTES],
+        }
+    }
+}
+
+/// The log: entry n is at `entries[n % LOG_ENTRIES]`; `written` entries were ever written.
+#[derive(Copy, Clone)]
+pub struct ChangeLog {
+    written: u64,
+    entries: [LogEntry; LOG_ENTRIES],
+}
+
+impl Default for ChangeLog {
+    fn default() -> Self {
+        ChangeLog {
+            written: 0,
+            entries: [LogEntry::default(); LOG_ENTRIES],
+        }
+    }
+}
+
+// SAFETY: plain old data, no pointers into process-local memory.
+unsafe impl PGRXSharedMemory for ChangeLog {}
+
+static CHANGE_LOG: PgLwLock<ChangeLog> = unsafe { PgLwLock::new(c"inventory_truth_change_log") };
+
 #[derive(Copy, Clone)]
 pub struct Relays {
     launcher_latch: usize,
@@ -87,6 +141,7 @@ pub fn init() {
     }
     PRELOADED.store(true, Ordering::Relaxed);
     pg_shmem_init!(RELAYS);
+    pg_shmem_init!(CHANGE_LOG);
     BackgroundWorkerBuilder::new("inventory_truth relay launcher")
         .set_type("inventory_truth relay launcher")
         .set_library("inventory_truth")
@@ -107,9 +162,97 @@ fn set_latch(latch: usize) {
     }
 }
 
-/// After a commit that recorded ATP changes: wake this database's relay, or ask the launcher for
-/// one. Runs after the commit is durable, so it only touches shared memory and cannot fail.
-pub fn wake_for_my_database() {
+/// After a commit that may have changed these SKUs' ATP (every SKU's, with `everything`): logs
+/// them for this database's relay and wakes it. Runs after the commit is durable and visible, so
+/// it only touches shared memory and cannot fail.
+pub fn hand_over(skus: &std::collections::BTreeSet<String>, everything: bool) {
+    if !preloaded() || (skus.is_empty() && !everything) {
+        return;
+    }
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    {
+        let mut log = CHANGE_LOG.exclusive();
+        let mut append = |code: &[u8], prepared: bool| {
+            let at = (log.written % LOG_ENTRIES as u64) as usize;
+            let entry = &mut log.entries[at];
+            entry.database = database;
+            entry.prepared = prepared;
+            if code.len() <= CODE_BYTES && !code.is_empty() {
+                entry.len = code.len() as u8;
+                entry.code[..code.len()].copy_from_slice(code);
+            } else {
+                entry.len = 0;
+            }
+            log.written += 1;
+        };
+        if everything || skus.len() > LOG_ENTRIES / 4 {
+            append(&[], false);
+        } else {
+            for sku in skus {
+                append(sku.as_bytes(), false);
+            }
+        }
+    }
+    wake_for_my_database();
+}
+
+/// After PREPARE TRANSACTION of a transaction that changed SKUs: its COMMIT PREPARED may come
+/// from any session, later, so this database's relay looks for changes by version until no
+/// prepared transaction is left.
+pub fn hand_over_prepared() {
+    if !preloaded() {
+        return;
+    }
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    {
+        let mut log = CHANGE_LOG.exclusive();
+        let at = (log.written % LOG_ENTRIES as u64) as usize;
+        log.entries[at] = LogEntry {
+            database,
+            len: 0,
+            prepared: true,
+            code: [0; CODE_BYTES],
+        };
+        log.written += 1;
+    }
+    wake_for_my_database();
+}
+
+/// What a relay takes from the log since `read`: its database's SKUs, whether it must look by
+/// version (fell a whole log behind, a long code, every SKU), and whether a prepared transaction
+/// is pending. Moves `read` to the end.
+fn take_changes(database: u32, read: &mut u64) -> (Vec<String>, bool, bool) {
+    let log = CHANGE_LOG.share();
+    let mut skus = Vec::new();
+    let mut by_version = false;
+    let mut prepared = false;
+    if log.written - *read > LOG_ENTRIES as u64 {
+        by_version = true;
+        *read = log.written - LOG_ENTRIES as u64;
+    }
+    for n in *read..log.written {
+        let entry = &log.entries[(n % LOG_ENTRIES as u64) as usize];
+        if entry.database != database {
+            continue;
+        }
+        prepared |= entry.prepared;
+        if entry.len == 0 {
+            by_version |= !entry.prepared;
+        } else if let Ok(code) = std::str::from_utf8(&entry.code[..entry.len as usize]) {
+            skus.push(code.to_owned());
+        }
+    }
+    *read = log.written;
+    (skus, by_version, prepared)
+}
+
+/// Where the log ends now: a starting relay reads from here (it looks by version first).
+fn log_end() -> u64 {
+    CHANGE_LOG.share().written
+}
+
+/// Wakes this database's relay, or asks the launcher for one.
+fn wake_for_my_database() {
     if !preloaded() {
         return;
     }
@@ -296,7 +439,7 @@ fn extension_installed() -> bool {
                 AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
                 AND d.deptype = 'e'
                 AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                AND d.objid = pg_catalog.to_regprocedure('inventory_truth._relay_publish(integer)'))",
+                AND d.objid = pg_catalog.to_regprocedure('inventory_truth._relay_stale()'))",
     )
     .ok()
     .flatten()
@@ -304,8 +447,8 @@ fn extension_installed() -> bool {
 }
 
 enum Publication {
-    /// Changes taken and published (fewer than the batch: none left).
-    Taken(i32),
+    /// The batch was published.
+    Published,
     /// Nothing published: the notify queue is this full (see `relay_queue_limit`).
     QueueFull(f64),
 }
@@ -373,17 +516,19 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         return;
     }
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
-    let resynced = BackgroundWorker::transaction(|| {
+    BackgroundWorker::transaction(|| {
         // Nothing but the catalogs on the path: the relay names every object it uses.
         if let Err(e) = Spi::run("SET search_path = pg_catalog") {
             error!("inventory_truth relay: cannot pin search_path: {e}");
         }
-        Spi::get_one::<i32>("SELECT inventory_truth._relay_resync()")
-            .ok()
-            .flatten()
-            .unwrap_or(0)
     });
-    log!("inventory_truth relay serving database {database} ({resynced} SKUs to republish)");
+    log!("inventory_truth relay serving database {database}");
+    // From the end of the log on; what was changed before is found by version first.
+    let mut read = log_end();
+    let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut by_version = true;
+    let mut prepared_pending = false;
+    let mut last_by_version: Option<Instant> = None;
     let mut last_expiry: Option<Instant> = None;
     let mut last_publication: Option<Instant> = None;
     // Since when the notify queue has been too full to publish (looked at every QUEUE_RECHECK).
@@ -395,7 +540,7 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         let wake = Duration::from_millis(RELAY_WAKE_INTERVAL_MS.get().max(1) as u64);
-        let batch = RELAY_BATCH_SIZE.get().max(1);
+        let batch = RELAY_BATCH_SIZE.get().max(1) as usize;
         // Every wake interval: is the extension still here (DROP EXTENSION), and expire holds.
         if last_expiry.is_none_or(|t| t.elapsed() >= wake) {
             last_expiry = Some(Instant::now());
@@ -448,10 +593,43 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 BackgroundWorker::transaction(nudge_notify_queue);
             }
         }
-        // One transaction per batch, until a batch comes back short: more may be waiting.
-        loop {
+        let (skus, behind, prepared) = take_changes(database, &mut read);
+        pending.extend(skus);
+        by_version |= behind;
+        prepared_pending |= prepared;
+        // A prepared transaction's commit is not handed over: look by version, at most every
+        // wake interval, until none is left.
+        if prepared_pending && last_by_version.is_none_or(|t| t.elapsed() >= wake) {
+            by_version = true;
+        }
+        if by_version {
+            last_by_version = Some(Instant::now());
+            let (stale, prepared_left) = BackgroundWorker::transaction(|| {
+                let stale = Spi::get_one::<Vec<String>>(
+                    "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
+                )
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+                let left = Spi::get_one::<bool>(
+                    "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts
+                                     WHERE database = pg_catalog.current_database())",
+                )
+                .ok()
+                .flatten()
+                .unwrap_or(false);
+                (stale, left)
+            });
+            pending.extend(stale);
+            by_version = false;
+            prepared_pending = prepared_pending && prepared_left;
+        }
+        // One transaction per batch, until none is left or the queue is too full.
+        while !pending.is_empty() {
             let limit = RELAY_QUEUE_LIMIT.get();
-            let outcome = BackgroundWorker::transaction(|| {
+            let taken: Vec<String> = pending.iter().take(batch).cloned().collect();
+            let skus = taken.clone();
+            let outcome = BackgroundWorker::transaction(move || {
                 let usage = notify_queue_usage();
                 if usage >= limit {
                     return Publication::QueueFull(usage);
@@ -462,15 +640,13 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 if let Err(e) = Spi::run("SET LOCAL synchronous_commit = off") {
                     error!("inventory_truth relay: cannot set synchronous_commit: {e}");
                 }
-                Publication::Taken(
-                    Spi::get_one_with_args::<i32>(
-                        "SELECT inventory_truth._relay_publish($1)",
-                        &[batch.into()],
-                    )
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
-                )
+                if let Err(e) = Spi::get_one_with_args::<i32>(
+                    "SELECT inventory_truth._publish($1)",
+                    &[skus.into()],
+                ) {
+                    error!("inventory_truth relay: cannot publish: {e}");
+                }
+                Publication::Published
             });
             match outcome {
                 Publication::QueueFull(usage) => {
@@ -484,7 +660,7 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                     paused_since.get_or_insert_with(Instant::now);
                     break;
                 }
-                Publication::Taken(taken) => {
+                Publication::Published => {
                     if let Some(since) = paused_since.take() {
                         last_nudge = None;
                         nudge_interval = QUEUE_RECHECK;
@@ -493,12 +669,10 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                             since.elapsed().as_secs_f64()
                         );
                     }
-                    if taken > 0 {
-                        last_publication = Some(Instant::now());
+                    for sku in &taken {
+                        pending.remove(sku);
                     }
-                    if taken < batch {
-                        break;
-                    }
+                    last_publication = Some(Instant::now());
                 }
             }
         }

@@ -1029,10 +1029,11 @@ pub async fn movement_problems(
 }
 
 /// Published state against the truth: (sku, channel) pairs whose last published ATP differs
-/// from atp_snapshot(), and SKUs waiting to be published.
+/// from atp_snapshot(), and SKUs waiting to be published (their version moved past the last
+/// publication).
 pub async fn unpublished(db: &Client) -> Result<(i64, Vec<String>), tokio_postgres::Error> {
     let waiting: i64 = db
-        .query_one("SELECT count(*) FROM inventory_truth.atp_dirty", &[])
+        .query_one("SELECT count(*) FROM inventory_truth._relay_stale()", &[])
         .await?
         .get(0);
     let differ = db

@@ -222,7 +222,7 @@ async fn a_storefront_role_listens_and_reads_but_cannot_write() {
         "SELECT count(*) FROM inventory_truth.receive('TEE', 'DC1', 1)",
         "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
          VALUES ('TEE', 'DC1', 'available', 'picked', 1)",
-        "UPDATE inventory_truth.balance SET qty = 100",
+        "UPDATE inventory_truth.stock SET available = 100",
         "SELECT nextval('inventory_truth.movement_id_seq')",
         "SELECT inventory_truth.set_buffer('web', 'TEE', 0)",
     ] {
@@ -494,6 +494,8 @@ async fn storefront_resyncs_after_its_connection_is_killed_mid_stream() {
                 )
                 .await
                 .expect("reserve");
+                // Spread over the two kills below (600 reservations take well under 300 ms).
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
         })
     };
@@ -510,11 +512,16 @@ async fn storefront_resyncs_after_its_connection_is_killed_mid_stream() {
         assert_eq!(killed, 1, "the storefront was connected");
     }
     seller.await.expect("seller");
-    settles(&db, &view, Duration::from_secs(30)).await;
+    // It reconnects with a backoff: give it time to, before comparing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while *resyncs.lock().expect("resyncs") < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         *resyncs.lock().expect("resyncs") >= 3,
         "it reconnected and read the snapshot again each time"
     );
+    settles(&db, &view, Duration::from_secs(30)).await;
     storefront.abort();
 }
 

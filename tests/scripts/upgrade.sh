@@ -18,8 +18,8 @@
 . "$(dirname "$0")/../../scripts/common.sh"
 
 : "${PGHOST:?run through scripts/test.sh, or export a cluster with scripts/cluster.sh env}"
-PGBIN=$(pg_bindir)
-psql_q() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+# shellcheck source=scripts/schema.sh
+. "$REPO_ROOT/scripts/schema.sh"
 
 failures=0
 ok() { echo "ok - $1"; }
@@ -38,39 +38,6 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-upgrade.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-extdir="$("$PG_CONFIG" --sharedir)/extension"
-
-# The schema of a database's extension as pg_dump -s writes it, in a copy whose extension
-# members are detached, and the tables registered for pg_dump.
-schema_of() {
-    local db=$1 copy="${1}_detached"
-    PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
-        -c "DROP DATABASE IF EXISTS $copy" -c "CREATE DATABASE $copy TEMPLATE $db"
-    psql_q -d "$copy" <<'SQL'
-DO $$
-DECLARE
-    member record;
-BEGIN
-    FOR member IN
-        SELECT o.type, o.identity
-          FROM pg_depend d
-          JOIN pg_extension e ON e.oid = d.refobjid
-         CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, 0) o
-         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-           AND e.extname = 'inventory_truth'
-    LOOP
-        EXECUTE format('ALTER EXTENSION inventory_truth DROP %s %s',
-                       replace(member.type, 'composite type', 'type'), member.identity);
-    END LOOP;
-END
-$$;
-SQL
-    # pg_dump from 15.14 on writes a random \restrict key.
-    "$PGBIN/pg_dump" -s -d "$copy" | grep -v '^\\\(un\)\?restrict '
-    psql_q -At -d "$copy" -c "SELECT 'registered for pg_dump: ' || extconfig::regclass[]::text || ' ' || coalesce(extcondition::text, '')
-                                FROM pg_extension WHERE extname = 'inventory_truth'"
-    PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres -c "DROP DATABASE $copy"
-}
 
 PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
     -c "DROP DATABASE IF EXISTS it_upgrade_fresh" -c "CREATE DATABASE it_upgrade_fresh"
@@ -83,7 +50,18 @@ for version in "${released[@]}"; do
         not_ok "$version is released but sql/released/inventory_truth--$version.sql is missing"
         continue
     fi
-    as_root install -m 0644 "$script" "$extdir/"
+    install_released "$version"
+    # The committed upgrade script is what the generator writes now: nobody edits it by hand, and
+    # a change of the SQL without regenerating it fails here.
+    if [ -f "$REPO_ROOT/sql/upgrade/inventory_truth--$version--$current.sql" ]; then
+        if "$REPO_ROOT/scripts/upgrade_script.sh" "$version" >"$work/generated.sql" 2>"$work/generated.err" \
+            && diff -u "$REPO_ROOT/sql/inventory_truth--$version--$current.sql" "$work/generated.sql" >"$work/generated.diff"; then
+            ok "sql/inventory_truth--$version--$current.sql is what scripts/upgrade_script.sh generates"
+        else
+            not_ok "sql/inventory_truth--$version--$current.sql is not current: run scripts/upgrade_script.sh $version --write"
+            head -n 40 "$work/generated.err" "$work/generated.diff"
+        fi
+    fi
     db="it_upgrade_from_${version//./_}"
     PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
         -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"

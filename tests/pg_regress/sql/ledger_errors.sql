@@ -168,7 +168,7 @@ DELETE FROM movement;
 TRUNCATE movement;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- The tables the ledger sums into or names cannot be emptied either.
-TRUNCATE balance;
+TRUNCATE stock;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 TRUNCATE sku;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

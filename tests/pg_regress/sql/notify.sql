@@ -36,8 +36,8 @@ SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';
 -- The snapshot a storefront reads after LISTEN carries the same version.
 SELECT * FROM atp_snapshot() WHERE sku = 'SOCK';
 
--- A transaction of several changes publishes once, with the final values, and a rolled-back
--- one publishes nothing.
+-- A transaction of several changes advances the version once and publishes once, with the
+-- final values, and a rolled-back one publishes nothing.
 BEGIN;
 SELECT reserve('web', 'SOCK', 2, 'o1') > 0 AS held;
 SELECT reserve('amazon', 'SOCK', 3, 'o2') > 0 AS held;
@@ -57,16 +57,17 @@ SELECT set_buffer('web', 'SOCK', 0);
 SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';
 
 -- With notifications off (a superuser's choice), versions still advance but nothing is
--- recorded for publishing; the relay's start-up pass would find the SKU by its version.
+-- handed over for publishing; the relay finds the SKU by its version (at its start, or when it
+-- fell behind), and publishes it.
 SET inventory_truth.notify_mode = off;
 SELECT release('web', 'o1');
 SELECT code, version FROM sku WHERE code = 'SOCK';
 SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';
-SELECT _relay_resync() AS skus_to_republish;
-SELECT sku FROM atp_dirty;
+SELECT * FROM _relay_stale() AS skus_to_republish;
 RESET inventory_truth.notify_mode;
-SELECT _relay_publish(100) AS taken;
+SELECT _publish(ARRAY(SELECT _relay_stale())) AS notifications;
 SELECT sku, version, atp FROM atp_published WHERE sku = 'SOCK';
+SELECT count(*) AS still_stale FROM _relay_stale();
 
 -- A channel name NOTIFY cannot take (over 63 bytes) must not fail the buyer's commit: the
 -- default channel is used, with a WARNING.

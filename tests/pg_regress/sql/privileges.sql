@@ -54,7 +54,7 @@ SELECT count(*) AS movements FROM movement;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty)
 VALUES ('MUG', 'DC1', 'picked', 'shipped', 2);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-UPDATE balance SET qty = 100 WHERE sku = 'MUG';
+UPDATE stock SET available = 100 WHERE sku = 'MUG';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM write_off('MUG', 'DC1', 1, from_stage => 'available');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -75,7 +75,7 @@ SELECT add_channel('pos');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT rebalance();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-INSERT INTO fence (sku, location, channel, qty) VALUES ('MUG', 'DC1', 'web', 5);
+UPDATE stock SET fence_channels = '{web}', fence_qty = '{5}', fence_held = '{0}' WHERE sku = 'MUG';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 UPDATE hold SET open_qty = 0;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -96,7 +96,7 @@ UPDATE channel SET buffer = 0;
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, actor)
 VALUES ('MUG', 'DC1', 'available', 'picked', 1, 'it_wms');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-UPDATE balance SET qty = 100 WHERE sku = 'MUG';
+UPDATE stock SET available = 100 WHERE sku = 'MUG';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 DELETE FROM movement;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

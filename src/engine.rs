@@ -1,0 +1,1249 @@
+//! Applying movements: the one implementation behind every function that moves stock and every
+//! row an ERP inserts into the ledger directly (the ledger's statement trigger calls
+//! [`apply`]). For each SKU in code order it takes the SKU's row (creating the SKU when a row
+//! introduces it, advancing its version when the rows touch available stock), loads the places
+//! the rows touch, replays the rows there (`place::replay`, the rules), and writes back what
+//! changed: the place's `stock` row, the holds, the expected receipts.
+//!
+//! Lock order: a statement takes its SKUs' rows in code order (byte order, whatever the
+//! database's collation), each before anything else of that SKU. Every writer of a SKU's stock,
+//! holds or receipts holds that row first, so nothing of a SKU is locked by two transactions at
+//! once and no further lock order is needed below it.
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::{describe, q, units, Failure, Outcome};
+use crate::fence::{Percent, Rule};
+use crate::place::{
+    self, sort_fences, Buckets, Fence, Hold, HoldStatus, Holds, Place, Receipt, Row, MAX_UNITS,
+};
+use crate::spi::{self, oid, Sql};
+use crate::stage::Stage;
+use crate::xact;
+
+/// A ledger row to apply: the place it is of, and the row as the rules see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Movement {
+    pub sku: String,
+    pub location: String,
+    pub row: Row,
+}
+
+/// How a caller wants its rows applied.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A function's call: a source bucket that the rows would drive below zero is refused at
+    /// once (`IT001`), and sales were checked by the caller. Direct inserts are judged at
+    /// commit instead (a later statement may still bring the units).
+    pub strict: bool,
+    /// When a new hold created by these rows expires (`reserve`'s ttl), as a timestamptz.
+    pub expires_at: Option<pgrx::datum::TimestampWithTimeZone>,
+    /// What the version change records as its cause (the first row's movement otherwise).
+    pub cause: Option<String>,
+}
+
+/// What applying rows did that a caller may want to know.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Holds written, by (channel, ref, sku): their ids.
+    pub holds: HashMap<(String, String, String), i64>,
+    /// What a caller preloaded was stale (see `write_place`): nothing was written; apply again
+    /// without it.
+    pub stale: bool,
+}
+
+/// One SKU's part of a statement, with what the caller already knows of it.
+pub struct Preloaded {
+    /// Every place the rows touch, as read under conditions the caller vouches for (the SKU's
+    /// version did not move since).
+    pub places: Vec<StoredPlace>,
+    /// Every hold the rows name (absent: it does not exist).
+    pub holds: Holds,
+}
+
+/// A `stock` row as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPlace {
+    pub location: String,
+    pub buckets: Buckets,
+    pub fence_channels: Vec<String>,
+    pub fence_qty: Vec<i64>,
+    pub fence_held: Vec<i64>,
+    /// The row exists (else it is created).
+    pub exists: bool,
+}
+
+impl StoredPlace {
+    fn empty(location: &str) -> StoredPlace {
+        StoredPlace {
+            location: location.to_owned(),
+            buckets: [0; 11],
+            fence_channels: vec![],
+            fence_qty: vec![],
+            fence_held: vec![],
+            exists: false,
+        }
+    }
+
+    /// What `channel` may sell here before its buffer: its fence plus the pool.
+    pub fn sellable(&self, channel: &str) -> i64 {
+        let available = self.buckets[Stage::available as usize];
+        let others: i64 = self
+            .fence_channels
+            .iter()
+            .zip(&self.fence_qty)
+            .filter(|(c, _)| c.as_str() != channel)
+            .map(|(_, q)| q)
+            .sum();
+        available - others
+    }
+
+    /// Units `channel` has fenced here.
+    pub fn fenced(&self, channel: &str) -> i64 {
+        self.fence_channels
+            .iter()
+            .zip(&self.fence_qty)
+            .find(|(c, _)| c.as_str() == channel)
+            .map_or(0, |(_, q)| *q)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+
+static LOCK_ADVANCING: Sql = Sql {
+    text: "UPDATE inventory_truth.sku SET version = version + 1, changed_at = pg_catalog.clock_timestamp(),
+                  change_cause = $2
+            WHERE code = $1 RETURNING version",
+    args: &[oid::TEXT, oid::TEXT],
+};
+static LOCK_ONLY: Sql = Sql {
+    text: "SELECT version FROM inventory_truth.sku WHERE code = $1 FOR NO KEY UPDATE",
+    args: &[oid::TEXT],
+};
+static CREATE_SKU: Sql = Sql {
+    text: "INSERT INTO inventory_truth.sku (code) VALUES ($1) ON CONFLICT DO NOTHING",
+    args: &[oid::TEXT],
+};
+static KNOWN_SKUS: Sql = Sql {
+    text: "SELECT code FROM inventory_truth.sku WHERE code = ANY ($1)",
+    args: &[oid::TEXT_ARRAY],
+};
+static LOAD_PLACES: Sql = Sql {
+    text: "SELECT location, inbound, receiving, quality_control, available, committed, picked,
+                  shipped, quarantine, damaged, missing, written_off, fence_channels, fence_qty, fence_held
+             FROM inventory_truth.stock WHERE sku = $1 AND location = ANY ($2)",
+    args: &[oid::TEXT, oid::TEXT_ARRAY],
+};
+static LOAD_RULES: Sql = Sql {
+    text: "SELECT r.channel, r.units, r.percent::pg_catalog.text, r.sku IS NULL
+             FROM inventory_truth.ringfence r WHERE r.sku = $1 OR r.sku IS NULL",
+    args: &[oid::TEXT],
+};
+static LOAD_CHANNELS: Sql = Sql {
+    text: "SELECT code, priority FROM inventory_truth.channel",
+    args: &[],
+};
+static LOAD_NAMED_HOLDS: Sql = Sql {
+    text: "SELECT id, channel, ref, location, qty, open_qty, fence_qty, picked_qty, released_qty,
+                  lost_qty, status
+             FROM inventory_truth.hold WHERE ref = ANY ($2) AND sku = $1",
+    args: &[oid::TEXT, oid::TEXT_ARRAY],
+};
+static LOAD_OPEN_HOLDS: Sql = Sql {
+    text: "SELECT id, channel, ref, location, qty, open_qty, fence_qty, picked_qty, released_qty,
+                  lost_qty, status
+             FROM inventory_truth.hold WHERE sku = $1 AND location = $2 AND status = 'open'",
+    args: &[oid::TEXT, oid::TEXT],
+};
+static LOAD_RECEIPTS: Sql = Sql {
+    text: "SELECT id, ref, eta - DATE '2000-01-01', expected, open_qty, first_movement
+             FROM inventory_truth.expected_receipt
+            WHERE sku = $1 AND location = $2 AND (ref = ANY ($3) OR ($4 AND open_qty > 0))",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT_ARRAY, oid::BOOL],
+};
+static UPDATE_PLACE: Sql = Sql {
+    text: "UPDATE inventory_truth.stock
+              SET inbound = inbound + $3, receiving = receiving + $4,
+                  quality_control = quality_control + $5, available = available + $6,
+                  committed = committed + $7, picked = picked + $8, shipped = shipped + $9,
+                  quarantine = quarantine + $10, damaged = damaged + $11, missing = missing + $12,
+                  written_off = written_off + $13
+            WHERE sku = $1 AND location = $2",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+    ],
+};
+static UPDATE_PLACE_AND_FENCES: Sql = Sql {
+    text: "UPDATE inventory_truth.stock
+              SET inbound = inbound + $3, receiving = receiving + $4,
+                  quality_control = quality_control + $5, available = available + $6,
+                  committed = committed + $7, picked = picked + $8, shipped = shipped + $9,
+                  quarantine = quarantine + $10, damaged = damaged + $11, missing = missing + $12,
+                  written_off = written_off + $13,
+                  fence_channels = $14, fence_qty = $15, fence_held = $16
+            WHERE sku = $1 AND location = $2
+              AND fence_channels = $17 AND fence_qty = $18 AND fence_held = $19",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::TEXT_ARRAY,
+        oid::INT8_ARRAY,
+        oid::INT8_ARRAY,
+        oid::TEXT_ARRAY,
+        oid::INT8_ARRAY,
+        oid::INT8_ARRAY,
+    ],
+};
+static INSERT_PLACE: Sql = Sql {
+    text: "INSERT INTO inventory_truth.stock (sku, location, inbound, receiving, quality_control,
+                  available, committed, picked, shipped, quarantine, damaged, missing, written_off,
+                  fence_channels, fence_qty, fence_held)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::TEXT_ARRAY,
+        oid::INT8_ARRAY,
+        oid::INT8_ARRAY,
+    ],
+};
+static INSERT_HOLD: Sql = Sql {
+    text: "INSERT INTO inventory_truth.hold (channel, ref, sku, location, qty, open_qty, fence_qty,
+                  picked_qty, released_qty, lost_qty, status, expires_at, ended_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                   CASE WHEN $13 THEN pg_catalog.clock_timestamp() END)
+           RETURNING id",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::TEXT,
+        oid::TIMESTAMPTZ,
+        oid::BOOL,
+    ],
+};
+static UPDATE_HOLD: Sql = Sql {
+    text: "UPDATE inventory_truth.hold
+              SET qty = $4, open_qty = $5, fence_qty = $6, picked_qty = $7, released_qty = $8,
+                  lost_qty = $9, status = $10,
+                  expires_at = CASE WHEN $11 THEN NULL ELSE expires_at END,
+                  ended_at = CASE WHEN $12 THEN pg_catalog.clock_timestamp() ELSE ended_at END
+            WHERE ref = $2 AND sku = $3 AND channel = $1
+           RETURNING id",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+        oid::TEXT,
+        oid::BOOL,
+        oid::BOOL,
+    ],
+};
+static INSERT_RECEIPT: Sql = Sql {
+    text:
+        "INSERT INTO inventory_truth.expected_receipt (ref, sku, location, eta, expected, open_qty,
+                  first_movement)
+           VALUES ($1, $2, $3, DATE '2000-01-01' + $4, $5, $6, $7)",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::TEXT,
+        oid::INT4,
+        oid::INT8,
+        oid::INT8,
+        oid::INT8,
+    ],
+};
+static UPDATE_RECEIPT: Sql = Sql {
+    text: "UPDATE inventory_truth.expected_receipt
+              SET expected = $2, open_qty = $3, first_movement = $4
+            WHERE id = $1",
+    args: &[oid::INT8, oid::INT8, oid::INT8, oid::INT8],
+};
+static REGISTER_BREACH: Sql = Sql {
+    text: "INSERT INTO inventory_truth.channel_check (txid, sku, location, channel)
+           VALUES (pg_catalog.pg_current_xact_id(), $1, $2, $3) ON CONFLICT DO NOTHING",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+/// A channel's buffer for a SKU and what it may sell of it at every location.
+static SELLABLE_AND_BUFFER: Sql = Sql {
+    text: "SELECT coalesce((SELECT b.units FROM inventory_truth.sku_buffer b
+                             WHERE b.channel = $2 AND b.sku = $1),
+                            (SELECT c.buffer FROM inventory_truth.channel c WHERE c.code = $2), 0),
+                  coalesce((SELECT pg_catalog.sum(s.available
+                                   - coalesce((SELECT pg_catalog.sum(f.qty) FROM unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
+                                                WHERE f.channel <> $2), 0))
+                              FROM inventory_truth.stock s WHERE s.sku = $1), 0)::bigint",
+    args: &[oid::TEXT, oid::TEXT],
+};
+
+// ---------------------------------------------------------------------------------------------
+// The SKU's row
+
+/// Takes `sku`'s row for this transaction, first of anything of the SKU (unless this
+/// transaction holds it already), advancing its version when `advance` (the SKU's ATP may
+/// change). With `create`, a SKU that does not exist is created first. Returns false when the
+/// SKU does not exist (and was not created).
+pub fn lock_sku(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    advance: bool,
+    create: bool,
+    cause: &str,
+) -> Outcome<bool> {
+    match xact::held(sku) {
+        Some(advanced) if advanced || !advance => {
+            if advance {
+                xact::changed(sku);
+            }
+            return Ok(true);
+        }
+        _ => {}
+    }
+    for attempt in 0..2 {
+        let found = if advance {
+            let rows = spi::run(client, &LOCK_ADVANCING, &[sku.into(), cause.into()])?;
+            !rows.is_empty()
+        } else {
+            let rows = spi::run(client, &LOCK_ONLY, &[sku.into()])?;
+            !rows.is_empty()
+        };
+        if found {
+            xact::note_held(sku, advance);
+            if advance {
+                xact::changed(sku);
+            }
+            return Ok(true);
+        }
+        if !create || attempt > 0 {
+            break;
+        }
+        spi::run(client, &CREATE_SKU, &[sku.into()])?;
+    }
+    Ok(false)
+}
+
+/// Like [`lock_sku`], with its version advanced, returning the version after: the fast path of
+/// `reserve` compares it with the version it read before the lock.
+pub fn lock_sku_advancing(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    cause: &str,
+) -> Outcome<Option<i64>> {
+    let rows = spi::run(client, &LOCK_ADVANCING, &[sku.into(), cause.into()])?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let version: i64 = spi::value(&rows.first(), 1)?;
+    xact::note_held(sku, true);
+    xact::changed(sku);
+    Ok(Some(version))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+fn buckets_of(row: &impl spi::Columns, first: usize) -> Outcome<Buckets> {
+    let mut buckets = [0i64; 11];
+    for (i, bucket) in buckets.iter_mut().enumerate() {
+        *bucket = spi::value(row, first + i)?;
+    }
+    Ok(buckets)
+}
+
+/// Reads a `stock` row (location, the eleven stages in stage order, fence_channels, fence_qty,
+/// fence_held) from column `first` on.
+pub fn stored_place(row: &impl spi::Columns, first: usize) -> Outcome<StoredPlace> {
+    Ok(StoredPlace {
+        location: spi::value(row, first)?,
+        buckets: buckets_of(row, first + 1)?,
+        fence_channels: spi::value(row, first + 12)?,
+        fence_qty: spi::value(row, first + 13)?,
+        fence_held: spi::value(row, first + 14)?,
+        exists: true,
+    })
+}
+
+fn load_places(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    locations: &[&str],
+) -> Outcome<Vec<StoredPlace>> {
+    let mut found: Vec<StoredPlace> = Vec::with_capacity(locations.len());
+    let rows = spi::run(
+        client,
+        &LOAD_PLACES,
+        &[sku.into(), locations.to_vec().into()],
+    )?;
+    for row in rows {
+        found.push(stored_place(&row, 1)?);
+    }
+    Ok(locations
+        .iter()
+        .map(|location| {
+            found
+                .iter()
+                .find(|p| p.location == *location)
+                .cloned()
+                .unwrap_or_else(|| StoredPlace::empty(location))
+        })
+        .collect())
+}
+
+/// Each channel's rule for one SKU (its own rule, else the every-SKU rule).
+fn load_rules(client: &mut SpiClient<'_>, sku: &str) -> Outcome<HashMap<String, Rule>> {
+    let mut own: HashMap<String, Rule> = HashMap::new();
+    let mut every: HashMap<String, Rule> = HashMap::new();
+    let rows = spi::run(client, &LOAD_RULES, &[sku.into()])?;
+    for row in rows {
+        let channel: String = spi::value(&row, 1)?;
+        let units: Option<i64> = spi::get(&row, 2)?;
+        let percent: Option<String> = spi::get(&row, 3)?;
+        let for_every_sku: bool = spi::value(&row, 4)?;
+        let rule = match (units, percent) {
+            (Some(units), _) => Rule::Units(units),
+            (None, Some(percent)) => Rule::Percent(Percent::parse(&percent).ok_or_else(|| {
+                Failure::internal(format!(
+                    "a ringfence percent that is not a percent: {percent}"
+                ))
+            })?),
+            (None, None) => continue,
+        };
+        if for_every_sku {
+            every.insert(channel, rule);
+        } else {
+            own.insert(channel, rule);
+        }
+    }
+    for (channel, rule) in own {
+        every.insert(channel, rule);
+    }
+    Ok(every)
+}
+
+fn load_channel_priorities(client: &mut SpiClient<'_>) -> Outcome<HashMap<String, i32>> {
+    let mut priorities = HashMap::new();
+    let rows = spi::run(client, &LOAD_CHANNELS, &[])?;
+    for row in rows {
+        priorities.insert(spi::value::<String>(&row, 1)?, spi::value::<i32>(&row, 2)?);
+    }
+    Ok(priorities)
+}
+
+/// Reads a hold laid out as `HOLD_COLUMNS`.
+fn hold_of(row: &impl spi::Columns) -> Outcome<Hold> {
+    let status: String = spi::value(row, 11)?;
+    Ok(Hold {
+        id: Some(spi::value(row, 1)?),
+        channel: spi::value(row, 2)?,
+        reference: spi::value(row, 3)?,
+        location: spi::value(row, 4)?,
+        qty: spi::value(row, 5)?,
+        open_qty: spi::value(row, 6)?,
+        fence_qty: spi::value(row, 7)?,
+        picked_qty: spi::value(row, 8)?,
+        released_qty: spi::value(row, 9)?,
+        lost_qty: spi::value(row, 10)?,
+        status: HoldStatus::parse(&status)
+            .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
+        clears_expiry: false,
+        ended: false,
+        changed: false,
+    })
+}
+
+/// The holds of `sku` that these references name (any channel, any location).
+pub fn load_named_holds(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    references: &[&str],
+    holds: &mut Holds,
+) -> Outcome<()> {
+    let rows = spi::run(
+        client,
+        &LOAD_NAMED_HOLDS,
+        &[sku.into(), references.to_vec().into()],
+    )?;
+    for row in rows {
+        let hold = hold_of(&row)?;
+        holds
+            .entry((hold.channel.clone(), hold.reference.clone()))
+            .or_insert(hold);
+    }
+    Ok(())
+}
+
+/// The open holds of a place, and the order they lose units in when a loss out of committed
+/// names none: lowest-priority channel first (of equal priorities, the code that sorts last),
+/// newest hold first.
+fn load_open_holds(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    location: &str,
+    priorities: &HashMap<String, i32>,
+    holds: &mut Holds,
+) -> Outcome<Vec<(String, String)>> {
+    let mut found: Vec<(i32, String, i64, (String, String))> = Vec::new();
+    let rows = spi::run(client, &LOAD_OPEN_HOLDS, &[sku.into(), location.into()])?;
+    for row in rows {
+        let hold = hold_of(&row)?;
+        let key = (hold.channel.clone(), hold.reference.clone());
+        let priority = priorities.get(&hold.channel).copied().unwrap_or(i32::MAX);
+        found.push((
+            priority,
+            hold.channel.clone(),
+            hold.id.unwrap_or(0),
+            key.clone(),
+        ));
+        holds.entry(key).or_insert(hold);
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
+    Ok(found.into_iter().map(|(_, _, _, key)| key).collect())
+}
+
+fn load_receipts(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    location: &str,
+    references: &[&str],
+    every_open: bool,
+) -> Outcome<Vec<Receipt>> {
+    let mut receipts = Vec::new();
+    let rows = spi::run(
+        client,
+        &LOAD_RECEIPTS,
+        &[
+            sku.into(),
+            location.into(),
+            references.to_vec().into(),
+            every_open.into(),
+        ],
+    )?;
+    for row in rows {
+        receipts.push(Receipt {
+            id: Some(spi::value(&row, 1)?),
+            reference: spi::value(&row, 2)?,
+            eta: spi::get(&row, 3)?,
+            expected: spi::value(&row, 4)?,
+            open_qty: spi::value(&row, 5)?,
+            first_movement: spi::get(&row, 6)?,
+            changed: false,
+        });
+    }
+    receipts.sort_by_key(|r| r.id);
+    Ok(receipts)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying
+
+/// Whether the rows need the SKU's fence rules and the channels' priorities: inflows fill
+/// fences against targets, losses take the lowest priority first, releases return to a fence
+/// only while a rule fences the channel. A sale needs neither (its channel's own fence first).
+pub fn needs_rules(rows: &[Row]) -> bool {
+    rows.iter().any(|r| {
+        r.to == Some(Stage::available)
+            || (r.from == Some(Stage::available)
+                && !(r.to == Some(Stage::committed)
+                    || (r.to == Some(Stage::picked) && r.channel.is_some())))
+    })
+}
+
+/// Whether the rows may change the SKU's ATP: anything into or out of available.
+pub fn changes_atp(rows: &[Row]) -> bool {
+    rows.iter()
+        .any(|r| r.from == Some(Stage::available) || r.to == Some(Stage::available))
+}
+
+/// Whether a row brings units of a SKU into the system for the first time: an expected receipt,
+/// an arrival or a count gain creates an unknown SKU.
+pub fn introduces(row: &Row) -> bool {
+    row.from.is_none()
+        && matches!(
+            row.to,
+            Some(Stage::inbound) | Some(Stage::receiving) | Some(Stage::available)
+        )
+}
+
+fn cause_of(rows: &[Row]) -> String {
+    rows.iter()
+        .filter(|r| r.from == Some(Stage::available) || r.to == Some(Stage::available))
+        .min_by_key(|r| r.id)
+        .map(|r| {
+            format!(
+                "{}->{}",
+                r.from.map_or("outside", Stage::label),
+                r.to.map_or("outside", Stage::label)
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Applies rows of any number of SKUs and locations: per SKU in code order, everything the rows
+/// touch of it. Rows must be valid on their own (see `ledger::validate_row` and
+/// `validate_references`). The SKUs must exist or be introduced by a row of theirs.
+pub fn apply(
+    client: &mut SpiClient<'_>,
+    rows: Vec<Movement>,
+    options: &Options,
+) -> Outcome<Applied> {
+    let mut by_sku: BTreeMap<Vec<u8>, (String, Vec<Movement>)> = BTreeMap::new();
+    for movement in rows {
+        by_sku
+            .entry(movement.sku.as_bytes().to_vec())
+            .or_insert_with(|| (movement.sku.clone(), Vec::new()))
+            .1
+            .push(movement);
+    }
+    if by_sku.len() > 1 {
+        // An unknown SKU is refused before anything is locked, whichever SKU it is.
+        let skus: Vec<&str> = by_sku.values().map(|(sku, _)| sku.as_str()).collect();
+        let mut known = std::collections::HashSet::new();
+        let rows = spi::run(client, &KNOWN_SKUS, &[skus.clone().into()])?;
+        for row in rows {
+            known.insert(spi::value::<String>(&row, 1)?);
+        }
+        for (sku, movements) in by_sku.values() {
+            if !known.contains(sku) && !movements.iter().any(|m| introduces(&m.row)) {
+                return Err(unknown_sku(sku));
+            }
+        }
+    }
+    let mut applied = Applied::default();
+    let mut priorities: Option<HashMap<String, i32>> = None;
+    for (_, (sku, movements)) in by_sku {
+        apply_sku(
+            client,
+            &sku,
+            &movements,
+            options,
+            None,
+            &mut priorities,
+            &mut applied,
+        )?;
+    }
+    Ok(applied)
+}
+
+pub fn unknown_sku(sku: &str) -> Failure {
+    Failure::unknown(format!("unknown SKU {}", q(sku)))
+        .hint("Only an expected receipt, an arrival or a count gain introduces a SKU.")
+}
+
+/// Applies one SKU's rows. With `preloaded`, the caller holds the SKU's row already and
+/// vouches for the places and holds it read (the fast path of `reserve`).
+pub fn apply_sku(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    movements: &[Movement],
+    options: &Options,
+    preloaded: Option<Preloaded>,
+    priorities: &mut Option<HashMap<String, i32>>,
+    applied: &mut Applied,
+) -> Outcome<()> {
+    let rows: Vec<Row> = movements.iter().map(|m| m.row.clone()).collect();
+    let advance = changes_atp(&rows);
+    if preloaded.is_none() {
+        let create = rows.iter().any(introduces);
+        let cause = options.cause.clone().unwrap_or_else(|| cause_of(&rows));
+        if !lock_sku(client, sku, advance, create, &cause)? {
+            return Err(unknown_sku(sku));
+        }
+    }
+
+    // The places, in code order.
+    let mut locations: Vec<&str> = Vec::new();
+    for m in movements {
+        if !locations.contains(&m.location.as_str()) {
+            locations.push(m.location.as_str());
+        }
+    }
+    locations.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let preloaded_places = preloaded.is_some();
+    let (stored, mut holds) = match preloaded {
+        Some(p) => (p.places, p.holds),
+        None => {
+            let stored = load_places(client, sku, &locations)?;
+            let mut holds = Holds::new();
+            let named: Vec<&str> = {
+                let mut refs: Vec<&str> = movements
+                    .iter()
+                    .filter(|m| {
+                        m.row.channel.is_some()
+                            && (m.row.to == Some(Stage::committed)
+                                || m.row.from == Some(Stage::committed))
+                    })
+                    .filter_map(|m| m.row.reference.as_deref())
+                    .collect();
+                refs.sort_unstable();
+                refs.dedup();
+                refs
+            };
+            if !named.is_empty() {
+                load_named_holds(client, sku, &named, &mut holds)?;
+            }
+            (stored, holds)
+        }
+    };
+    let rules = if needs_rules(&rows) {
+        if priorities.is_none() {
+            *priorities = Some(load_channel_priorities(client)?);
+        }
+        Some(load_rules(client, sku)?)
+    } else {
+        None
+    };
+
+    for location in &locations {
+        let place_rows: Vec<Row> = movements
+            .iter()
+            .filter(|m| m.location == *location)
+            .map(|m| m.row.clone())
+            .collect();
+        let stored_place = stored
+            .iter()
+            .find(|p| p.location == *location)
+            .cloned()
+            .unwrap_or_else(|| StoredPlace::empty(location));
+        let loss_order = if place_rows
+            .iter()
+            .any(|r| r.from == Some(Stage::committed) && r.channel.is_none())
+        {
+            if priorities.is_none() {
+                *priorities = Some(load_channel_priorities(client)?);
+            }
+            load_open_holds(
+                client,
+                sku,
+                location,
+                priorities.as_ref().expect("loaded above"),
+                &mut holds,
+            )?
+        } else {
+            Vec::new()
+        };
+        let receipts = {
+            let inbound: Vec<&Row> = place_rows
+                .iter()
+                .filter(|r| r.to == Some(Stage::inbound) || r.from == Some(Stage::inbound))
+                .collect();
+            if inbound.is_empty() {
+                Vec::new()
+            } else {
+                let mut refs: Vec<&str> = inbound
+                    .iter()
+                    .filter_map(|r| r.reference.as_deref())
+                    .collect();
+                refs.sort_unstable();
+                refs.dedup();
+                let every_open = inbound
+                    .iter()
+                    .any(|r| r.from == Some(Stage::inbound) && r.reference.is_none());
+                load_receipts(client, sku, location, &refs, every_open)?
+            }
+        };
+        let mut place = Place {
+            sku: sku.to_owned(),
+            location: (*location).to_owned(),
+            buckets: stored_place.buckets,
+            fences: fences_of(&stored_place, rules.as_ref(), priorities.as_ref()),
+            receipts,
+        };
+        let before = place.buckets;
+        let replayed = place::replay(&mut place, &place_rows, &mut holds, &loss_order)?;
+
+        if options.strict {
+            check_sources(&place, &before, &place_rows)?;
+        }
+        if place_rows.iter().any(|r| r.from.is_none()) && place.total() > i128::from(MAX_UNITS) {
+            return Err(Failure::invalid(format!(
+                "{} would hold more than {} units",
+                describe(sku, location),
+                MAX_UNITS
+            ))
+            .detail("A location holds at most that many units of one SKU, over all stages."));
+        }
+        if !write_place(client, sku, &place, &before, &stored_place)? {
+            if preloaded_places {
+                applied.stale = true;
+                return Ok(());
+            }
+            return Err(Failure::internal(format!(
+                "inventory_truth: the fences of {} changed under the SKU's lock",
+                describe(sku, location)
+            )));
+        }
+        write_receipts(client, sku, location, &place.receipts)?;
+        if !options.strict {
+            for channel in &replayed.sold {
+                judge_direct_sale(client, sku, &place, channel)?;
+            }
+        }
+    }
+    write_holds(client, sku, &mut holds, options, applied)?;
+    Ok(())
+}
+
+/// The fences of a place: every channel with fenced units here (stored), and, when the rules
+/// are loaded, every channel with a rule for the SKU, in fill order.
+fn fences_of(
+    stored: &StoredPlace,
+    rules: Option<&HashMap<String, Rule>>,
+    priorities: Option<&HashMap<String, i32>>,
+) -> Vec<Fence> {
+    let mut fences: Vec<Fence> = stored
+        .fence_channels
+        .iter()
+        .enumerate()
+        .map(|(i, channel)| Fence {
+            channel: channel.clone(),
+            qty: stored.fence_qty.get(i).copied().unwrap_or(0),
+            held: stored.fence_held.get(i).copied().unwrap_or(0),
+            priority: 0,
+            rule: None,
+        })
+        .collect();
+    if let Some(rules) = rules {
+        for (channel, rule) in rules {
+            match fences.iter_mut().find(|f| &f.channel == channel) {
+                Some(f) => f.rule = Some(rule.clone()),
+                None => fences.push(Fence {
+                    channel: channel.clone(),
+                    qty: 0,
+                    held: 0,
+                    priority: 0,
+                    rule: Some(rule.clone()),
+                }),
+            }
+        }
+    }
+    if let Some(priorities) = priorities {
+        for f in &mut fences {
+            f.priority = priorities.get(&f.channel).copied().unwrap_or(i32::MAX);
+        }
+        sort_fences(&mut fences);
+    }
+    fences
+}
+
+/// A function's rows may not take more out of a stage than it holds: each row, in ledger order,
+/// against what the stage holds then.
+fn check_sources(place: &Place, before: &Buckets, rows: &[Row]) -> Outcome<()> {
+    let mut buckets = *before;
+    let mut ordered: Vec<&Row> = rows.iter().collect();
+    ordered.sort_by_key(|r| r.id);
+    for row in ordered {
+        if let Some(from) = row.from {
+            let had = buckets[from as usize];
+            if had < row.qty {
+                return Err(Failure::insufficient(format!(
+                    "insufficient stock: {} has {} in stage {}, {} asked",
+                    describe(&place.sku, &place.location),
+                    units(had),
+                    from.label(),
+                    row.qty
+                )));
+            }
+            buckets[from as usize] -= row.qty;
+        }
+        if let Some(to) = row.to {
+            buckets[to as usize] += row.qty;
+        }
+    }
+    Ok(())
+}
+
+/// A place's fences as stored: those with units fenced or held, and every one stored before (a
+/// fence, once made, stays, at 0 if need be), in code order.
+fn fence_arrays(fences: &[Fence], stored: &StoredPlace) -> (Vec<String>, Vec<i64>, Vec<i64>) {
+    let mut kept: Vec<&Fence> = fences
+        .iter()
+        .filter(|f| f.qty != 0 || f.held != 0 || stored.fence_channels.contains(&f.channel))
+        .collect();
+    kept.sort_by(|a, b| a.channel.as_bytes().cmp(b.channel.as_bytes()));
+    (
+        kept.iter().map(|f| f.channel.clone()).collect(),
+        kept.iter().map(|f| f.qty).collect(),
+        kept.iter().map(|f| f.held).collect(),
+    )
+}
+
+/// Writes a place back: its buckets by difference, its fences whole. False (nothing written)
+/// when its fences changed since `stored` was read.
+fn write_place(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    place: &Place,
+    before: &Buckets,
+    stored: &StoredPlace,
+) -> Outcome<bool> {
+    let (channels, quantities, held) = fence_arrays(&place.fences, stored);
+    let fences_changed = channels != stored.fence_channels
+        || quantities != stored.fence_qty
+        || held != stored.fence_held;
+
+    let mut args: Vec<DatumWithOid> = vec![sku.into(), place.location.as_str().into()];
+    if stored.exists {
+        for (after, was) in place.buckets.iter().zip(before) {
+            args.push((after - was).into());
+        }
+        if fences_changed {
+            args.push(channels.into());
+            args.push(quantities.into());
+            args.push(held.into());
+            // Fences are written whole, so only over the fences they were computed from: a
+            // caller that read them before taking the SKU's row (reserve) may have missed a pick
+            // or a loss against a hold, which changes what a fence counts as held without
+            // moving the SKU's version. Then nothing is written, and the caller reads again.
+            args.push(stored.fence_channels.clone().into());
+            args.push(stored.fence_qty.clone().into());
+            args.push(stored.fence_held.clone().into());
+            if spi::run(client, &UPDATE_PLACE_AND_FENCES, &args)?.len() != 1 {
+                return Ok(false);
+            }
+        } else {
+            spi::run(client, &UPDATE_PLACE, &args)?;
+        }
+    } else {
+        for after in &place.buckets {
+            args.push((*after).into());
+        }
+        args.push(channels.into());
+        args.push(quantities.into());
+        args.push(held.into());
+        spi::run(client, &INSERT_PLACE, &args)?;
+    }
+    Ok(true)
+}
+
+fn write_receipts(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    location: &str,
+    receipts: &[Receipt],
+) -> Outcome<()> {
+    for line in receipts.iter().filter(|r| r.changed) {
+        match line.id {
+            Some(id) => {
+                spi::run(
+                    client,
+                    &UPDATE_RECEIPT,
+                    &[
+                        id.into(),
+                        line.expected.into(),
+                        line.open_qty.into(),
+                        line.first_movement.into(),
+                    ],
+                )?;
+            }
+            None => {
+                spi::run(
+                    client,
+                    &INSERT_RECEIPT,
+                    &[
+                        line.reference.as_str().into(),
+                        sku.into(),
+                        location.into(),
+                        line.eta.into(),
+                        line.expected.into(),
+                        line.open_qty.into(),
+                        line.first_movement.into(),
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_holds(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    holds: &mut Holds,
+    options: &Options,
+    applied: &mut Applied,
+) -> Outcome<()> {
+    let mut changed: Vec<&mut Hold> = holds.values_mut().filter(|h| h.changed).collect();
+    changed.sort_by(|a, b| (&a.channel, &a.reference).cmp(&(&b.channel, &b.reference)));
+    for hold in changed {
+        let rows = match hold.id {
+            None => spi::run(
+                client,
+                &INSERT_HOLD,
+                &[
+                    hold.channel.as_str().into(),
+                    hold.reference.as_str().into(),
+                    sku.into(),
+                    hold.location.as_str().into(),
+                    hold.qty.into(),
+                    hold.open_qty.into(),
+                    hold.fence_qty.into(),
+                    hold.picked_qty.into(),
+                    hold.released_qty.into(),
+                    hold.lost_qty.into(),
+                    hold.status.label().into(),
+                    if hold.clears_expiry {
+                        None
+                    } else {
+                        options.expires_at
+                    }
+                    .into(),
+                    hold.ended.into(),
+                ],
+            )?,
+            Some(_) => spi::run(
+                client,
+                &UPDATE_HOLD,
+                &[
+                    hold.channel.as_str().into(),
+                    hold.reference.as_str().into(),
+                    sku.into(),
+                    hold.qty.into(),
+                    hold.open_qty.into(),
+                    hold.fence_qty.into(),
+                    hold.picked_qty.into(),
+                    hold.released_qty.into(),
+                    hold.lost_qty.into(),
+                    hold.status.label().into(),
+                    hold.clears_expiry.into(),
+                    hold.ended.into(),
+                ],
+            )?,
+        };
+        let id: i64 = spi::value(&rows.first(), 1)?;
+        hold.id = Some(id);
+        hold.changed = false;
+        applied.holds.insert(
+            (hold.channel.clone(), hold.reference.clone(), sku.to_owned()),
+            id,
+        );
+    }
+    Ok(())
+}
+
+/// A direct sale beyond the channel's fence and the pool, or into its buffer (fence and pool at
+/// every location), is judged again at commit (a later statement may still bring units): it is
+/// registered in channel_check, whose deferred trigger refuses it then with IT003.
+fn judge_direct_sale(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    place: &Place,
+    channel: &str,
+) -> Outcome<()> {
+    let mut breach = place.pool() < 0;
+    if !breach {
+        let row = spi::run(client, &SELLABLE_AND_BUFFER, &[sku.into(), channel.into()])?.first();
+        let buffer: i64 = spi::value(&row, 1)?;
+        let sellable: i64 = spi::value(&row, 2)?;
+        breach = buffer > 0 && sellable < buffer;
+    }
+    if breach {
+        spi::run(
+            client,
+            &REGISTER_BREACH,
+            &[sku.into(), place.location.as_str().into(), channel.into()],
+        )?;
+    }
+    Ok(())
+}
+
+static ALL_PLACES: Sql = Sql {
+    text: "SELECT location, inbound, receiving, quality_control, available, committed, picked,
+                  shipped, quarantine, damaged, missing, written_off, fence_channels, fence_qty, fence_held
+             FROM inventory_truth.stock WHERE sku = $1",
+    args: &[oid::TEXT],
+};
+static WRITE_FENCES: Sql = Sql {
+    text: "UPDATE inventory_truth.stock SET fence_channels = $3, fence_qty = $4, fence_held = $5
+            WHERE sku = $1 AND location = $2",
+    args: &[
+        oid::TEXT,
+        oid::TEXT,
+        oid::TEXT_ARRAY,
+        oid::INT8_ARRAY,
+        oid::INT8_ARRAY,
+    ],
+};
+
+/// Recomputes a SKU's fences at every location from its rules (a rule change, `rebalance()`):
+/// the available units go to the fences in priority order, each up to its target (less what
+/// its channel holds from it), the rest to the pool; holds keep their units. Returns the number
+/// of locations whose fences changed; the SKU's version advances if any did.
+pub fn rebalance_sku(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i32> {
+    if !lock_sku(client, sku, false, false, "")? {
+        return Err(unknown_sku(sku));
+    }
+    let mut places = Vec::new();
+    let rows = spi::run(client, &ALL_PLACES, &[sku.into()])?;
+    for row in rows {
+        places.push(stored_place(&row, 1)?);
+    }
+    places.sort_by(|a, b| a.location.as_bytes().cmp(b.location.as_bytes()));
+    let rules = load_rules(client, sku)?;
+    let priorities = load_channel_priorities(client)?;
+    let mut changed = 0;
+    for stored in &places {
+        let mut fences = fences_of(stored, Some(&rules), Some(&priorities));
+        if fences.is_empty() {
+            continue;
+        }
+        let available = stored.buckets[Stage::available as usize];
+        let place_rules: Vec<Option<Rule>> = fences.iter().map(|f| f.rule.clone()).collect();
+        let held: Vec<i64> = fences.iter().map(|f| f.held).collect();
+        let after = crate::fence::allocate(
+            available,
+            &crate::fence::targets(available, &place_rules, &held),
+        );
+        for (fence, qty) in fences.iter_mut().zip(after) {
+            fence.qty = qty;
+        }
+        if fences.iter().any(|f| f.qty != stored.fenced(&f.channel)) {
+            changed += 1;
+            let (channels, quantities, held) = fence_arrays(&fences, stored);
+            spi::run(
+                client,
+                &WRITE_FENCES,
+                &[
+                    sku.into(),
+                    stored.location.as_str().into(),
+                    channels.into(),
+                    quantities.into(),
+                    held.into(),
+                ],
+            )?;
+        }
+    }
+    if changed > 0 {
+        lock_sku(client, sku, true, false, "rebalance")?;
+    }
+    Ok(changed)
+}
+
+/// `_rebalance_sku(sku) RETURNS int`: see [`rebalance_sku`]. The caller has refused a rule
+/// change that would hide a breach of this transaction (`_refuse_after_breach`). Internal.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _rebalance_sku(sku: &str) -> i32 {
+    match spi::connect(|client| rebalance_sku(client, sku)) {
+        Ok(changed) => changed,
+        Err(failure) => error!("{}", failure.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(from: Option<Stage>, to: Option<Stage>, channel: Option<&str>) -> Row {
+        Row {
+            id: 1,
+            from,
+            to,
+            qty: 1,
+            channel: channel.map(str::to_owned),
+            reference: None,
+            expiry: false,
+            eta: None,
+        }
+    }
+
+    #[test]
+    fn a_sale_needs_no_rules_but_inflows_losses_and_releases_do() {
+        use Stage::*;
+        assert!(!needs_rules(&[r(
+            Some(available),
+            Some(committed),
+            Some("web")
+        )]));
+        assert!(!needs_rules(&[r(
+            Some(available),
+            Some(picked),
+            Some("web")
+        )]));
+        assert!(needs_rules(&[r(Some(available), Some(picked), None)]));
+        assert!(needs_rules(&[r(
+            Some(committed),
+            Some(available),
+            Some("web")
+        )]));
+        assert!(needs_rules(&[r(Some(receiving), Some(available), None)]));
+        assert!(needs_rules(&[r(Some(available), Some(damaged), None)]));
+        assert!(!needs_rules(&[r(
+            Some(receiving),
+            Some(quality_control),
+            None
+        )]));
+    }
+
+    #[test]
+    fn only_arrivals_from_outside_introduce_a_sku() {
+        use Stage::*;
+        assert!(introduces(&r(None, Some(inbound), None)));
+        assert!(introduces(&r(None, Some(receiving), None)));
+        assert!(introduces(&r(None, Some(available), None)));
+        assert!(!introduces(&r(None, Some(quarantine), None)));
+        assert!(!introduces(&r(Some(inbound), Some(receiving), None)));
+    }
+
+    #[test]
+    fn a_stored_place_sells_its_fence_and_the_pool() {
+        let mut p = StoredPlace::empty("DC1");
+        p.buckets[Stage::available as usize] = 10;
+        p.fence_channels = vec!["amazon".into(), "wholesale".into()];
+        p.fence_qty = vec![4, 3];
+        p.fence_held = vec![0, 0];
+        assert_eq!(p.sellable("amazon"), 7);
+        assert_eq!(p.sellable("web"), 3);
+        assert_eq!(p.fenced("wholesale"), 3);
+    }
+}

@@ -76,6 +76,8 @@ COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
     'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._at_commit(boolean, text[], boolean) IS
     'Called just before a transaction commits, as the extension''s owner: records its commit time in movement_commit if it wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._relay_baseline() IS
+    'Called by the relay as it starts: when a crash emptied atp_published (its row of SKU '''' is gone), records every SKU''s state as published without notifying (every listener reconnects and resyncs after a crash) and returns how many SKUs; -1 when the table was intact. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_stale() IS
     'The SKUs whose version moved past what was last published: what the relay publishes when it starts, when it fell behind the shared log of changes, and while a prepared transaction may commit. Internal: not for direct use.';
 
@@ -118,8 +120,6 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint
 -- notify.sql and notify.rs (Rust)
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS
     'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_rows(text[]) IS
-    'Each channel''s ATP of the given SKUs now, as atp_snapshot() computes it, with the SKU''s version, last change time and cause, read in one snapshot. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(text[]) IS
     'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 

@@ -29,6 +29,7 @@ DROP FUNCTION inventory_truth._add_to_bucket(text, text, inventory_truth.stage, 
 DROP FUNCTION inventory_truth._apply_channel_rows(text, text, inventory_truth.movement[], bigint, bigint[]);
 DROP FUNCTION inventory_truth._atp_changed(text, text);
 DROP FUNCTION inventory_truth._atp_changed_everywhere(text);
+DROP FUNCTION inventory_truth._atp_rows(text[]);
 DROP FUNCTION inventory_truth._balance_never_negative();
 DROP FUNCTION inventory_truth._check_qty(bigint, text, text);
 DROP FUNCTION inventory_truth._check_sale(text, text, text, bigint);
@@ -175,6 +176,12 @@ ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
 -- unpublished by version.
 DROP TABLE atp_dirty;
 
+-- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
+-- '' says a crash has not emptied it (see _relay_baseline).
+ALTER TABLE atp_published SET UNLOGGED;
+INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
+ON CONFLICT DO NOTHING;
+
 -- 4. Functions, new or changed, as the new version has them.
 CREATE OR REPLACE FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean) RETURNS void
     LANGUAGE c STRICT SECURITY DEFINER
@@ -188,24 +195,6 @@ CREATE OR REPLACE FUNCTION inventory_truth._atp_changed(sku text, cause text) RE
 CREATE OR REPLACE FUNCTION inventory_truth._atp_changed_everywhere(cause text) RETURNS void
     LANGUAGE c STRICT
     AS '$libdir/inventory_truth', '_atp_changed_everywhere_wrapper';
-
-CREATE OR REPLACE FUNCTION inventory_truth._atp_rows(p_skus text[]) RETURNS TABLE(sku text, channel text, atp bigint, version bigint, changed_at timestamp with time zone, cause text)
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT s.code, c.code, _atp_of(a.qty, f.fenced, f.own, coalesce(sb.units, c.buffer)),
-           s.version, s.changed_at, s.change_cause
-      FROM sku s
-     CROSS JOIN channel c
-     CROSS JOIN LATERAL (SELECT sum(st.available)::bigint AS qty FROM stock st
-                          WHERE st.sku = s.code) a
-     CROSS JOIN LATERAL (SELECT sum(fe.qty)::bigint AS fenced,
-                                sum(fe.qty) FILTER (WHERE fe.channel = c.code)::bigint AS own
-                           FROM stock st
-                          CROSS JOIN LATERAL unnest(st.fence_channels, st.fence_qty) AS fe(channel, qty)
-                          WHERE st.sku = s.code) f
-      LEFT JOIN sku_buffer sb ON sb.channel = c.code AND sb.sku = s.code
-     WHERE s.code = ANY (p_skus)
-$$;
 
 CREATE OR REPLACE FUNCTION inventory_truth._channel_check_at_commit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -399,63 +388,18 @@ CREATE OR REPLACE FUNCTION inventory_truth._movement_statement() RETURNS trigger
     AS '$libdir/inventory_truth', 'inventory_truth_movement_statement';
 
 CREATE OR REPLACE FUNCTION inventory_truth._publish(p_skus text[]) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE c STRICT
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
-    AS $$
-DECLARE
-    listen_channel text := current_setting('inventory_truth.notify_channel', true);
-    sent int;
-BEGIN
-    -- NOTIFY takes channel names of 1 to 63 bytes; a bad setting must not fail every commit
-    -- (direct mode) or stop the relay.
-    IF listen_channel IS NULL OR listen_channel = '' OR octet_length(listen_channel) > 63 THEN
-        RAISE WARNING 'inventory_truth.notify_channel % is not a channel name (1 to 63 bytes); using inventory_truth',
-            coalesce(to_json(listen_channel)::text, 'NULL');
-        listen_channel := 'inventory_truth';
-    END IF;
-    WITH now_atp AS (
-        SELECT * FROM _atp_rows(p_skus)
-    ), published AS (
-        SELECT p.sku, p.version, p.atp FROM atp_published p WHERE p.sku = ANY (p_skus)
-    ), fresh AS (
-        -- Only SKUs whose version moved past the last publication: another publisher (a direct
-        -- session, a second call) may have published a newer state already.
-        SELECT n.*, coalesce(p.version, 0) AS published_version
-          FROM now_atp n LEFT JOIN published p ON p.sku = n.sku
-         WHERE n.version > coalesce(p.version, 0)
-    ), before AS (
-        SELECT p.sku, e.key AS channel, e.value::bigint AS atp
-          FROM published p CROSS JOIN LATERAL jsonb_each_text(p.atp) e
-    ), changed AS (
-        SELECT f.*, coalesce(b.atp, 0) AS previous_atp
-          FROM fresh f LEFT JOIN before b ON b.sku = f.sku AND b.channel = f.channel
-         WHERE f.atp <> coalesce(b.atp, 0)
-            -- Several commits since the last publication: a storefront may have read a
-            -- snapshot between them, holding a value neither published nor final. Every
-            -- channel gets the final value, even one that is back where it was.
-            OR f.version - f.published_version > 1
-    ), remembered AS (
-        INSERT INTO atp_published AS p (sku, version, atp, published_at)
-        SELECT f.sku, max(f.version), jsonb_object_agg(f.channel, f.atp), clock_timestamp()
-          FROM fresh f GROUP BY f.sku
-        ON CONFLICT (sku) DO UPDATE
-            SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at
-            WHERE excluded.version > p.version
-    )
-    SELECT count(*) INTO sent
-      FROM (SELECT pg_notify(listen_channel,
-                             jsonb_build_object('sku', c.sku, 'channel', c.channel, 'atp', c.atp,
-                                               'previous_atp', c.previous_atp, 'version', c.version,
-                                               'cause', c.cause, 'changed_at', c.changed_at)::text)
-              FROM changed c
-             ORDER BY c.sku, c.channel) notified;
-    RETURN sent;
-END
-$$;
+    AS '$libdir/inventory_truth', '_publish_wrapper';
 
 CREATE OR REPLACE FUNCTION inventory_truth._rebalance_sku(sku text) RETURNS integer
     LANGUAGE c STRICT
     AS '$libdir/inventory_truth', '_rebalance_sku_wrapper';
+
+CREATE OR REPLACE FUNCTION inventory_truth._relay_baseline() RETURNS integer
+    LANGUAGE c STRICT
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS '$libdir/inventory_truth', '_relay_baseline_wrapper';
 
 CREATE OR REPLACE FUNCTION inventory_truth._relay_stale() RETURNS SETOF text
     LANGUAGE sql STABLE
@@ -1385,7 +1329,6 @@ COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish te
 COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) IS 'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) IS 'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_rows(p_skus text[]) IS 'Each channel''s ATP of the given SKUs now, as atp_snapshot() computes it, with the SKU''s version, last change time and cause, read in one snapshot. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._buffer(p_channel text, p_sku text) IS 'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._channel_check_at_commit() IS 'Deferred constraint trigger on channel_check: at commit, refuses with IT003 a direct ledger sale that still takes other channels'' fenced units or leaves its channel with less than its safety buffer. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_code(kind text, code text) IS 'Returns the code of the given kind (SKU, location, channel, reference) if valid: NULL is 22004; empty, over 100 characters, control characters or surrounding spaces are 22023. Internal: not for direct use.';
@@ -1427,6 +1370,7 @@ COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the gi
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._rebalance_sku(sku text) IS 'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, less what each channel holds from its fence, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(p_sku text, p_channel text, what text) IS 'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._relay_baseline() IS 'Called by the relay as it starts: when a crash emptied atp_published (its row of SKU '''' is gone), records every SKU''s state as published without notifying (every listener reconnects and resyncs after a crash) and returns how many SKUs; -1 when the table was intact. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_stale() IS 'The SKUs whose version moved past what was last published: what the relay publishes when it starts, when it fell behind the shared log of changes, and while a prepared transaction may commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(value anyelement, what text) IS 'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._same_order_lines(p_channel text, p_ref text, p_lines jsonb) IS 'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';
@@ -1476,7 +1420,7 @@ COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_
 COMMENT ON SEQUENCE inventory_truth.hold_id_seq IS 'Ids of hold.';
 COMMENT ON SEQUENCE inventory_truth.movement_id_seq IS 'Ids of movement (ledger order).';
 COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
-COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification.';
+COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';
 COMMENT ON TABLE inventory_truth.channel IS 'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
 COMMENT ON TABLE inventory_truth.channel_check IS 'Direct ledger sales that breached a fence or a buffer when written, judged again at commit (IT003); empty outside a transaction.';
 COMMENT ON TABLE inventory_truth.count_task IS 'Blind count tasks, one open task per SKU-location at most: opened by a short pick (priority 0) or plan_cycle_counts (priority 100), closed by submit_count. The count sheet for floor staff is the count_sheet view, without quantities.';
@@ -1526,6 +1470,8 @@ REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC, invent
 REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._stock_never_negative() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

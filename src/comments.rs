@@ -13,6 +13,8 @@ extension_sql_file!(
         "notify",
         // Rust functions no SQL file requires (paths as the graph matches them).
         notify::_at_commit,
+        notify::_relay_baseline,
+        notify::_publish,
         notify::_atp_changed_everywhere,
         engine::_rebalance_sku,
         hold::_check_ttl,

@@ -72,12 +72,8 @@ static RECORD_COMMIT: Sql = Sql {
            VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp())",
     args: &[],
 };
-static PUBLISH: Sql = Sql {
-    text: "SELECT inventory_truth._publish($1)",
-    args: &[oid::TEXT_ARRAY],
-};
-static PUBLISH_ALL: Sql = Sql {
-    text: "SELECT inventory_truth._publish(ARRAY(SELECT code FROM inventory_truth.sku))",
+static EVERY_SKU: Sql = Sql {
+    text: "SELECT code FROM inventory_truth.sku",
     args: &[],
 };
 
@@ -93,13 +89,381 @@ fn _at_commit(record_commit: bool, publish: Vec<String>, publish_all: bool) {
             spi::run(client, &RECORD_COMMIT, &[])?;
         }
         if publish_all {
-            spi::run(client, &PUBLISH_ALL, &[])?;
+            let mut every = Vec::new();
+            for row in spi::run(client, &EVERY_SKU, &[])? {
+                every.push(spi::value::<String>(&row, 1)?);
+            }
+            crate::notify::publish(client, &every)?;
         } else if !publish.is_empty() {
-            spi::run(client, &PUBLISH, &[publish.into()])?;
+            crate::notify::publish(client, &publish)?;
         }
         Ok(())
     });
     if let Err(failure) = outcome {
         error!("{}", failure.message);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publishing
+
+/// What was last published of a SKU, and what it is now.
+struct Sku {
+    version: i64,
+    changed_at: String,
+    cause: Option<String>,
+    published_version: i64,
+    published: std::collections::HashMap<String, i64>,
+    available: i64,
+    fenced: i64,
+    own: std::collections::HashMap<String, i64>,
+}
+
+static READ_SKUS: Sql = Sql {
+    text: "SELECT s.code, s.version, pg_catalog.to_json(s.changed_at)::text, s.change_cause,
+                  coalesce(p.version, 0), p.atp::text
+             FROM inventory_truth.sku s
+             LEFT JOIN inventory_truth.atp_published p ON p.sku = s.code
+            WHERE s.code = ANY ($1)",
+    args: &[oid::TEXT_ARRAY],
+};
+static READ_PLACES: Sql = Sql {
+    text: "SELECT sku, available, fence_channels, fence_qty FROM inventory_truth.stock
+            WHERE sku = ANY ($1)",
+    args: &[oid::TEXT_ARRAY],
+};
+static READ_CHANNELS: Sql = Sql {
+    text: "SELECT code, buffer FROM inventory_truth.channel",
+    args: &[],
+};
+static READ_SKU_BUFFERS: Sql = Sql {
+    text: "SELECT channel, sku, units FROM inventory_truth.sku_buffer WHERE sku = ANY ($1)",
+    args: &[oid::TEXT_ARRAY],
+};
+static REMEMBER: Sql = Sql {
+    text: "INSERT INTO inventory_truth.atp_published AS p (sku, version, atp, published_at)
+           SELECT u.sku, u.version, u.atp::jsonb, pg_catalog.clock_timestamp()
+             FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(sku, version, atp)
+           ON CONFLICT (sku) DO UPDATE
+              SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at
+            WHERE excluded.version > p.version",
+    args: &[oid::TEXT_ARRAY, oid::INT8_ARRAY, oid::TEXT_ARRAY],
+};
+
+unsafe extern "C-unwind" {
+    fn Async_Notify(channel: *const std::ffi::c_char, payload: *const std::ffi::c_char);
+}
+
+/// A JSON string literal, escaped as PostgreSQL's JSON output escapes it.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The channel notifications go out on: the setting, or `inventory_truth` with a WARNING when it
+/// is not a name NOTIFY takes (1 to 63 bytes): a bad setting must not fail every commit (direct
+/// mode) or stop the relay.
+fn listen_channel() -> std::ffi::CString {
+    let setting = crate::guc::NOTIFY_CHANNEL.get();
+    match setting {
+        Some(name) if !name.as_bytes().is_empty() && name.as_bytes().len() <= 63 => name,
+        other => {
+            let shown = other
+                .map(|n| json_string(&n.to_string_lossy()))
+                .unwrap_or_else(|| "NULL".into());
+            warning!(
+                "inventory_truth.notify_channel {shown} is not a channel name (1 to 63 bytes); using inventory_truth"
+            );
+            c"inventory_truth".to_owned()
+        }
+    }
+}
+
+/// Publishes the SKUs' ATP changes since their last publication: one notification per (SKU,
+/// channel) whose ATP differs from what was last published, or, when several commits were
+/// coalesced (the version moved by more than one), per channel: a storefront may have read a
+/// snapshot between them, holding a value neither published nor final. Then remembers what it
+/// published, never going back to an older version (another publisher may have published a
+/// newer state already). A SKU never published counts as 0 for every channel. Returns the
+/// notifications sent.
+pub fn publish(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    skus: &[String],
+) -> crate::error::Outcome<i32> {
+    publish_or_record(client, skus, true)
+}
+
+/// Records the SKUs' state as published without notifying anyone.
+fn publish_silently(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    skus: &[String],
+) -> crate::error::Outcome<i32> {
+    publish_or_record(client, skus, false)
+}
+
+fn publish_or_record(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    skus: &[String],
+    notify: bool,
+) -> crate::error::Outcome<i32> {
+    use std::collections::HashMap;
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let mut by_sku: std::collections::BTreeMap<String, Sku> = std::collections::BTreeMap::new();
+    for row in spi::run(client, &READ_SKUS, &[skus.to_vec().into()])? {
+        let version: i64 = spi::value(&row, 2)?;
+        let published_version: i64 = spi::value(&row, 5)?;
+        if version <= published_version {
+            continue;
+        }
+        let published: HashMap<String, i64> = match spi::get::<String>(&row, 6)? {
+            Some(json) => parse_atp_map(&json),
+            None => HashMap::new(),
+        };
+        by_sku.insert(
+            spi::value(&row, 1)?,
+            Sku {
+                version,
+                changed_at: spi::get(&row, 3)?.unwrap_or_else(|| "null".into()),
+                cause: spi::get(&row, 4)?,
+                published_version,
+                published,
+                available: 0,
+                fenced: 0,
+                own: HashMap::new(),
+            },
+        );
+    }
+    if by_sku.is_empty() {
+        return Ok(0);
+    }
+    let fresh: Vec<String> = by_sku.keys().cloned().collect();
+    for row in spi::run(client, &READ_PLACES, &[fresh.clone().into()])? {
+        let sku: String = spi::value(&row, 1)?;
+        let Some(s) = by_sku.get_mut(&sku) else {
+            continue;
+        };
+        s.available += spi::value::<i64>(&row, 2)?;
+        let channels: Vec<String> = spi::value(&row, 3)?;
+        let quantities: Vec<i64> = spi::value(&row, 4)?;
+        for (channel, qty) in channels.into_iter().zip(quantities) {
+            s.fenced += qty;
+            *s.own.entry(channel).or_insert(0) += qty;
+        }
+    }
+    let mut channels: Vec<(String, i64)> = Vec::new();
+    for row in spi::run(client, &READ_CHANNELS, &[])? {
+        channels.push((spi::value(&row, 1)?, spi::value(&row, 2)?));
+    }
+    channels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut buffers: HashMap<(String, String), i64> = HashMap::new();
+    for row in spi::run(client, &READ_SKU_BUFFERS, &[fresh.clone().into()])? {
+        buffers.insert(
+            (spi::value(&row, 2)?, spi::value(&row, 1)?),
+            spi::value(&row, 3)?,
+        );
+    }
+
+    let listen = if notify {
+        listen_channel()
+    } else {
+        c"inventory_truth".to_owned()
+    };
+    let mut sent = 0;
+    let (mut versions, mut maps) = (
+        Vec::with_capacity(fresh.len()),
+        Vec::with_capacity(fresh.len()),
+    );
+    for (sku, s) in &by_sku {
+        let coalesced = s.version - s.published_version > 1;
+        let mut map = String::from("{");
+        for (i, (channel, default_buffer)) in channels.iter().enumerate() {
+            let buffer = buffers
+                .get(&(sku.clone(), channel.clone()))
+                .copied()
+                .unwrap_or(*default_buffer);
+            let own = s.own.get(channel).copied().unwrap_or(0);
+            let atp = (s.available - s.fenced + own - buffer).max(0);
+            let previous = s.published.get(channel).copied().unwrap_or(0);
+            if i > 0 {
+                map.push_str(", ");
+            }
+            map.push_str(&format!("{}: {atp}", json_string(channel)));
+            if notify && (atp != previous || coalesced) {
+                // The keys in the order PostgreSQL's jsonb prints them (shortest first).
+                let payload = format!(
+                    "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, \"previous_atp\": {previous}}}",
+                    json_string(sku),
+                    s.cause.as_deref().map_or_else(|| "null".into(), json_string),
+                    json_string(channel),
+                    s.version,
+                    s.changed_at,
+                );
+                let payload = std::ffi::CString::new(payload).unwrap_or_default();
+                // NOTIFY's own entry point (commands/async.h), which pgrx does not bind; guarded,
+                // so that an error in it unwinds this frame instead of jumping over it.
+                unsafe {
+                    pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                        Async_Notify(listen.as_ptr(), payload.as_ptr())
+                    })
+                };
+                sent += 1;
+            }
+        }
+        map.push('}');
+        versions.push(s.version);
+        maps.push(map);
+    }
+    spi::run(
+        client,
+        &REMEMBER,
+        &[fresh.into(), versions.into(), maps.into()],
+    )?;
+    Ok(sent)
+}
+
+/// The channels of an `atp_published.atp` object, `{"web": 4, "amazon": 5}`, as jsonb prints it.
+fn parse_atp_map(json: &str) -> std::collections::HashMap<String, i64> {
+    let mut map = std::collections::HashMap::new();
+    let inner = json.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut rest = inner;
+    while let Some(start) = rest.find('"') {
+        // A key: up to the next unescaped quote.
+        let after = &rest[start + 1..];
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in after.char_indices() {
+            match ch {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else { break };
+        let key = unescape_json(&after[..end]);
+        let value_part = &after[end + 1..];
+        let value_part = value_part.trim_start().trim_start_matches(':').trim_start();
+        let digits: String = value_part
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect();
+        if let Ok(value) = digits.parse() {
+            map.insert(key, value);
+        }
+        rest = &value_part[digits.len()..];
+    }
+    map
+}
+
+fn unescape_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        if ch != '\\' {
+            out.push(ch);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    out.push(c);
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// `_publish(skus) RETURNS int`: see [`publish`]. The relay calls it. Internal.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn _publish(p_skus: Vec<String>) -> i32 {
+    match spi::connect(|client| publish(client, &p_skus)) {
+        Ok(sent) => sent,
+        Err(failure) => crate::error::report(failure),
+    }
+}
+
+#[cfg(test)]
+mod json {
+    use super::*;
+
+    #[test]
+    fn published_maps_read_back_as_jsonb_prints_them() {
+        let map = parse_atp_map(r#"{"web": 4, "amazon": 5, "a \"b\"": -1}"#);
+        assert_eq!(map.get("web"), Some(&4));
+        assert_eq!(map.get("amazon"), Some(&5));
+        assert_eq!(map.get("a \"b\""), Some(&-1));
+        assert!(parse_atp_map("{}").is_empty());
+    }
+
+    #[test]
+    fn strings_are_escaped_as_postgresql_escapes_them() {
+        assert_eq!(json_string("TEE"), r#""TEE""#);
+        assert_eq!(json_string("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
+    }
+}
+
+static SENTINEL: Sql = Sql {
+    text: "SELECT true FROM inventory_truth.atp_published WHERE sku = ''",
+    args: &[],
+};
+static RECORD_SENTINEL: Sql = Sql {
+    text: "INSERT INTO inventory_truth.atp_published (sku, version, atp, published_at)
+           VALUES ('', 0, '{}', pg_catalog.clock_timestamp()) ON CONFLICT DO NOTHING",
+    args: &[],
+};
+
+/// `_relay_baseline() RETURNS int`: called by the relay as it starts. When a crash emptied
+/// atp_published (its row of SKU '' is gone), records every SKU's state as published without
+/// notifying (every listener lost its connection in the crash and resyncs when it comes back),
+/// and returns how many SKUs; -1 when the table was intact. Internal.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn _relay_baseline() -> i32 {
+    let outcome = spi::connect(|client| {
+        if !spi::run(client, &SENTINEL, &[])?.is_empty() {
+            return Ok(-1);
+        }
+        let mut every = Vec::new();
+        for row in spi::run(client, &EVERY_SKU, &[])? {
+            every.push(spi::value::<String>(&row, 1)?);
+        }
+        for chunk in every.chunks(10_000) {
+            publish_silently(client, chunk)?;
+        }
+        spi::run(client, &RECORD_SENTINEL, &[])?;
+        Ok(every.len() as i32)
+    });
+    match outcome {
+        Ok(n) => n,
+        Err(failure) => crate::error::report(failure),
     }
 }

@@ -522,6 +522,15 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             error!("inventory_truth relay: cannot pin search_path: {e}");
         }
     });
+    let baseline = BackgroundWorker::transaction(|| {
+        Spi::get_one::<i32>("SELECT inventory_truth._relay_baseline()")
+            .ok()
+            .flatten()
+            .unwrap_or(-1)
+    });
+    if baseline >= 0 {
+        log!("inventory_truth relay: what was published was lost in a crash; {baseline} SKUs recorded as published (listeners resync when they reconnect)");
+    }
     log!("inventory_truth relay serving database {database}");
     // From the end of the log on; what was changed before is found by version first.
     let mut read = log_end();

@@ -112,3 +112,9 @@ ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
 -- Changed SKUs reach the relay through shared memory now; the relay finds what a crash left
 -- unpublished by version.
 DROP TABLE atp_dirty;
+
+-- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
+-- '' says a crash has not emptied it (see _relay_baseline).
+ALTER TABLE atp_published SET UNLOGGED;
+INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
+ON CONFLICT DO NOTHING;

@@ -55,18 +55,6 @@ CREATE VIEW fence AS
 COMMENT ON VIEW fence IS
     'Available units fenced for one channel at a location (read from stock); the rest of the location''s available stock is the shared pool.';
 
--- Direct ledger writes that sold across a fence or into a buffer at statement time, to be
--- judged at commit (a later statement may still bring units). Empty outside a transaction.
-CREATE TABLE channel_check (
-    txid xid8 NOT NULL,
-    sku text NOT NULL,
-    location text NOT NULL,
-    channel text NOT NULL,
-    PRIMARY KEY (txid, sku, location, channel)
-);
-COMMENT ON TABLE channel_check IS
-    'Direct ledger sales that breached a fence or a buffer when written, judged again at commit (IT003); empty outside a transaction.';
-
 SELECT pg_catalog.pg_extension_config_dump('channel', '');
 SELECT pg_catalog.pg_extension_config_dump('sku_buffer', '');
 SELECT pg_catalog.pg_extension_config_dump('ringfence', '');
@@ -111,52 +99,6 @@ AS $$
      ORDER BY c.priority, c.code COLLATE "C"
 $$;
 
--- At commit: a sale registered in channel_check must no longer take fenced units of another
--- channel or leave its own channel below its buffer. SECURITY DEFINER: a deferred trigger runs
--- as whoever commits.
-CREATE FUNCTION _channel_check_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-DECLARE
-    available bigint;
-    fenced bigint;
-    others bigint;
-    sellable bigint;
-    buffer bigint;
-BEGIN
-    DELETE FROM channel_check c
-     WHERE c.txid = NEW.txid AND c.sku = NEW.sku AND c.location = NEW.location AND c.channel = NEW.channel;
-    SELECT coalesce(max(s.available), 0), coalesce(sum(f.qty), 0),
-           coalesce(sum(f.qty) FILTER (WHERE f.channel <> NEW.channel), 0)
-      INTO available, fenced, others
-      FROM stock s
-      LEFT JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS f(channel, qty) ON true
-     WHERE s.sku = NEW.sku AND s.location = NEW.location;
-    IF available < fenced THEN
-        RAISE EXCEPTION 'ringfence breached: this transaction sells % of other channels'' fenced units of % to channel %',
-                _units(fenced - available), _describe(NEW.sku, NEW.location), _q(NEW.channel)
-            USING ERRCODE = 'IT003',
-                  DETAIL = format('%s available there; fenced: %s for other channels, %s for %s.',
-                                  _units(available), _units(others), _units(fenced - others), _q(NEW.channel)),
-                  HINT = 'A channel sells from its own fence and the shared pool only.';
-    END IF;
-    sellable := _sellable(NEW.sku, NEW.channel, NULL);
-    buffer := _buffer(NEW.channel, NEW.sku);
-    IF sellable < buffer THEN
-        RAISE EXCEPTION 'safety buffer breached: this transaction leaves channel % with % of SKU %, below its buffer of %',
-                _q(NEW.channel), _units(sellable), _q(NEW.sku), _units(buffer)
-            USING ERRCODE = 'IT003',
-                  HINT = 'A channel may sell only down to its buffer; see inventory_truth.atp().';
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE CONSTRAINT TRIGGER channel_check_at_commit AFTER INSERT ON channel_check
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION _channel_check_at_commit();
-
 -- Changing fences or buffers in a transaction whose direct sales breached them (judged at
 -- commit, against the fences and buffers then) would hide the breach: refused, for the SKU
 -- (NULL: any) and channel (NULL: any) the change touches.
@@ -164,10 +106,7 @@ CREATE FUNCTION _refuse_after_breach(p_sku text, p_channel text, what text) RETU
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF EXISTS (SELECT FROM channel_check c
-                WHERE c.txid = pg_current_xact_id()
-                  AND (p_sku IS NULL OR c.sku = p_sku)
-                  AND (p_channel IS NULL OR c.channel = p_channel)) THEN
+    IF _breached(p_sku, p_channel) THEN
         RAISE EXCEPTION 'cannot % in a transaction whose direct sales breached a fence or a buffer%', what,
                 CASE WHEN p_sku IS NULL THEN '' ELSE ' of SKU ' || _q(p_sku) END
             USING ERRCODE = 'IT003',

@@ -45,8 +45,6 @@ COMMENT ON FUNCTION inventory_truth._buffer(text, text) IS
     'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._sellable(text, text, text) IS
     'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._channel_check_at_commit() IS
-    'Deferred constraint trigger on channel_check: at commit, refuses with IT003 a direct ledger sale that still takes other channels'' fenced units or leaves its channel with less than its safety buffer. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(text, text, text) IS
     'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_of(bigint, bigint, bigint, bigint) IS
@@ -59,9 +57,7 @@ COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS
 COMMENT ON FUNCTION inventory_truth._movement_row() IS
     'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_statement() IS
-    'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and registers direct sales that breach a fence or buffer for their check at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._stock_never_negative() IS
-    'Deferred constraint trigger on stock, fired for places driven below zero in some stage: at commit, refuses with IT001 a transaction that leaves a bucket negative. Internal: not for direct use.';
+    'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and notes direct sales that breach a fence or buffer for their judgement at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._lock_sku(text) IS
     'Takes a SKU''s row for the transaction, first of anything of the SKU, as the engine does (42704 for an unknown SKU). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._fence_channels(text, text) IS
@@ -74,8 +70,10 @@ COMMENT ON FUNCTION inventory_truth._atp_changed(text, text) IS
     'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
     'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._at_commit(boolean, text[], boolean) IS
-    'Called just before a transaction commits, as the extension''s owner: records its commit time in movement_commit if it wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[]) IS
+    'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._breached(text, text) IS
+    'Whether a direct ledger sale of this transaction breached a fence or a buffer of the SKU (NULL: any) for the channel (NULL: any) and awaits its judgement at commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_baseline() IS
     'Called by the relay as it starts: when a crash emptied atp_published (its row of SKU '''' is gone), records every SKU''s state as published without notifying (every listener reconnects and resyncs after a crash) and returns how many SKUs; -1 when the table was intact. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_stale() IS
@@ -202,10 +200,6 @@ COMMENT ON COLUMN inventory_truth.fence.location IS 'The location code.';
 COMMENT ON COLUMN inventory_truth.fence.channel IS 'The fenced channel.';
 COMMENT ON COLUMN inventory_truth.fence.qty IS 'Units of the location''s available stock that only this channel may sell.';
 
-COMMENT ON COLUMN inventory_truth.channel_check.txid IS 'The transaction whose direct sale is checked at its commit.';
-COMMENT ON COLUMN inventory_truth.channel_check.sku IS 'The SKU code.';
-COMMENT ON COLUMN inventory_truth.channel_check.location IS 'The location code.';
-COMMENT ON COLUMN inventory_truth.channel_check.channel IS 'The channel that sold.';
 
 COMMENT ON COLUMN inventory_truth.hold.id IS 'The hold id, as reserve returns it.';
 COMMENT ON COLUMN inventory_truth.hold.channel IS 'The channel holding the units.';

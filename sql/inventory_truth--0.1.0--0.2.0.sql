@@ -31,6 +31,7 @@ DROP FUNCTION inventory_truth._atp_changed(text, text);
 DROP FUNCTION inventory_truth._atp_changed_everywhere(text);
 DROP FUNCTION inventory_truth._atp_rows(text[]);
 DROP FUNCTION inventory_truth._balance_never_negative();
+DROP FUNCTION inventory_truth._channel_check_at_commit();
 DROP FUNCTION inventory_truth._check_qty(bigint, text, text);
 DROP FUNCTION inventory_truth._check_sale(text, text, text, bigint);
 DROP FUNCTION inventory_truth._fence_channels(text, text);
@@ -176,6 +177,10 @@ ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
 -- unpublished by version.
 DROP TABLE atp_dirty;
 
+-- Direct sales that breached a fence or a buffer wait for their judgement at commit in the
+-- transaction's memory (src/xact.rs), not in a table.
+DROP TABLE channel_check;
+
 -- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
 -- '' says a crash has not emptied it (see _relay_baseline).
 ALTER TABLE atp_published SET UNLOGGED;
@@ -183,10 +188,10 @@ INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}',
 ON CONFLICT DO NOTHING;
 
 -- 4. Functions, new or changed, as the new version has them.
-CREATE OR REPLACE FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean) RETURNS void
-    LANGUAGE c STRICT SECURITY DEFINER
+CREATE OR REPLACE FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) RETURNS void
+    LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
-    AS '$libdir/inventory_truth', '_at_commit_wrapper';
+    AS '$libdir/inventory_truth', 'inventory_truth_at_commit';
 
 CREATE OR REPLACE FUNCTION inventory_truth._atp_changed(sku text, cause text) RETURNS void
     LANGUAGE c STRICT
@@ -196,44 +201,9 @@ CREATE OR REPLACE FUNCTION inventory_truth._atp_changed_everywhere(cause text) R
     LANGUAGE c STRICT
     AS '$libdir/inventory_truth', '_atp_changed_everywhere_wrapper';
 
-CREATE OR REPLACE FUNCTION inventory_truth._channel_check_at_commit() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
-    AS $$
-DECLARE
-    available bigint;
-    fenced bigint;
-    others bigint;
-    sellable bigint;
-    buffer bigint;
-BEGIN
-    DELETE FROM channel_check c
-     WHERE c.txid = NEW.txid AND c.sku = NEW.sku AND c.location = NEW.location AND c.channel = NEW.channel;
-    SELECT coalesce(max(s.available), 0), coalesce(sum(f.qty), 0),
-           coalesce(sum(f.qty) FILTER (WHERE f.channel <> NEW.channel), 0)
-      INTO available, fenced, others
-      FROM stock s
-      LEFT JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS f(channel, qty) ON true
-     WHERE s.sku = NEW.sku AND s.location = NEW.location;
-    IF available < fenced THEN
-        RAISE EXCEPTION 'ringfence breached: this transaction sells % of other channels'' fenced units of % to channel %',
-                _units(fenced - available), _describe(NEW.sku, NEW.location), _q(NEW.channel)
-            USING ERRCODE = 'IT003',
-                  DETAIL = format('%s available there; fenced: %s for other channels, %s for %s.',
-                                  _units(available), _units(others), _units(fenced - others), _q(NEW.channel)),
-                  HINT = 'A channel sells from its own fence and the shared pool only.';
-    END IF;
-    sellable := _sellable(NEW.sku, NEW.channel, NULL);
-    buffer := _buffer(NEW.channel, NEW.sku);
-    IF sellable < buffer THEN
-        RAISE EXCEPTION 'safety buffer breached: this transaction leaves channel % with % of SKU %, below its buffer of %',
-                _q(NEW.channel), _units(sellable), _q(NEW.sku), _units(buffer)
-            USING ERRCODE = 'IT003',
-                  HINT = 'A channel may sell only down to its buffer; see inventory_truth.atp().';
-    END IF;
-    RETURN NULL;
-END
-$$;
+CREATE OR REPLACE FUNCTION inventory_truth._breached(sku text, channel text) RETURNS boolean
+    LANGUAGE c
+    AS '$libdir/inventory_truth', '_breached_wrapper';
 
 CREATE OR REPLACE FUNCTION inventory_truth._check_code(kind text, code text) RETURNS text
     LANGUAGE c IMMUTABLE PARALLEL SAFE
@@ -396,6 +366,19 @@ CREATE OR REPLACE FUNCTION inventory_truth._rebalance_sku(sku text) RETURNS inte
     LANGUAGE c STRICT
     AS '$libdir/inventory_truth', '_rebalance_sku_wrapper';
 
+CREATE OR REPLACE FUNCTION inventory_truth._refuse_after_breach(p_sku text, p_channel text, what text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF _breached(p_sku, p_channel) THEN
+        RAISE EXCEPTION 'cannot % in a transaction whose direct sales breached a fence or a buffer%', what,
+                CASE WHEN p_sku IS NULL THEN '' ELSE ' of SKU ' || _q(p_sku) END
+            USING ERRCODE = 'IT003',
+                  HINT = 'Commit or roll back the sales first; changing the rules cannot make them right.';
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth._relay_baseline() RETURNS integer
     LANGUAGE c STRICT
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -437,27 +420,6 @@ CREATE OR REPLACE FUNCTION inventory_truth._sellable(p_sku text, p_channel text,
                                                   WHERE f.channel <> p_channel), 0)), 0)::bigint
       FROM stock s
      WHERE s.sku = p_sku AND (p_location IS NULL OR s.location = p_location)
-$$;
-
-CREATE OR REPLACE FUNCTION inventory_truth._stock_never_negative() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
-    AS $$
-DECLARE
-    bucket record;
-BEGIN
-    SELECT b.stage, b.qty INTO bucket FROM balance b
-     WHERE b.sku = NEW.sku AND b.location = NEW.location AND b.qty < 0
-     ORDER BY b.stage
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insufficient stock: this transaction moves % more out of stage % than % holds',
-                _units(-bucket.qty), bucket.stage, _describe(NEW.sku, NEW.location)
-            USING ERRCODE = 'IT001',
-                  DETAIL = format('The bucket would end the transaction at %s.', _units(bucket.qty));
-    END IF;
-    RETURN NULL;
-END
 $$;
 
 CREATE OR REPLACE FUNCTION inventory_truth._units(n bigint) RETURNS text
@@ -1154,8 +1116,6 @@ CREATE VIEW inventory_truth.fence AS
    FROM (inventory_truth.stock s
      CROSS JOIN LATERAL UNNEST(s.fence_channels, s.fence_qty) f(channel, qty));
 
-CREATE CONSTRAINT TRIGGER channel_check_at_commit AFTER INSERT ON inventory_truth.channel_check DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION inventory_truth._channel_check_at_commit();
-
 CREATE TRIGGER expected_receipt_no_truncate BEFORE TRUNCATE ON inventory_truth.expected_receipt FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
 CREATE TRIGGER hold_no_truncate BEFORE TRUNCATE ON inventory_truth.hold FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
@@ -1173,8 +1133,6 @@ CREATE TRIGGER movement_row BEFORE INSERT ON inventory_truth.movement FOR EACH R
 CREATE TRIGGER movement_commit_no_truncate BEFORE TRUNCATE ON inventory_truth.movement_commit FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
 CREATE TRIGGER sku_no_truncate BEFORE TRUNCATE ON inventory_truth.sku FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
-
-CREATE CONSTRAINT TRIGGER stock_never_negative AFTER INSERT OR UPDATE ON inventory_truth.stock DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (((new.inbound < 0) OR (new.receiving < 0) OR (new.quality_control < 0) OR (new.available < 0) OR (new.committed < 0) OR (new.picked < 0) OR (new.shipped < 0) OR (new.quarantine < 0) OR (new.damaged < 0) OR (new.missing < 0) OR (new.written_off < 0))) EXECUTE FUNCTION inventory_truth._stock_never_negative();
 
 CREATE TRIGGER stock_no_truncate BEFORE TRUNCATE ON inventory_truth.stock FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
@@ -1210,10 +1168,6 @@ COMMENT ON COLUMN inventory_truth.channel_atp.atp IS 'The channel''s available t
 COMMENT ON COLUMN inventory_truth.channel_atp.channel IS 'The channel code.';
 COMMENT ON COLUMN inventory_truth.channel_atp.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.channel_atp.version IS 'The SKU''s version this value was read at: apply only notifications with a higher version.';
-COMMENT ON COLUMN inventory_truth.channel_check.channel IS 'The channel that sold.';
-COMMENT ON COLUMN inventory_truth.channel_check.location IS 'The location code.';
-COMMENT ON COLUMN inventory_truth.channel_check.sku IS 'The SKU code.';
-COMMENT ON COLUMN inventory_truth.channel_check.txid IS 'The transaction whose direct sale is checked at its commit.';
 COMMENT ON COLUMN inventory_truth.count_sheet.created_at IS 'When the task was opened.';
 COMMENT ON COLUMN inventory_truth.count_sheet.location IS 'The location (bin) to count.';
 COMMENT ON COLUMN inventory_truth.count_sheet.priority IS '0 for a short pick, 100 for a cycle count; lower is more urgent.';
@@ -1325,12 +1279,12 @@ COMMENT ON COLUMN inventory_truth.stock.shipped IS 'Units that left the building
 COMMENT ON COLUMN inventory_truth.stock.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.stock.written_off IS 'Units removed for good.';
 COMMENT ON FUNCTION inventory_truth._actor() IS 'The acting role recorded in movement.actor and elsewhere: the SET ROLE role, else the session''s login role (SECURITY DEFINER functions do not change it). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean) IS 'Called just before a transaction commits, as the extension''s owner: records its commit time in movement_commit if it wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) IS 'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) IS 'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) IS 'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._breached(sku text, channel text) IS 'Whether a direct ledger sale of this transaction breached a fence or a buffer of the SKU (NULL: any) for the channel (NULL: any) and awaits its judgement at commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._buffer(p_channel text, p_sku text) IS 'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._channel_check_at_commit() IS 'Deferred constraint trigger on channel_check: at commit, refuses with IT003 a direct ledger sale that still takes other channels'' fenced units or leaves its channel with less than its safety buffer. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_code(kind text, code text) IS 'Returns the code of the given kind (SKU, location, channel, reference) if valid: NULL is 22004; empty, over 100 characters, control characters or surrounding spaces are 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_counted(units bigint, what text) IS 'Returns a counted or found quantity if valid: NULL is 22004, negative is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_eta(eta date) IS 'Returns an ETA if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
@@ -1364,7 +1318,7 @@ COMMENT ON FUNCTION inventory_truth._max_units() IS 'The most units a movement, 
 COMMENT ON FUNCTION inventory_truth._move(p_sku text, p_location text, p_from inventory_truth.stage, p_to inventory_truth.stage, p_qty bigint, p_ref text, p_reason text, p_occurred_at timestamp with time zone, p_channel text) IS 'Records one movement in the ledger (through its triggers, like a direct insert) and checks the source bucket at once (IT001), so a function fails at the call rather than at commit; returns the ledger row. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_append_only() IS 'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_row() IS 'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and registers direct sales that breach a fence or buffer for their check at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and notes direct sales that breach a fence or buffer for their judgement at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
@@ -1375,7 +1329,6 @@ COMMENT ON FUNCTION inventory_truth._relay_stale() IS 'The SKUs whose version mo
 COMMENT ON FUNCTION inventory_truth._require(value anyelement, what text) IS 'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._same_order_lines(p_channel text, p_ref text, p_lines jsonb) IS 'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._sellable(p_sku text, p_channel text, p_location text) IS 'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._stock_never_negative() IS 'Deferred constraint trigger on stock, fired for places driven below zero in some stage: at commit, refuses with IT001 a transaction that leaves a bucket negative. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._units(n bigint) IS 'A quantity as messages show it: "1 unit", "5 units". Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth.add_channel(code text, priority integer, buffer bigint, kind text) IS 'Adds a sales channel (or updates its priority, default safety buffer and kind); returns its code. Lower priority numbers are served first when fences fill. Kinds: web, marketplace, wholesale, pos, other.';
 COMMENT ON FUNCTION inventory_truth.add_location(code text, name text) IS 'Adds a location (warehouse, store) or renames it; returns its code. Safe to repeat.';
@@ -1422,7 +1375,6 @@ COMMENT ON SEQUENCE inventory_truth.movement_id_seq IS 'Ids of movement (ledger 
 COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
 COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';
 COMMENT ON TABLE inventory_truth.channel IS 'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
-COMMENT ON TABLE inventory_truth.channel_check IS 'Direct ledger sales that breached a fence or a buffer when written, judged again at commit (IT003); empty outside a transaction.';
 COMMENT ON TABLE inventory_truth.count_task IS 'Blind count tasks, one open task per SKU-location at most: opened by a short pick (priority 0) or plan_cycle_counts (priority 100), closed by submit_count. The count sheet for floor staff is the count_sheet view, without quantities.';
 COMMENT ON TABLE inventory_truth.expected_receipt IS 'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';
 COMMENT ON TABLE inventory_truth.hold IS 'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost.';
@@ -1442,12 +1394,14 @@ COMMENT ON VIEW inventory_truth.count_sheet IS 'Open blind count tasks for floor
 COMMENT ON VIEW inventory_truth.fence IS 'Available units fenced for one channel at a location (read from stock); the rest of the location''s available stock is the shared pool.';
 
 -- 7. Privileges: of what this script created, and what changed.
-REVOKE ALL ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
-REVOKE ALL ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._atp_changed(sku text, cause text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._atp_changed(sku text, cause text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._breached(sku text, channel text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._breached(sku text, channel text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._fence_channels(p_sku text, p_location text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
@@ -1474,8 +1428,6 @@ REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC, inventory_
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC;
-REVOKE ALL ON FUNCTION inventory_truth._stock_never_negative() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
-REVOKE ALL ON FUNCTION inventory_truth._stock_never_negative() FROM PUBLIC;
 REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

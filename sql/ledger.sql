@@ -11,8 +11,8 @@
 -- shares of the available units. The views `balance` (a row per stage with units) and `fence`
 -- (a row per fenced channel) show it as buckets. Balances are never negative once a transaction
 -- commits: the functions refuse at the call; a direct insert may drive a bucket below zero
--- within its transaction, and a deferred trigger refuses that at commit, so an ERP may insert
--- one transaction's movements in any order.
+-- within its transaction, and the commit refuses that (_at_commit, called just before the
+-- transaction commits), so an ERP may insert one transaction's movements in any order.
 --
 -- Lock order: every statement takes each SKU's row first (in code order, byte by byte), before
 -- anything else of that SKU; its version advances there when the statement touches available
@@ -205,8 +205,8 @@ AS 'MODULE_PATHNAME', 'inventory_truth_movement_row';
 
 -- The statement trigger applies a statement's new rows (restored history is left as it is):
 -- what they name is looked up, then the engine applies them, SKU by SKU in code order. A
--- source bucket may go below zero inside the transaction; stock_never_negative refuses that at
--- commit, and a direct sale that breached a fence or a buffer is judged at commit too
+-- source bucket may go below zero inside the transaction; the commit refuses that
+-- (_at_commit), and a direct sale that breached a fence or a buffer is judged at commit too
 -- (channel_check).
 CREATE FUNCTION _movement_statement() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
@@ -256,38 +256,6 @@ CREATE TRIGGER location_no_truncate BEFORE TRUNCATE ON location
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 CREATE TRIGGER movement_commit_no_truncate BEFORE TRUNCATE ON movement_commit
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
-
--- Fires at commit only for places a transaction drove below zero in some stage (the WHEN clause
--- keeps it off every other write), and looks at the place as it finally stands. SECURITY
--- DEFINER: a deferred trigger runs as whoever commits, who may not read stock.
-CREATE FUNCTION _stock_never_negative() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-DECLARE
-    bucket record;
-BEGIN
-    SELECT b.stage, b.qty INTO bucket FROM balance b
-     WHERE b.sku = NEW.sku AND b.location = NEW.location AND b.qty < 0
-     ORDER BY b.stage
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insufficient stock: this transaction moves % more out of stage % than % holds',
-                _units(-bucket.qty), bucket.stage, _describe(NEW.sku, NEW.location)
-            USING ERRCODE = 'IT001',
-                  DETAIL = format('The bucket would end the transaction at %s.', _units(bucket.qty));
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE CONSTRAINT TRIGGER stock_never_negative AFTER INSERT OR UPDATE ON stock
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW
-    WHEN (NEW.inbound < 0 OR NEW.receiving < 0 OR NEW.quality_control < 0 OR NEW.available < 0
-          OR NEW.committed < 0 OR NEW.picked < 0 OR NEW.shipped < 0 OR NEW.quarantine < 0
-          OR NEW.damaged < 0 OR NEW.missing < 0 OR NEW.written_off < 0)
-    EXECUTE FUNCTION _stock_never_negative();
 
 -- Records one movement and applies it, checking the source bucket at once, for the SQL
 -- functions that decide their movements themselves (counts); returns the ledger row.

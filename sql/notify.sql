@@ -30,6 +30,18 @@ COMMENT ON TABLE atp_published IS
     'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now());
 
+-- Called just before a transaction commits (src/xact.rs): judges what its direct inserts left
+-- to judge (a place below zero: IT001; a sale in breach of a fence or a buffer: IT003), records
+-- the transaction's commit time if it wrote the ledger, and in direct mode publishes what it
+-- changed. SECURITY DEFINER: it runs as whoever commits.
+CREATE FUNCTION _at_commit(record_commit boolean, publish text[], publish_all boolean,
+                           negative_skus text[], negative_locations text[],
+                           breach_skus text[], breach_locations text[], breach_channels text[])
+RETURNS void
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS 'MODULE_PATHNAME', 'inventory_truth_at_commit';
+
 -- The SKUs whose version moved past what was last published: what the relay publishes when it
 -- starts, when it fell behind the shared log of changes, and while a prepared transaction may
 -- commit.

@@ -12,11 +12,11 @@ extension_sql_file!(
         "timeline",
         "notify",
         // Rust functions no SQL file requires (paths as the graph matches them).
-        notify::_at_commit,
         notify::_relay_baseline,
         notify::_publish,
         notify::_atp_changed_everywhere,
         engine::_rebalance_sku,
+        engine::_breached,
         hold::_check_ttl,
         ledger::_lock_sku,
         ledger::_known_location,

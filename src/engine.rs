@@ -15,7 +15,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{describe, q, units, Failure, Outcome};
+use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::fence::{Percent, Rule};
 use crate::place::{
     self, sort_fences, Buckets, Fence, Hold, HoldStatus, Holds, Place, Receipt, Row, MAX_UNITS,
@@ -311,21 +311,26 @@ static UPDATE_RECEIPT: Sql = Sql {
             WHERE id = $1",
     args: &[oid::INT8, oid::INT8, oid::INT8, oid::INT8],
 };
-static REGISTER_BREACH: Sql = Sql {
-    text: "INSERT INTO inventory_truth.channel_check (txid, sku, location, channel)
-           VALUES (pg_catalog.pg_current_xact_id(), $1, $2, $3) ON CONFLICT DO NOTHING",
-    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
-};
-/// A channel's buffer for a SKU and what it may sell of it at every location.
-static SELLABLE_AND_BUFFER: Sql = Sql {
-    text: "SELECT coalesce((SELECT b.units FROM inventory_truth.sku_buffer b
-                             WHERE b.channel = $2 AND b.sku = $1),
-                            (SELECT c.buffer FROM inventory_truth.channel c WHERE c.code = $2), 0),
+/// What a channel's sale at a place is judged against: the place's available units, its fenced
+/// units (all, and other channels'), the channel's buffer for the SKU and what the channel may
+/// sell of it at every location (its fences plus the pools).
+static SALE_LIMITS: Sql = Sql {
+    text: "SELECT coalesce((SELECT s.available FROM inventory_truth.stock s
+                             WHERE s.sku = $1 AND s.location = $2), 0),
+                  coalesce((SELECT pg_catalog.sum(f.qty) FROM inventory_truth.stock s,
+                                   unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
+                             WHERE s.sku = $1 AND s.location = $2), 0)::bigint,
+                  coalesce((SELECT pg_catalog.sum(f.qty) FROM inventory_truth.stock s,
+                                   unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
+                             WHERE s.sku = $1 AND s.location = $2 AND f.channel <> $3), 0)::bigint,
+                  coalesce((SELECT b.units FROM inventory_truth.sku_buffer b
+                             WHERE b.channel = $3 AND b.sku = $1),
+                            (SELECT c.buffer FROM inventory_truth.channel c WHERE c.code = $3), 0),
                   coalesce((SELECT pg_catalog.sum(s.available
                                    - coalesce((SELECT pg_catalog.sum(f.qty) FROM unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
-                                                WHERE f.channel <> $2), 0))
+                                                WHERE f.channel <> $3), 0))
                               FROM inventory_truth.stock s WHERE s.sku = $1), 0)::bigint",
-    args: &[oid::TEXT, oid::TEXT],
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -825,9 +830,14 @@ pub fn apply_sku(
             )));
         }
         write_receipts(client, sku, location, &place.receipts)?;
+        if !options.strict && place.buckets.iter().any(|&q| q < 0) {
+            crate::xact::went_negative(sku, location);
+        }
         if !options.strict {
             for channel in &replayed.sold {
-                judge_direct_sale(client, sku, &place, channel)?;
+                if sale_breach(client, sku, location, channel)?.is_some() {
+                    crate::xact::breached(sku, location, channel);
+                }
             }
         }
     }
@@ -1072,30 +1082,72 @@ fn write_holds(
     Ok(())
 }
 
-/// A direct sale beyond the channel's fence and the pool, or into its buffer (fence and pool at
-/// every location), is judged again at commit (a later statement may still bring units): it is
-/// registered in channel_check, whose deferred trigger refuses it then with IT003.
-fn judge_direct_sale(
+/// Whether a sale of `channel` at this place now breaches: takes other channels' fenced units
+/// (the place's available units below its fenced units) or leaves the channel below its buffer
+/// (its fences and the pools at every location). A direct sale in breach when written is judged
+/// again at commit (a later statement may still bring units): the failure is IT003 then.
+pub fn sale_breach(
     client: &mut SpiClient<'_>,
     sku: &str,
-    place: &Place,
+    location: &str,
     channel: &str,
-) -> Outcome<()> {
-    let mut breach = place.pool() < 0;
-    if !breach {
-        let row = spi::run(client, &SELLABLE_AND_BUFFER, &[sku.into(), channel.into()])?.first();
-        let buffer: i64 = spi::value(&row, 1)?;
-        let sellable: i64 = spi::value(&row, 2)?;
-        breach = buffer > 0 && sellable < buffer;
+) -> Outcome<Option<Failure>> {
+    let row = spi::run(
+        client,
+        &SALE_LIMITS,
+        &[sku.into(), location.into(), channel.into()],
+    )?
+    .first();
+    let available: i64 = spi::value(&row, 1)?;
+    let fenced: i64 = spi::value(&row, 2)?;
+    let others: i64 = spi::value(&row, 3)?;
+    let buffer: i64 = spi::value(&row, 4)?;
+    let sellable: i64 = spi::value(&row, 5)?;
+    if available < fenced {
+        return Ok(Some(
+            Failure::new(
+                SqlState::FENCE_OR_BUFFER_BREACHED,
+                format!(
+                    "ringfence breached: this transaction sells {} of other channels' fenced units of {} to channel {}",
+                    units(fenced - available),
+                    describe(sku, location),
+                    q(channel)
+                ),
+            )
+            .detail(format!(
+                "{} available there; fenced: {} for other channels, {} for {}.",
+                units(available),
+                units(others),
+                units(fenced - others),
+                q(channel)
+            ))
+            .hint("A channel sells from its own fence and the shared pool only."),
+        ));
     }
-    if breach {
-        spi::run(
-            client,
-            &REGISTER_BREACH,
-            &[sku.into(), place.location.as_str().into(), channel.into()],
-        )?;
+    if sellable < buffer {
+        return Ok(Some(
+            Failure::new(
+                SqlState::FENCE_OR_BUFFER_BREACHED,
+                format!(
+                    "safety buffer breached: this transaction leaves channel {} with {} of SKU {}, below its buffer of {}",
+                    q(channel),
+                    units(sellable),
+                    q(sku),
+                    units(buffer)
+                ),
+            )
+            .hint("A channel may sell only down to its buffer; see inventory_truth.atp()."),
+        ));
     }
-    Ok(())
+    Ok(None)
+}
+
+/// `_breached(sku, channel) RETURNS boolean`: whether a direct sale of this transaction
+/// breached a fence or a buffer of `sku` (NULL: any) for `channel` (NULL: any), to be judged at
+/// commit; changing those rules first would hide it. Internal.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _breached(sku: Option<&str>, channel: Option<&str>) -> bool {
+    crate::xact::breached_in_transaction(sku, channel)
 }
 
 static ALL_PLACES: Sql = Sql {

@@ -12,6 +12,7 @@ use crate::engine;
 use crate::guc::{effective_mode, NotifyMode, NOTIFY_MODE};
 use crate::relay;
 use crate::spi::{self, oid, Sql};
+use crate::sqlfn::Call;
 use crate::xact;
 
 extension_sql_file!(
@@ -77,14 +78,61 @@ static EVERY_SKU: Sql = Sql {
     args: &[],
 };
 
-/// Called just before a transaction commits (xact.rs), as the extension's owner: records when
-/// the transaction committed if it wrote the ledger (`movement_commit`: the commit side of the
-/// warehouse lag), and in direct mode publishes the SKUs it changed (all of them with
-/// `publish_all`), with their final values. Internal.
-#[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn _at_commit(record_commit: bool, publish: Vec<String>, publish_all: bool) {
-    let outcome = spi::connect(|client| {
+static NEGATIVE: Sql = Sql {
+    text: "SELECT b.stage::pg_catalog.text, b.qty FROM inventory_truth.balance b
+            WHERE b.sku = $1 AND b.location = $2 AND b.qty < 0
+            ORDER BY b.stage LIMIT 1",
+    args: &[oid::TEXT, oid::TEXT],
+};
+
+/// `_at_commit(record_commit, publish, publish_all, negative_skus, negative_locations,
+/// breach_skus, breach_locations, breach_channels)`: called just before a transaction commits
+/// (xact.rs), as the extension's owner. First what the transaction's direct inserts left to
+/// judge, as it finally stands: a stage still below zero fails the commit (IT001), then a sale
+/// still in breach of a fence or a buffer (IT003). Then it records when the transaction
+/// committed if it wrote the ledger (movement_commit: the commit side of the warehouse lag), and
+/// in direct mode publishes the SKUs it changed (all of them with `publish_all`), with their
+/// final values. Internal.
+fn at_commit_call(call: Call) -> crate::error::Outcome<pg_sys::Datum> {
+    let record_commit: bool = call.arg(0).unwrap_or(false);
+    let publish: Vec<String> = call.arg(1).unwrap_or_default();
+    let publish_all: bool = call.arg(2).unwrap_or(false);
+    let skus: Vec<String> = call.arg(3).unwrap_or_default();
+    let locations: Vec<String> = call.arg(4).unwrap_or_default();
+    let breach_skus: Vec<String> = call.arg(5).unwrap_or_default();
+    let breach_locations: Vec<String> = call.arg(6).unwrap_or_default();
+    let breach_channels: Vec<String> = call.arg(7).unwrap_or_default();
+    spi::connect(|client| {
+        for (sku, location) in skus.iter().zip(&locations) {
+            let rows = spi::run(
+                client,
+                &NEGATIVE,
+                &[sku.as_str().into(), location.as_str().into()],
+            )?;
+            if !rows.is_empty() {
+                let row = rows.first();
+                let stage: String = spi::value(&row, 1)?;
+                let qty: i64 = spi::value(&row, 2)?;
+                return Err(crate::error::Failure::insufficient(format!(
+                    "insufficient stock: this transaction moves {} more out of stage {stage} than {} holds",
+                    crate::error::units(-qty),
+                    crate::error::describe(sku, location)
+                ))
+                .detail(format!(
+                    "The bucket would end the transaction at {}.",
+                    crate::error::units(qty)
+                )));
+            }
+        }
+        let breaches = breach_skus
+            .iter()
+            .zip(&breach_locations)
+            .zip(&breach_channels);
+        for ((sku, location), channel) in breaches {
+            if let Some(failure) = crate::engine::sale_breach(client, sku, location, channel)? {
+                return Err(failure);
+            }
+        }
         if record_commit {
             spi::run(client, &RECORD_COMMIT, &[])?;
         }
@@ -98,11 +146,14 @@ fn _at_commit(record_commit: bool, publish: Vec<String>, publish_all: bool) {
             crate::notify::publish(client, &publish)?;
         }
         Ok(())
-    });
-    if let Err(failure) = outcome {
-        error!("{}", failure.message);
-    }
+    })?;
+    Ok(pg_sys::Datum::from(0))
 }
+crate::sql_function!(
+    inventory_truth_at_commit,
+    pg_finfo_inventory_truth_at_commit,
+    at_commit_call
+);
 
 // ---------------------------------------------------------------------------------------------
 // Publishing
@@ -120,10 +171,13 @@ struct Sku {
 }
 
 static READ_SKUS: Sql = Sql {
+    // A lookup per SKU (OFFSET 0 keeps the planner from making it a join), whatever it knew of
+    // atp_published when the plan was kept.
     text: "SELECT s.code, s.version, pg_catalog.to_json(s.changed_at)::text, s.change_cause,
                   coalesce(p.version, 0), p.atp::text
              FROM inventory_truth.sku s
-             LEFT JOIN inventory_truth.atp_published p ON p.sku = s.code
+             LEFT JOIN LATERAL (SELECT a.version, a.atp FROM inventory_truth.atp_published a
+                                 WHERE a.sku = s.code OFFSET 0) p ON true
             WHERE s.code = ANY ($1)",
     args: &[oid::TEXT_ARRAY],
 };

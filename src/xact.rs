@@ -1,13 +1,14 @@
 //! What the current transaction has done that outlives a statement: the SKUs whose row it holds
 //! (and whether it advanced their version), the SKUs whose ATP may have changed (for
-//! notifications), and whether it wrote the ledger (its commit time is recorded).
+//! notifications), whether it wrote the ledger (its commit time is recorded), and what its
+//! direct ledger inserts left to judge at commit (a stage below zero, a fence or buffer breached).
 //!
 //! One transaction callback and one sub-transaction callback, registered once per backend, act
-//! on it: just before commit the transaction's commit time is recorded and, in direct mode, its
-//! changes published (`_at_commit`, a SECURITY DEFINER function, since the committing role may
-//! not write those tables); after commit, in relay mode, the changed SKUs go to the relay through
-//! shared memory (`relay::hand_over`). A rolled-back sub-transaction gives back the SKU rows it
-//! locked, so they are forgotten with it.
+//! on it: just before commit, `_at_commit` (SECURITY DEFINER, since the committing role may not
+//! read or write those tables) judges what was left to judge, records the commit time and, in
+//! direct mode, publishes the changes; after commit, in relay mode, the changed SKUs go to the
+//! relay through shared memory (`relay::hand_over`). A rolled-back sub-transaction gives back the
+//! SKU rows it locked and takes its breaches with it, so they are forgotten too.
 
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -27,6 +28,16 @@ struct Held {
     advanced: bool,
 }
 
+/// A direct sale (SKU, location, channel) that breached a fence or a buffer when written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Breach {
+    sku: String,
+    location: String,
+    channel: String,
+    /// The sub-transaction that wrote it: the sale goes if that one rolls back.
+    subtransaction: pg_sys::SubTransactionId,
+}
+
 #[derive(Default)]
 struct State {
     held: HashMap<String, Held>,
@@ -34,6 +45,10 @@ struct State {
     /// `_atp_changed_everywhere`: every SKU may have changed.
     everything_changed: bool,
     ledger_written: bool,
+    /// Places a direct insert left with a stage below zero: judged at commit (IT001).
+    negative: BTreeSet<(String, String)>,
+    /// Direct sales that breached a fence or a buffer when written: judged at commit (IT003).
+    breaches: Vec<Breach>,
     /// The notification mode when the first change was recorded.
     mode: Option<NotifyMode>,
 }
@@ -41,7 +56,7 @@ struct State {
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
     static CALLBACKS_REGISTERED: Cell<bool> = const { Cell::new(false) };
-    /// `_at_commit(boolean, text[], boolean)`, looked up once per backend (checked before each use).
+    /// `_at_commit(...)`, looked up once per backend (checked before each use).
     static AT_COMMIT: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 
@@ -103,6 +118,53 @@ pub fn everything_changed() {
     STATE.with(|s| s.borrow_mut().everything_changed = true);
 }
 
+/// Records that a direct ledger insert left a stage of this place below zero: the transaction
+/// may still bring the units, so it is judged at commit (`IT001` if still below zero).
+pub fn went_negative(sku: &str, location: &str) {
+    register_callbacks();
+    STATE.with(|s| {
+        s.borrow_mut()
+            .negative
+            .insert((sku.to_owned(), location.to_owned()))
+    });
+}
+
+/// Records that a direct ledger sale of `channel` at this place took other channels' fenced
+/// units or went into the channel's buffer: a later statement may still bring units, so it is
+/// judged at commit (`IT003` if still in breach).
+pub fn breached(sku: &str, location: &str, channel: &str) {
+    register_callbacks();
+    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let known = s.breaches.iter().any(|b| {
+            b.sku == sku
+                && b.location == location
+                && b.channel == channel
+                && b.subtransaction == subtransaction
+        });
+        if !known {
+            s.breaches.push(Breach {
+                sku: sku.to_owned(),
+                location: location.to_owned(),
+                channel: channel.to_owned(),
+                subtransaction,
+            });
+        }
+    });
+}
+
+/// Whether a direct sale of this transaction breached a fence or a buffer of `sku` (any SKU if
+/// `None`) for `channel` (any channel if `None`): changing those rules before the commit would
+/// hide the breach.
+pub fn breached_in_transaction(sku: Option<&str>, channel: Option<&str>) -> bool {
+    STATE.with(|s| {
+        s.borrow().breaches.iter().any(|b| {
+            sku.is_none_or(|sku| b.sku == sku) && channel.is_none_or(|channel| b.channel == channel)
+        })
+    })
+}
+
 /// Records that this transaction wrote the ledger: its commit time goes into movement_commit.
 pub fn ledger_written() {
     register_callbacks();
@@ -123,14 +185,17 @@ fn register_callbacks() {
 struct AtCommit {
     record_commit: bool,
     publish: Option<Vec<String>>,
+    negative: Vec<(String, String)>,
+    breaches: Vec<(String, String, String)>,
 }
 
-fn take_pre_commit_work() -> Option<AtCommit> {
+fn take_pre_commit_work(prepare: bool) -> Option<AtCommit> {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let direct = s.mode == Some(NotifyMode::Direct);
+        // NOTIFY cannot be prepared: a prepared transaction publishes nothing in direct mode.
+        let direct = s.mode == Some(NotifyMode::Direct) && !prepare;
         let publish = if direct && (s.everything_changed || !s.changed.is_empty()) {
-            // Every SKU: `_at_commit` is given NULL and publishes them all.
+            // Every SKU: an empty list with publish_all.
             Some(if s.everything_changed {
                 Vec::new()
             } else {
@@ -143,9 +208,20 @@ fn take_pre_commit_work() -> Option<AtCommit> {
             s.everything_changed = false;
         }
         let record_commit = std::mem::take(&mut s.ledger_written);
-        (record_commit || publish.is_some()).then_some(AtCommit {
+        let negative: Vec<(String, String)> = std::mem::take(&mut s.negative).into_iter().collect();
+        let mut breaches: Vec<(String, String, String)> = std::mem::take(&mut s.breaches)
+            .into_iter()
+            .map(|b| (b.sku, b.location, b.channel))
+            .collect();
+        breaches.sort();
+        breaches.dedup();
+        let work =
+            record_commit || publish.is_some() || !negative.is_empty() || !breaches.is_empty();
+        work.then_some(AtCommit {
             record_commit,
             publish,
+            negative,
+            breaches,
         })
     })
 }
@@ -163,54 +239,106 @@ fn at_commit_function() -> Outcome<pg_sys::Oid> {
         }
     }
     let found = Spi::get_one::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regprocedure('inventory_truth._at_commit(boolean, text[], boolean)')::pg_catalog.oid",
+        "SELECT pg_catalog.to_regprocedure('inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[])')::pg_catalog.oid",
     )
     .map_err(|e| Failure::internal(format!("inventory_truth: {e}")))?
-    .ok_or_else(|| Failure::internal("inventory_truth._at_commit(boolean, text[], boolean) is missing"))?;
+    .ok_or_else(|| Failure::internal("inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[]) is missing"))?;
     AT_COMMIT.with(|c| c.set(found));
     Ok(found)
 }
 
-fn pre_commit(prepare: bool) -> Outcome<()> {
-    let Some(mut work) = take_pre_commit_work() else {
-        return Ok(());
-    };
-    if prepare {
-        // NOTIFY cannot be prepared: a prepared transaction publishes nothing in direct mode.
-        work.publish = None;
-        if !work.record_commit {
-            return Ok(());
-        }
-    }
-    // Statements need a snapshot, and the commit has none of its own.
-    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
-    let outcome = call_at_commit(work);
-    unsafe { pg_sys::PopActiveSnapshot() };
-    outcome
+/// The call to `_at_commit`, its arguments built (palloc'd datums: nothing to drop).
+#[derive(Clone, Copy)]
+struct AtCommitCall {
+    function: pg_sys::Oid,
+    args: [pg_sys::Datum; 8],
 }
 
-fn call_at_commit(work: AtCommit) -> Outcome<()> {
-    let function = at_commit_function()?;
+/// What the commit must do, as a call to `_at_commit`, or nothing.
+fn prepare_pre_commit(prepare: bool) -> Outcome<Option<AtCommitCall>> {
+    let Some(work) = take_pre_commit_work(prepare) else {
+        return Ok(None);
+    };
+    // Looking the function up needs a snapshot, and the commit has none of its own.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let function = at_commit_function();
+    unsafe { pg_sys::PopActiveSnapshot() };
+    let function = function?;
     let (publish, publish_all) = match work.publish {
         Some(skus) if skus.is_empty() => (Vec::new(), true),
         Some(skus) => (skus, false),
         None => (Vec::new(), false),
     };
-    let publish = publish
-        .into_datum()
-        .ok_or_else(|| Failure::internal("inventory_truth: cannot build the SKUs to publish"))?;
-    // Through fmgr, so that the function's SECURITY DEFINER and pinned search_path apply: the
-    // committing role may not write movement_commit or atp_published.
-    unsafe {
-        pg_sys::OidFunctionCall3Coll(
-            function,
-            pg_sys::InvalidOid,
-            pg_sys::Datum::from(work.record_commit),
-            publish,
-            pg_sys::Datum::from(publish_all),
-        );
+    let (skus, locations): (Vec<String>, Vec<String>) = work.negative.into_iter().unzip();
+    let mut breach_skus = Vec::with_capacity(work.breaches.len());
+    let mut breach_locations = Vec::with_capacity(work.breaches.len());
+    let mut breach_channels = Vec::with_capacity(work.breaches.len());
+    for (sku, location, channel) in work.breaches {
+        breach_skus.push(sku);
+        breach_locations.push(location);
+        breach_channels.push(channel);
     }
-    Ok(())
+    let datum = |v: Vec<String>| {
+        v.into_datum()
+            .ok_or_else(|| Failure::internal("inventory_truth: cannot build a text array"))
+    };
+    Ok(Some(AtCommitCall {
+        function,
+        args: [
+            pg_sys::Datum::from(work.record_commit),
+            datum(publish)?,
+            pg_sys::Datum::from(publish_all),
+            datum(skus)?,
+            datum(locations)?,
+            datum(breach_skus)?,
+            datum(breach_locations)?,
+            datum(breach_channels)?,
+        ],
+    }))
+}
+
+// fmgr's entry point, declared here without pgrx's guard: `_at_commit` may end the commit with
+// IT001, which must reach PostgreSQL as it is (through pgrx it would become XX000). Called only
+// from a frame with nothing to drop.
+unsafe extern "C-unwind" {
+    #[link_name = "OidFunctionCall8Coll"]
+    fn unguarded_oid_function_call8(
+        function: pg_sys::Oid,
+        collation: pg_sys::Oid,
+        arg1: pg_sys::Datum,
+        arg2: pg_sys::Datum,
+        arg3: pg_sys::Datum,
+        arg4: pg_sys::Datum,
+        arg5: pg_sys::Datum,
+        arg6: pg_sys::Datum,
+        arg7: pg_sys::Datum,
+        arg8: pg_sys::Datum,
+    ) -> pg_sys::Datum;
+}
+
+/// Just before commit (or PREPARE): everything the transaction left to do at commit, in
+/// `_at_commit` (SECURITY DEFINER, its search path pinned: the committing role may not write
+/// movement_commit or atp_published).
+unsafe fn pre_commit(prepare: bool) {
+    let Some(call) = (unsafe { crate::error::run(|| prepare_pre_commit(prepare)) }) else {
+        return;
+    };
+    unsafe {
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        unguarded_oid_function_call8(
+            call.function,
+            pg_sys::InvalidOid,
+            call.args[0],
+            call.args[1],
+            call.args[2],
+            call.args[3],
+            call.args[4],
+            call.args[5],
+            call.args[6],
+            call.args[7],
+        );
+        pg_sys::PopActiveSnapshot();
+    }
 }
 
 unsafe extern "C-unwind" fn on_transaction(
@@ -219,10 +347,8 @@ unsafe extern "C-unwind" fn on_transaction(
 ) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT => unsafe {
-            crate::error::run(|| pre_commit(false))
-        },
-        XACT_EVENT_PRE_PREPARE => unsafe { crate::error::run(|| pre_commit(true)) },
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT => unsafe { pre_commit(false) },
+        XACT_EVENT_PRE_PREPARE => unsafe { pre_commit(true) },
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => {
             let state = STATE.with(|s| std::mem::take(&mut *s.borrow_mut()));
             if state.mode == Some(NotifyMode::Relay) {
@@ -253,11 +379,19 @@ unsafe extern "C-unwind" fn on_subtransaction(
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         match event {
-            SUBXACT_EVENT_ABORT_SUB => s.held.retain(|_, h| h.subtransaction != my_subid),
+            SUBXACT_EVENT_ABORT_SUB => {
+                s.held.retain(|_, h| h.subtransaction != my_subid);
+                s.breaches.retain(|b| b.subtransaction != my_subid);
+            }
             SUBXACT_EVENT_COMMIT_SUB => {
                 for h in s.held.values_mut() {
                     if h.subtransaction == my_subid {
                         h.subtransaction = parent_subid;
+                    }
+                }
+                for b in &mut s.breaches {
+                    if b.subtransaction == my_subid {
+                        b.subtransaction = parent_subid;
                     }
                 }
             }

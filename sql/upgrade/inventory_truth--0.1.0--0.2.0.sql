@@ -113,6 +113,10 @@ ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
 -- unpublished by version.
 DROP TABLE atp_dirty;
 
+-- Direct sales that breached a fence or a buffer wait for their judgement at commit in the
+-- transaction's memory (src/xact.rs), not in a table.
+DROP TABLE channel_check;
+
 -- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
 -- '' says a crash has not emptied it (see _relay_baseline).
 ALTER TABLE atp_published SET UNLOGGED;

@@ -63,8 +63,8 @@ psql_q -d it_dump_source -c "
         (SELECT id FROM inventory_truth.count_task WHERE sku = 'BOWL'), 4);
     SELECT inventory_truth.short_pick('PLATE', 'DC1', 100, ref => 'PICK-2');" >/dev/null
 
-# Every table the extension registers for pg_dump (its user data); the others (atp_published,
-# channel_check) are derived or per transaction, and rebuilt after a restore.
+# Every table the extension registers for pg_dump (its user data); the other (atp_published) is
+# derived, and rebuilt after a restore.
 mapfile -t tables < <(psql_q -At -d it_dump_source -c "
     SELECT c.relname FROM pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) t(oid)
       JOIN pg_class c ON c.oid = t.oid

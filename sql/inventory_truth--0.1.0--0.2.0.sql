@@ -172,6 +172,10 @@ ALTER TABLE hold DROP CONSTRAINT hold_pkey;
 ALTER TABLE hold DROP CONSTRAINT hold_channel_ref_sku_key;
 DROP INDEX hold_by_ref;
 ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
+-- Only the engine writes holds; verify() checks what the CHECKs said (sql/holds.sql).
+ALTER TABLE hold DROP CONSTRAINT hold_open_qty_check;
+ALTER TABLE hold DROP CONSTRAINT hold_check;
+ALTER TABLE hold DROP CONSTRAINT hold_status_check;
 
 -- Changed SKUs reach the relay through shared memory now; the relay finds what a crash left
 -- unpublished by version.
@@ -1086,9 +1090,18 @@ CREATE OR REPLACE FUNCTION inventory_truth.verify() RETURNS TABLE(sku text, loca
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
                   CASE WHEN h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
                        THEN 'units held, picked, released and lost do not add up to its quantity'
+                       WHEN least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+                       THEN 'negative units'
+                       WHEN h.fence_qty < 0 OR h.fence_qty > h.open_qty
+                       THEN format('%s of its open units from the fence, of %s', h.fence_qty, h.open_qty)
+                       WHEN h.status NOT IN ('open', 'picked', 'released', 'expired', 'lost')
+                       THEN 'unknown status ' || h.status
                        ELSE 'status ' || h.status || ' disagrees with its open units' END)
       FROM hold h
      WHERE h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
+        OR least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+        OR h.fence_qty < 0 OR h.fence_qty > h.open_qty
+        OR h.status NOT IN ('open', 'picked', 'released', 'expired', 'lost')
         OR (h.status = 'open') <> (h.open_qty > 0)
      ORDER BY 1, 2, 3
 $$;
@@ -1366,7 +1379,7 @@ COMMENT ON FUNCTION inventory_truth.short_pick(sku text, location text, found bi
 COMMENT ON FUNCTION inventory_truth.stages() IS 'Every stage in order, whether it counts as on-hand stock, whether it is sellable, and what it means.';
 COMMENT ON FUNCTION inventory_truth.stock(sku text) IS 'Units of a SKU per location and stage (empty buckets left out). Available stock is split into each fenced channel''s units and the shared pool (channel NULL); committed stock by the channel holding it.';
 COMMENT ON FUNCTION inventory_truth.submit_count(task bigint, counted bigint, occurred_at timestamp with time zone) IS 'Submits a blind count of a task''s bin (occurred_at: when it was counted, not before the task was opened) and reconciles it at once. Movements of the bin recorded with a later physical time are added to the count first (a pick recorded between the count and its submission is not a loss). Counted above the system''s available + committed units finds missing units first (missing -> available, fences refill), then is a count gain; below it is a count loss from available stock, then from holds (committed -> missing, named in broken_holds). Every missing unit of the SKU there that was not found is written off. Returns the ledger rows; a retry with the same count returns them again, another count fails with IT004. Management: this writes off stock.';
-COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up; otherwise one row per discrepancy, with the two quantities compared.';
+COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status); otherwise one row per discrepancy, with the two quantities compared.';
 COMMENT ON FUNCTION inventory_truth.write_off(sku text, location text, qty bigint, from_stage inventory_truth.stage, reason text, occurred_at timestamp with time zone) IS 'Removes units for good: from_stage (damaged by default; also missing, available) -> written_off, with a reason.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
 COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_receipt.';

@@ -59,6 +59,12 @@ pub fn mark_next(row: RowKey) {
     MARKED.with(|m| *m.borrow_mut() = Some((row, here())));
 }
 
+/// Takes back a mark whose row was not inserted after all (a conditional write that wrote
+/// nothing).
+pub fn clear() {
+    MARKED.with(|m| *m.borrow_mut() = None);
+}
+
 /// Called by the ledger's row trigger for every new row: consumes any mark, and says whether it
 /// covered this row (which then must not be validated or applied again).
 pub fn take_mark(row: &RowKey) -> bool {

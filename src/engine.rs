@@ -15,6 +15,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::direct;
 use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::fence::{Percent, Rule};
 use crate::place::{
@@ -379,23 +380,6 @@ pub fn lock_sku(
     Ok(false)
 }
 
-/// Like [`lock_sku`], with its version advanced, returning the version after: the fast path of
-/// `reserve` compares it with the version it read before the lock.
-pub fn lock_sku_advancing(
-    client: &mut SpiClient<'_>,
-    sku: &str,
-    cause: &str,
-) -> Outcome<Option<i64>> {
-    let rows = spi::run(client, &LOCK_ADVANCING, &[sku.into(), cause.into()])?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let version: i64 = spi::value(&rows.first(), 1)?;
-    xact::note_held(sku, true);
-    xact::changed(sku);
-    Ok(Some(version))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Loading
 
@@ -406,6 +390,25 @@ fn buckets_of(row: &impl spi::Columns, first: usize) -> Outcome<Buckets> {
     }
     Ok(buckets)
 }
+
+/// The columns of a `stock` row as [`stored_place`] reads them.
+pub const PLACE_COLUMNS: [&str; 15] = [
+    "location",
+    "inbound",
+    "receiving",
+    "quality_control",
+    "available",
+    "committed",
+    "picked",
+    "shipped",
+    "quarantine",
+    "damaged",
+    "missing",
+    "written_off",
+    "fence_channels",
+    "fence_qty",
+    "fence_held",
+];
 
 /// Reads a `stock` row (location, the eleven stages in stage order, fence_channels, fence_qty,
 /// fence_held) from column `first` on.
@@ -1017,6 +1020,30 @@ fn write_receipts(
     Ok(())
 }
 
+/// A new hold's columns, as INSERT_HOLD takes them ($1 to $13).
+fn new_hold_args(sku: &str, hold: &Hold, options: &Options) -> Vec<DatumWithOid<'static>> {
+    let expires_at = if hold.clears_expiry {
+        None
+    } else {
+        options.expires_at
+    };
+    vec![
+        hold.channel.clone().into(),
+        hold.reference.clone().into(),
+        sku.to_owned().into(),
+        hold.location.clone().into(),
+        hold.qty.into(),
+        hold.open_qty.into(),
+        hold.fence_qty.into(),
+        hold.picked_qty.into(),
+        hold.released_qty.into(),
+        hold.lost_qty.into(),
+        hold.status.label().into(),
+        expires_at.into(),
+        hold.ended.into(),
+    ]
+}
+
 fn write_holds(
     client: &mut SpiClient<'_>,
     sku: &str,
@@ -1028,30 +1055,7 @@ fn write_holds(
     changed.sort_by(|a, b| (&a.channel, &a.reference).cmp(&(&b.channel, &b.reference)));
     for hold in changed {
         let rows = match hold.id {
-            None => spi::run(
-                client,
-                &INSERT_HOLD,
-                &[
-                    hold.channel.as_str().into(),
-                    hold.reference.as_str().into(),
-                    sku.into(),
-                    hold.location.as_str().into(),
-                    hold.qty.into(),
-                    hold.open_qty.into(),
-                    hold.fence_qty.into(),
-                    hold.picked_qty.into(),
-                    hold.released_qty.into(),
-                    hold.lost_qty.into(),
-                    hold.status.label().into(),
-                    if hold.clears_expiry {
-                        None
-                    } else {
-                        options.expires_at
-                    }
-                    .into(),
-                    hold.ended.into(),
-                ],
-            )?,
+            None => spi::run(client, &INSERT_HOLD, &new_hold_args(sku, hold, options))?,
             Some(_) => spi::run(
                 client,
                 &UPDATE_HOLD,
@@ -1230,6 +1234,181 @@ fn _rebalance_sku(sku: &str) -> i32 {
         Ok(changed) => changed,
         Err(failure) => error!("{}", failure.message),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A sale decided before the SKU's lock, written in one statement
+
+/// What [`sell_as_read`] did.
+pub enum SaleWrite {
+    /// Written: the new hold's id.
+    Held(i64),
+    /// The SKU changed since it was read (nothing written but its version, under its row, which
+    /// this transaction now holds): apply the sale as any statement does.
+    Changed,
+    /// No such SKU.
+    UnknownSku,
+}
+
+/// A sale into a new hold (a reservation: available -> committed for a channel and ref), decided
+/// on `stored` and the SKU's `version` as read before its lock, replayed here and written in one
+/// statement if the SKU is still as read (see `SALE_WRITE`). The caller has checked the sale
+/// against ATP on the same read, and holds no row of the SKU yet.
+pub fn sell_as_read(
+    sale: &crate::ledger::Record<'_>,
+    stored: &StoredPlace,
+    version: i64,
+    options: &Options,
+) -> Outcome<SaleWrite> {
+    let row = sale.movement(0).row;
+    let rows = std::slice::from_ref(&row);
+    let reservation = row.from == Some(Stage::available)
+        && row.to == Some(Stage::committed)
+        && row.channel.is_some()
+        && row.reference.is_some();
+    if needs_rules(rows) || !reservation || !stored.exists {
+        return Err(Failure::internal(
+            "inventory_truth: sell_as_read is for sales into a new hold",
+        ));
+    }
+    let mut place = Place {
+        sku: sale.sku.to_owned(),
+        location: sale.location.to_owned(),
+        buckets: stored.buckets,
+        fences: fences_of(stored, None, None),
+        receipts: Vec::new(),
+    };
+    let before = place.buckets;
+    let mut holds = Holds::new();
+    place::replay(&mut place, rows, &mut holds, &[])?;
+    check_sources(&place, &before, rows)?;
+    let hold = holds
+        .values()
+        .find(|h| h.changed && h.id.is_none())
+        .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
+    let (channels, quantities, held) = fence_arrays(&place.fences, stored);
+    let fences_changed = channels != stored.fence_channels
+        || quantities != stored.fence_qty
+        || held != stored.fence_held;
+    let cause = cause_of(rows);
+    let expires_at = if hold.clears_expiry {
+        None
+    } else {
+        options.expires_at
+    };
+
+    // The SKU's row first, as everywhere (src/direct.rs: no plan, row-level writes).
+    let (sku_table, stock_table, hold_table, ledger_table) = (0, 1, 2, 3);
+    let tables = [
+        &direct::SKU,
+        &direct::STOCK,
+        &direct::HOLD,
+        &direct::MOVEMENT,
+    ];
+    direct::write(&tables, |w| {
+        let Some(sku_row) = w.lock(sku_table, &[sale.sku], &["version"])? else {
+            return Ok(SaleWrite::UnknownSku);
+        };
+        let version_now: i64 = spi::value(&sku_row, 1)?;
+        let now = unsafe { pg_sys::GetCurrentTimestamp() };
+        w.update(
+            &sku_row,
+            &[
+                ("version", (version_now + 1).into_datum()),
+                ("changed_at", Some(pg_sys::Datum::from(now))),
+                ("change_cause", cause.as_str().into_datum()),
+            ],
+        )?;
+        xact::note_held(sale.sku, true);
+        xact::changed(sale.sku);
+        if version_now != version {
+            return Ok(SaleWrite::Changed);
+        }
+        // Nobody changed the SKU's available stock since the read; a pick or a loss against a
+        // hold may still have changed what a fence counts as held (no new version): then the
+        // fences are not as read, and the sale is applied again under the lock.
+        let Some(place_row) = w.lock(stock_table, &[sale.sku, sale.location], &PLACE_COLUMNS)?
+        else {
+            return Ok(SaleWrite::Changed);
+        };
+        let current = stored_place(&place_row, 1)?;
+        if current.fence_channels != stored.fence_channels
+            || current.fence_qty != stored.fence_qty
+            || current.fence_held != stored.fence_held
+        {
+            return Ok(SaleWrite::Changed);
+        }
+        let mut changes = Vec::new();
+        for (i, (after, was)) in place.buckets.iter().zip(&before).enumerate() {
+            if after != was {
+                let value = current.buckets[i] + (after - was);
+                changes.push((PLACE_COLUMNS[i + 1], value.into_datum()));
+            }
+        }
+        if fences_changed {
+            changes.push(("fence_channels", channels.clone().into_datum()));
+            changes.push(("fence_qty", quantities.clone().into_datum()));
+            changes.push(("fence_held", held.clone().into_datum()));
+        }
+        w.update(&place_row, &changes)?;
+
+        let hold_id = direct::next_id(c"hold_id_seq")?;
+        let ended_at = hold.ended.then_some(pg_sys::Datum::from(now));
+        let created_at = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+        w.insert(
+            hold_table,
+            &[
+                ("id", hold_id.into_datum()),
+                ("channel", hold.channel.as_str().into_datum()),
+                ("ref", hold.reference.as_str().into_datum()),
+                ("sku", sale.sku.into_datum()),
+                ("location", hold.location.as_str().into_datum()),
+                ("qty", hold.qty.into_datum()),
+                ("open_qty", hold.open_qty.into_datum()),
+                ("fence_qty", hold.fence_qty.into_datum()),
+                ("picked_qty", hold.picked_qty.into_datum()),
+                ("released_qty", hold.released_qty.into_datum()),
+                ("lost_qty", hold.lost_qty.into_datum()),
+                ("status", hold.status.label().into_datum()),
+                ("expires_at", expires_at.into_datum()),
+                ("created_at", Some(pg_sys::Datum::from(created_at))),
+                ("ended_at", ended_at),
+            ],
+        )?;
+
+        let stage = |column: &str, stage: Option<Stage>| -> Outcome<Option<pg_sys::Datum>> {
+            stage
+                .map(|s| w.enum_value(ledger_table, column, s.label()))
+                .transpose()
+        };
+        let from_stage = stage("from_stage", sale.from)?;
+        let to_stage = stage("to_stage", sale.to)?;
+        let movement_id = direct::next_id(c"movement_id_seq")?;
+        crate::ledger::mark_applied(sale);
+        w.insert(
+            ledger_table,
+            &[
+                ("id", movement_id.into_datum()),
+                ("sku", sale.sku.into_datum()),
+                ("location", sale.location.into_datum()),
+                ("from_stage", from_stage),
+                ("to_stage", to_stage),
+                ("qty", sale.qty.into_datum()),
+                ("channel", sale.channel.into_datum()),
+                ("ref", sale.reference.into_datum()),
+                ("reason", sale.reason.into_datum()),
+                ("occurred_at", sale.occurred_at.into_datum()),
+            ],
+        )?;
+        // The ledger's row trigger knew the row for the function's own (it filled in its
+        // recorded_at, actor and txid); no statement trigger fires for it.
+        if !crate::applied::statement_was_applied() {
+            return Err(Failure::internal(
+                "inventory_truth: another trigger changed a reservation's ledger row",
+            ));
+        }
+        Ok(SaleWrite::Held(hold_id))
+    })
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ impl SqlState {
     pub const INSUFFICIENT_STOCK: SqlState = SqlState(b"IT001");
     /// IT002: a stage transition the rules do not allow.
     pub const TRANSITION_NOT_ALLOWED: SqlState = SqlState(b"IT002");
+    /// 40001: a row this transaction must lock changed since its snapshot (REPEATABLE READ).
+    pub const SERIALIZATION_FAILURE: SqlState = SqlState(b"40001");
     /// IT003: a direct ledger write breached a ringfence or a safety buffer.
     pub const FENCE_OR_BUFFER_BREACHED: SqlState = SqlState(b"IT003");
     /// IT004: a reference reused with other content.

@@ -6,15 +6,18 @@
 //! `reserve` is the checkout's hot path. It reads what it needs of the SKU in one statement,
 //! from committed state and without a lock, and refuses a sale that state cannot serve at once
 //! (a sold-out SKU refuses buyers side by side instead of queueing them on its row). Otherwise it
-//! takes the SKU's row, advancing its version; if the version moved by exactly one step (its own),
-//! nothing changed the SKU in between and what it read still holds, so it applies its row with
-//! that (`engine::apply_sku` with what it preloaded); if not, it reads again under the lock.
+//! writes it in one statement (`engine::sell_as_read`) that takes the SKU's row, advancing its
+//! version, and writes the sale only if the version moved by exactly one step (its own) and the
+//! place's fences are as read: nothing changed the SKU in between, so the decision stands. If
+//! not, it reads again under the lock now held, decides again and applies its row as any
+//! statement's rows are applied (`engine::apply_sku`).
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-use crate::engine::{self, Applied, Options, Preloaded, StoredPlace};
+use crate::direct;
+use crate::engine::{self, Applied, Options, Preloaded, SaleWrite, StoredPlace};
 use crate::error::{q, units, Failure, Outcome};
 use crate::ledger::{check_code, known_channel, known_location, known_sku, record, Record};
 use crate::place::{HoldStatus, Holds};
@@ -118,24 +121,6 @@ pub fn load_sale_places(
 // ---------------------------------------------------------------------------------------------
 // reserve
 
-/// Everything `reserve` needs of a SKU, read in one statement: the SKU's version, the
-/// channel's buffer, the hold the reference names (if any), and every place of the SKU. No row
-/// when the SKU or the channel does not exist.
-static RESERVE_READ: Sql = Sql {
-    text: "SELECT s.version, coalesce(b.units, c.buffer),
-                  h.id, h.status, h.qty, h.location,
-                  p.location, p.inbound, p.receiving, p.quality_control, p.available, p.committed,
-                  p.picked, p.shipped, p.quarantine, p.damaged, p.missing, p.written_off,
-                  p.fence_channels, p.fence_qty, p.fence_held
-             FROM inventory_truth.sku s
-             JOIN inventory_truth.channel c ON c.code = $2
-             LEFT JOIN inventory_truth.sku_buffer b ON b.channel = $2 AND b.sku = $1
-             LEFT JOIN inventory_truth.hold h ON h.ref = $3 AND h.sku = $1 AND h.channel = $2
-             LEFT JOIN inventory_truth.stock p ON p.sku = $1
-            WHERE s.code = $1",
-    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
-};
-
 /// A ttl's checks and the expiry it gives, in one statement (interval arithmetic is
 /// PostgreSQL's): not positive, beyond 100 years, not positive from now (a month of 30 days
 /// less a day is positive among intervals but not from the end of February), its text, and
@@ -197,42 +182,56 @@ struct Read {
     places: Vec<StoredPlace>,
 }
 
-fn read_for_reserve(
-    client: &mut SpiClient<'_>,
-    sku: &str,
-    channel: &str,
-    reference: Option<&str>,
-) -> Outcome<Option<Read>> {
-    let rows = spi::run(
-        client,
-        &RESERVE_READ,
-        &[sku.into(), channel.into(), reference.into()],
-    )?;
-    let mut read: Option<Read> = None;
-    for row in rows {
-        let r = read.get_or_insert(Read {
-            version: spi::value(&row, 1)?,
-            buffer: spi::value(&row, 2)?,
-            hold: None,
-            places: Vec::new(),
-        });
-        if r.hold.is_none() {
-            if let Some(id) = spi::get::<i64>(&row, 3)? {
-                let status: String = spi::value(&row, 4)?;
-                r.hold = Some((
-                    id,
+/// Everything `reserve` needs of a SKU, read under one snapshot without a lock (src/direct.rs:
+/// five index lookups, no plan): the SKU's version, the channel's buffer for it, the hold the
+/// reference names (if any), and every place of the SKU. `None` when the SKU or the channel does
+/// not exist.
+fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcome<Option<Read>> {
+    direct::read(|reader| {
+        let mut version = None;
+        reader.rows(&direct::SKU, &[sku], &["version"], |row| {
+            version = spi::get(row, 1)?;
+            Ok(())
+        })?;
+        let mut buffer = None;
+        reader.rows(&direct::CHANNEL, &[channel], &["buffer"], |row| {
+            buffer = spi::get(row, 1)?;
+            Ok(())
+        })?;
+        let (Some(version), Some(mut buffer)) = (version, buffer) else {
+            return Ok(None);
+        };
+        reader.rows(&direct::SKU_BUFFER, &[channel, sku], &["units"], |row| {
+            buffer = spi::value(row, 1)?;
+            Ok(())
+        })?;
+        let mut hold = None;
+        if let Some(reference) = reference {
+            let columns = ["id", "status", "qty", "location"];
+            reader.rows(&direct::HOLD, &[reference, sku, channel], &columns, |row| {
+                let status: String = spi::value(row, 2)?;
+                hold = Some((
+                    spi::value(row, 1)?,
                     HoldStatus::parse(&status)
                         .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
-                    spi::value(&row, 5)?,
-                    spi::value(&row, 6)?,
+                    spi::value(row, 3)?,
+                    spi::value(row, 4)?,
                 ));
-            }
+                Ok(())
+            })?;
         }
-        if spi::get::<String>(&row, 7)?.is_some() {
-            r.places.push(engine::stored_place(&row, 7)?);
-        }
-    }
-    Ok(read)
+        let mut places = Vec::new();
+        reader.rows(&direct::STOCK, &[sku], &engine::PLACE_COLUMNS, |row| {
+            places.push(engine::stored_place(row, 1)?);
+            Ok(())
+        })?;
+        Ok(Some(Read {
+            version,
+            buffer,
+            hold,
+            places,
+        }))
+    })
 }
 
 /// The arguments of a reservation, checked.
@@ -259,7 +258,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         // One read for the common case; the checks below keep the order of the contract's
         // errors whatever is wrong.
         let read = match (channel.as_deref(), sku.as_deref()) {
-            (Some(c), Some(s)) => read_for_reserve(client, s, c, reference.as_deref())?,
+            (Some(c), Some(s)) => read_for_reserve(s, c, reference.as_deref())?,
             _ => None,
         };
         let read = match read {
@@ -339,21 +338,6 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             r.location.as_deref().or(Some(location.as_str())),
             r.qty,
         )?;
-        if !locked {
-            let before = read.version;
-            let after = engine::lock_sku_advancing(client, &r.sku, "available->committed")?
-                .ok_or_else(|| Failure::unknown(format!("unknown SKU {}", q(&r.sku))))?;
-            locked = true;
-            if after != before + 1 {
-                // Another transaction changed the SKU between the read and the lock: read again,
-                // under the lock now, and decide again.
-                read = read_for_reserve(client, &r.sku, &r.channel, Some(&r.reference))?
-                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
-                continue;
-            }
-        } else if xact::held(&r.sku) == Some(false) {
-            engine::lock_sku(client, &r.sku, true, false, "available->committed")?;
-        }
         let place = read
             .places
             .iter()
@@ -362,42 +346,65 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             .ok_or_else(|| {
                 Failure::internal("inventory_truth: the chosen location has no stock")
             })?;
-        return apply_reservation(client, r, &location, place);
+        let row = Record::new(
+            &r.sku,
+            &location,
+            Some(Stage::available),
+            Some(Stage::committed),
+            r.qty,
+            Some(&r.reference),
+            "reservation",
+            r.occurred_at,
+        )
+        .for_channel(Some(&r.channel));
+        row.validate()?;
+        let options = Options {
+            strict: true,
+            expires_at: r.expires_at,
+            cause: None,
+        };
+        if !locked {
+            // The common case in one statement: the SKU's row, and the sale if nobody changed
+            // the SKU since the read.
+            match engine::sell_as_read(&row, &place, read.version, &options)? {
+                SaleWrite::Held(id) => return Ok(id),
+                SaleWrite::UnknownSku => {
+                    return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))))
+                }
+                SaleWrite::Changed => {
+                    // Another transaction changed the SKU between the read and the lock: read
+                    // again, under the lock now, and decide again.
+                    locked = true;
+                    read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+                        .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                    continue;
+                }
+            }
+        }
+        if xact::held(&r.sku) == Some(false) {
+            engine::lock_sku(client, &r.sku, true, false, "available->committed")?;
+        }
+        return apply_reservation(client, r, &row, place, &options);
     }
 }
 
+/// A reservation decided under the SKU's row: recorded, then applied as a statement's rows are.
 fn apply_reservation(
     client: &mut SpiClient<'_>,
     r: &Reservation,
-    location: &str,
+    row: &Record<'_>,
     place: StoredPlace,
+    options: &Options,
 ) -> Outcome<i64> {
-    let row = Record::new(
-        &r.sku,
-        location,
-        Some(Stage::available),
-        Some(Stage::committed),
-        r.qty,
-        Some(&r.reference),
-        "reservation",
-        r.occurred_at,
-    )
-    .for_channel(Some(&r.channel));
-    row.validate()?;
-    let (id, _) = record(client, &row, None)?;
+    let (id, _) = record(client, row, None)?;
     let mut applied = Applied::default();
-    let options = Options {
-        strict: true,
-        expires_at: r.expires_at,
-        cause: None,
-    };
     let mut priorities = None;
     let movements = [row.movement(id)];
     engine::apply_sku(
         client,
         &r.sku,
         &movements,
-        &options,
+        options,
         Some(Preloaded {
             places: vec![place],
             holds: Holds::new(),
@@ -413,7 +420,7 @@ fn apply_reservation(
             client,
             &r.sku,
             &movements,
-            &options,
+            options,
             None,
             &mut priorities,
             &mut applied,

@@ -410,11 +410,6 @@ impl Columns {
     }
 }
 
-unsafe extern "C-unwind" {
-    /// `nextval(regclass)`'s implementation, for a call that needs no lookup by name.
-    fn nextval_oid(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
-}
-
 /// recorded_at: now, never before the transaction's start even if the clock steps back (a row
 /// is "recorded now" when its txid is this transaction's and its recorded_at is since its start).
 fn recorded_now() -> i64 {
@@ -428,6 +423,22 @@ fn actor_datum() -> pg_sys::Datum {
         let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
         pg_sys::Datum::from(pg_sys::cstring_to_text(name))
     }
+}
+
+/// Records when this transaction commits (now, just before its commit) in movement_commit: the
+/// commit side of the warehouse lag. Written without a plan (src/direct.rs), and without a
+/// privilege check: it runs at every commit of a ledger writer, whoever that is.
+pub fn record_commit() -> Outcome<()> {
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    crate::direct::write(&[&crate::direct::MOVEMENT_COMMIT], |w| {
+        w.insert(
+            0,
+            &[
+                ("txid", Some(pg_sys::Datum::from(this_transaction()))),
+                ("committed_at", Some(pg_sys::Datum::from(now))),
+            ],
+        )
+    })
 }
 
 fn this_transaction() -> u64 {
@@ -465,20 +476,8 @@ fn movement_row_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 )
                 .hint("Insert sku, location, from_stage, to_stage, qty, channel, ref, reason and occurred_at only."));
             }
-            let sequence = unsafe {
-                pg_sys::get_relname_relid(
-                    c"movement_id_seq".as_ptr(),
-                    (*(*relation).rd_rel).relnamespace,
-                )
-            };
-            let id = unsafe {
-                pg_sys::DirectFunctionCall1Coll(
-                    Some(nextval_oid),
-                    pg_sys::InvalidOid,
-                    pg_sys::Datum::from(sequence),
-                )
-            };
-            replace.push((ID, id));
+            let id = crate::direct::next_id(c"movement_id_seq")?;
+            replace.push((ID, pg_sys::Datum::from(id)));
         }
         if filled_in.iter().all(|&f| f) {
             // History being restored (pg_dump, pg_restore): stored as it is; its balances come
@@ -734,13 +733,9 @@ static INSERT_MOVEMENT: Sql = Sql {
     ],
 };
 
-/// Records a row the caller applies (or applied) itself, returning its id; the stored row goes
-/// into `result` too, when given, or is returned as a datum in the caller's memory.
-pub fn record(
-    client: &mut SpiClient<'_>,
-    r: &Record<'_>,
-    result: Option<&SetResult>,
-) -> Outcome<(i64, Option<pg_sys::Datum>)> {
+/// Marks the next ledger row, `r`, as applied by the caller (see applied.rs), and the
+/// transaction as a writer of the ledger.
+pub fn mark_applied(r: &Record<'_>) {
     applied::mark_next(RowKey {
         sku: r.sku.to_owned(),
         location: r.location.to_owned(),
@@ -751,6 +746,16 @@ pub fn record(
         reference: r.reference.map(str::to_owned),
     });
     xact::ledger_written();
+}
+
+/// Records a row the caller applies (or applied) itself, returning its id; the stored row goes
+/// into `result` too, when given, or is returned as a datum in the caller's memory.
+pub fn record(
+    client: &mut SpiClient<'_>,
+    r: &Record<'_>,
+    result: Option<&SetResult>,
+) -> Outcome<(i64, Option<pg_sys::Datum>)> {
+    mark_applied(r);
     let rows = spi::run(
         client,
         &INSERT_MOVEMENT,

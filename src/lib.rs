@@ -13,6 +13,7 @@ pub mod applied;
 pub mod comments;
 pub mod compat;
 pub mod count;
+pub mod direct;
 pub mod engine;
 pub mod error;
 pub mod fence;

@@ -68,11 +68,6 @@ fn _atp_changed_everywhere(cause: &str) {
     xact::everything_changed();
 }
 
-static RECORD_COMMIT: Sql = Sql {
-    text: "INSERT INTO inventory_truth.movement_commit (txid, committed_at)
-           VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp())",
-    args: &[],
-};
 static EVERY_SKU: Sql = Sql {
     text: "SELECT code FROM inventory_truth.sku",
     args: &[],
@@ -134,7 +129,7 @@ fn at_commit_call(call: Call) -> crate::error::Outcome<pg_sys::Datum> {
             }
         }
         if record_commit {
-            spi::run(client, &RECORD_COMMIT, &[])?;
+            crate::ledger::record_commit()?;
         }
         if publish_all {
             let mut every = Vec::new();

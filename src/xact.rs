@@ -259,6 +259,14 @@ fn prepare_pre_commit(prepare: bool) -> Outcome<Option<AtCommitCall>> {
     let Some(work) = take_pre_commit_work(prepare) else {
         return Ok(None);
     };
+    if work.publish.is_none() && work.negative.is_empty() && work.breaches.is_empty() {
+        // Only the commit time (the common case: a reservation in relay mode): written here,
+        // without a call to `_at_commit`.
+        if work.record_commit {
+            crate::ledger::record_commit()?;
+        }
+        return Ok(None);
+    }
     // Looking the function up needs a snapshot, and the commit has none of its own.
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
     let function = at_commit_function();

@@ -300,3 +300,11 @@ SELECT set_buffer('web', 'TEE', 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK;
 SELECT * FROM verify();
+-- Holds carry no CHECK constraints (only the engine writes them); verify() says what is wrong
+-- with a hold damaged by hand, one row per hold. Rolled back.
+BEGIN;
+UPDATE hold SET fence_qty = open_qty + 1 WHERE ref = 'WH-2';
+UPDATE hold SET status = 'gone' WHERE ref = 'W-SOCK';
+UPDATE hold SET lost_qty = lost_qty - 1, open_qty = open_qty + 1 WHERE ref = 'A-SOCK';
+SELECT * FROM verify() WHERE problem LIKE 'hold %';
+ROLLBACK;

@@ -1,0 +1,651 @@
+//! Rows read and written without a plan, for the reservation's hot path.
+//!
+//! A statement run through SPI, even with its plan kept, builds an executor on every run: its
+//! nodes and projections, the result relations with their indexes, and tears it all down again.
+//! On a reservation that was most of the CPU (docs/development.md, "The hot path"). Here the same
+//! reads and writes go straight to the indexes and to the executor's row-level entry points, as
+//! logical replication's apply worker does (`src/backend/executor/execReplication.c`): a lookup
+//! under a snapshot, a row locked at its latest version as an UPDATE locks it, and
+//! `ExecSimpleRelationInsert` / `ExecSimpleRelationUpdate`, which keep indexes, NOT NULL, row
+//! triggers and WAL as a statement does. Statement-level triggers do not fire for these rows, and
+//! column defaults are not applied: the callers give every column.
+//!
+//! Nothing here cleans up after a PostgreSQL error: the error aborts the (sub)transaction, whose
+//! resource owner closes relations, ends scans and releases snapshots, as it does for a
+//! statement. Every other path closes what it opened.
+
+use pgrx::datum::{FromDatum, IntoDatum};
+use pgrx::pg_sys;
+use pgrx::tupdesc::PgTupleDesc;
+use std::cell::{Cell, RefCell};
+use std::ffi::CStr;
+
+use crate::error::{Failure, Outcome, SqlState};
+use crate::spi::Columns;
+
+const SCHEMA: &CStr = c"inventory_truth";
+
+thread_local! {
+    /// The extension's relations by name, resolved once and forgotten on any invalidation of
+    /// one of them (a DROP EXTENSION, an ALTER, VACUUM's new statistics): looking them up by
+    /// name costs two catalog cache lookups each, and a reservation opens nine.
+    static RELATIONS: RefCell<Vec<(&'static CStr, pg_sys::Oid)>> = const { RefCell::new(Vec::new()) };
+    static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe extern "C-unwind" fn forget_relations(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    RELATIONS.with(|r| {
+        let mut r = r.borrow_mut();
+        if relid == pg_sys::InvalidOid || r.iter().any(|&(_, oid)| oid == relid) {
+            r.clear();
+        }
+    });
+}
+
+/// A relation of the extension, by name.
+fn relation(name: &'static CStr) -> Outcome<pg_sys::Oid> {
+    if let Some(oid) = RELATIONS.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, oid)| oid)
+    }) {
+        return Ok(oid);
+    }
+    if !CALLBACK_REGISTERED.with(|c| c.replace(true)) {
+        unsafe {
+            pg_sys::CacheRegisterRelcacheCallback(Some(forget_relations), pg_sys::Datum::from(0))
+        };
+    }
+    let oid = unsafe {
+        let namespace = pg_sys::get_namespace_oid(SCHEMA.as_ptr(), true);
+        pg_sys::get_relname_relid(name.as_ptr(), namespace)
+    };
+    if oid == pg_sys::InvalidOid {
+        return Err(Failure::internal(format!(
+            "inventory_truth: relation {} is missing",
+            name.to_string_lossy()
+        )));
+    }
+    RELATIONS.with(|r| r.borrow_mut().push((name, oid)));
+    Ok(oid)
+}
+
+/// The attribute number of `column` in `rel` (1-based), found by name: a database updated from
+/// an earlier version may have its columns in another order than a fresh install.
+fn attnum(rel: pg_sys::Relation, column: &str) -> Outcome<usize> {
+    let desc = unsafe { PgTupleDesc::from_pg_unchecked((*rel).rd_att) };
+    desc.iter()
+        .position(|a| {
+            !a.attisdropped
+                && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes()
+                    == column.as_bytes()
+        })
+        .map(|i| i + 1)
+        .ok_or_else(|| Failure::internal(format!("inventory_truth: no column {column}")))
+}
+
+fn natts(rel: pg_sys::Relation) -> usize {
+    unsafe { (*(*rel).rd_att).natts as usize }
+}
+
+/// A table and the unique index its rows are looked up by (its key columns, in index order,
+/// all text), if any.
+pub struct Table {
+    pub name: &'static CStr,
+    pub key: Option<&'static CStr>,
+}
+
+pub const SKU: Table = Table {
+    name: c"sku",
+    key: Some(c"sku_pkey"),
+};
+pub const CHANNEL: Table = Table {
+    name: c"channel",
+    key: Some(c"channel_pkey"),
+};
+pub const SKU_BUFFER: Table = Table {
+    name: c"sku_buffer",
+    key: Some(c"sku_buffer_pkey"),
+};
+pub const STOCK: Table = Table {
+    name: c"stock",
+    key: Some(c"stock_pkey"),
+};
+pub const HOLD: Table = Table {
+    name: c"hold",
+    key: Some(c"hold_pkey"),
+};
+pub const MOVEMENT: Table = Table {
+    name: c"movement",
+    key: Some(c"movement_pkey"),
+};
+pub const MOVEMENT_COMMIT: Table = Table {
+    name: c"movement_commit",
+    key: None,
+};
+
+fn key_of(table: &Table) -> Outcome<&'static CStr> {
+    table
+        .key
+        .ok_or_else(|| Failure::internal("inventory_truth: a lookup in a table without a key"))
+}
+
+/// Equality keys on the first `key.len()` columns of `index` (text, compared in the index's
+/// collation, as the planner would).
+unsafe fn text_keys(index: pg_sys::Relation, key: &[&str]) -> Vec<pg_sys::ScanKeyData> {
+    let mut keys: Vec<pg_sys::ScanKeyData> = Vec::with_capacity(key.len());
+    for (i, value) in key.iter().enumerate() {
+        let mut entry = pg_sys::ScanKeyData::default();
+        unsafe {
+            let text = pg_sys::cstring_to_text_with_len(value.as_ptr().cast(), value.len() as i32);
+            pg_sys::ScanKeyEntryInitialize(
+                &mut entry,
+                0,
+                (i + 1) as pg_sys::AttrNumber,
+                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                pg_sys::InvalidOid,
+                *(*index).rd_indcollation.add(i),
+                pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+                pg_sys::Datum::from(text),
+            );
+        }
+        keys.push(entry);
+    }
+    keys
+}
+
+/// One row, as a slot holds it.
+struct Row {
+    slot: *mut pg_sys::TupleTableSlot,
+}
+
+impl Row {
+    /// Column `attnum` (1-based), NULL as `None`.
+    fn get<T: FromDatum>(&self, attnum: usize) -> Outcome<Option<T>> {
+        let (datum, isnull) = self.datum(attnum);
+        if isnull {
+            return Ok(None);
+        }
+        unsafe { T::from_datum(datum, false) }
+            .map(Some)
+            .ok_or_else(|| Failure::internal("inventory_truth: a column that does not convert"))
+    }
+
+    fn datum(&self, attnum: usize) -> (pg_sys::Datum, bool) {
+        unsafe {
+            (
+                *(*self.slot).tts_values.add(attnum - 1),
+                *(*self.slot).tts_isnull.add(attnum - 1),
+            )
+        }
+    }
+}
+
+/// Reads under one snapshot: a fresh one in READ COMMITTED, as each SPI statement takes, that
+/// sees what this transaction wrote before.
+pub struct Reader {
+    snapshot: pg_sys::Snapshot,
+}
+
+/// Runs `f` with a [`Reader`].
+pub fn read<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
+    let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let result = f(&Reader { snapshot });
+    unsafe { pg_sys::UnregisterSnapshot(snapshot) };
+    result
+}
+
+/// A row with the columns a caller asked for, numbered from 1 in the order asked (as a
+/// statement's target list numbers them: `spi::value(&row, 1)`).
+pub struct Selected<'a> {
+    row: &'a Row,
+    columns: &'a [usize],
+}
+
+impl Columns for Selected<'_> {
+    fn column<T: FromDatum + IntoDatum>(&self, n: usize) -> Outcome<Option<T>> {
+        let attnum = *self
+            .columns
+            .get(n.wrapping_sub(1))
+            .ok_or_else(|| Failure::internal(format!("inventory_truth: no column {n}")))?;
+        self.row.get(attnum)
+    }
+}
+
+impl Reader {
+    /// Every row of `table` whose leading key columns equal `key`, with the attribute numbers
+    /// of `columns`, to `each` in index order.
+    pub fn rows(
+        &self,
+        table: &Table,
+        key: &[&str],
+        columns: &[&str],
+        mut each: impl FnMut(&Selected) -> Outcome<()>,
+    ) -> Outcome<()> {
+        let table_oid = relation(table.name)?;
+        let index_oid = relation(key_of(table)?)?;
+        unsafe {
+            let rel = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            let result = (|| {
+                let attnums: Vec<usize> = columns
+                    .iter()
+                    .map(|c| attnum(rel, c))
+                    .collect::<Outcome<_>>()?;
+                let mut keys = text_keys(index, key);
+                let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+                let scan = begin_index_scan(rel, index, self.snapshot, keys.len());
+                pg_sys::index_rescan(
+                    scan,
+                    keys.as_mut_ptr(),
+                    keys.len() as i32,
+                    std::ptr::null_mut(),
+                    0,
+                );
+                let mut result = Ok(());
+                while pg_sys::index_getnext_slot(
+                    scan,
+                    pg_sys::ScanDirection::ForwardScanDirection,
+                    slot,
+                ) {
+                    pg_sys::slot_getallattrs(slot);
+                    result = each(&Selected {
+                        row: &Row { slot },
+                        columns: &attnums,
+                    });
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                pg_sys::index_endscan(scan);
+                pg_sys::ExecDropSingleTupleTableSlot(slot);
+                result
+            })();
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            result
+        }
+    }
+}
+
+#[cfg(not(feature = "pg18"))]
+unsafe fn begin_index_scan(
+    rel: pg_sys::Relation,
+    index: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+    nkeys: usize,
+) -> pg_sys::IndexScanDesc {
+    unsafe { pg_sys::index_beginscan(rel, index, snapshot, nkeys as i32, 0) }
+}
+
+#[cfg(feature = "pg18")]
+unsafe fn begin_index_scan(
+    rel: pg_sys::Relation,
+    index: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+    nkeys: usize,
+) -> pg_sys::IndexScanDesc {
+    unsafe { pg_sys::index_beginscan(rel, index, snapshot, std::ptr::null_mut(), nkeys as i32, 0) }
+}
+
+/// A table opened for writing.
+struct Target {
+    rel: pg_sys::Relation,
+    index: pg_sys::Oid,
+    info: *mut pg_sys::ResultRelInfo,
+}
+
+/// Writes to a few tables, as one statement would: one executor state, the tables' indexes
+/// open, AFTER row triggers fired at the end, and a command counter increment after, so what
+/// follows sees the rows.
+pub struct Writer {
+    estate: *mut pg_sys::EState,
+    epq: Box<pg_sys::EPQState>,
+    targets: Vec<Target>,
+    snapshot: pg_sys::Snapshot,
+}
+
+/// A row locked by [`Writer::lock`], at its latest version, with the columns asked for
+/// (numbered from 1, as [`Selected`]).
+pub struct Locked {
+    target: usize,
+    row: Row,
+    columns: Vec<usize>,
+}
+
+impl Columns for Locked {
+    fn column<T: FromDatum + IntoDatum>(&self, n: usize) -> Outcome<Option<T>> {
+        Selected {
+            row: &self.row,
+            columns: &self.columns,
+        }
+        .column(n)
+    }
+}
+
+/// A column's new value: its name, and the datum (`None` for NULL), built with `IntoDatum`.
+pub type Value<'a> = (&'a str, Option<pg_sys::Datum>);
+
+/// Runs `f` with a [`Writer`] on `tables` (their positions in the slice name them to it).
+pub fn write<R>(tables: &[&Table], f: impl FnOnce(&mut Writer) -> Outcome<R>) -> Outcome<R> {
+    let mut oids = Vec::with_capacity(tables.len());
+    for table in tables {
+        let key = match table.key {
+            Some(key) => relation(key)?,
+            None => pg_sys::InvalidOid,
+        };
+        oids.push((relation(table.name)?, key));
+    }
+    let mut writer = unsafe { Writer::open(&oids) };
+    let result = f(&mut writer);
+    unsafe { writer.close() };
+    result
+}
+
+impl Writer {
+    unsafe fn open(oids: &[(pg_sys::Oid, pg_sys::Oid)]) -> Writer {
+        unsafe {
+            let estate = pg_sys::CreateExecutorState();
+            let mut range_table: *mut pg_sys::List = std::ptr::null_mut();
+            let mut targets = Vec::with_capacity(oids.len());
+            for &(table, index) in oids {
+                let rel = pg_sys::table_open(table, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+                let rte: *mut pg_sys::RangeTblEntry =
+                    pg_sys::palloc0(std::mem::size_of::<pg_sys::RangeTblEntry>()).cast();
+                (*rte).type_ = pg_sys::NodeTag::T_RangeTblEntry;
+                (*rte).rtekind = pg_sys::RTEKind::RTE_RELATION;
+                (*rte).relid = table;
+                (*rte).relkind = (*(*rel).rd_rel).relkind;
+                (*rte).rellockmode = pg_sys::RowExclusiveLock as i32;
+                range_table = pg_sys::lappend(range_table, rte.cast());
+                targets.push(Target {
+                    rel,
+                    index,
+                    info: std::ptr::null_mut(),
+                });
+            }
+            init_range_table(estate, range_table);
+            for (i, target) in targets.iter_mut().enumerate() {
+                let info: *mut pg_sys::ResultRelInfo =
+                    pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()).cast();
+                (*info).type_ = pg_sys::NodeTag::T_ResultRelInfo;
+                pg_sys::InitResultRelInfo(
+                    info,
+                    target.rel,
+                    (i + 1) as pg_sys::Index,
+                    std::ptr::null_mut(),
+                    0,
+                );
+                pg_sys::ExecOpenIndices(info, false);
+                target.info = info;
+            }
+            let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
+            (*estate).es_snapshot = snapshot;
+            (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
+            let mut epq: Box<pg_sys::EPQState> = Box::new(std::mem::zeroed());
+            init_epq(&mut epq, estate);
+            pg_sys::AfterTriggerBeginQuery();
+            Writer {
+                estate,
+                epq,
+                targets,
+                snapshot,
+            }
+        }
+    }
+
+    unsafe fn close(mut self) {
+        unsafe {
+            pg_sys::AfterTriggerEndQuery(self.estate);
+            pg_sys::EvalPlanQualEnd(&mut *self.epq);
+            for target in &self.targets {
+                pg_sys::ExecCloseIndices(target.info);
+            }
+            pg_sys::ExecResetTupleTable((*self.estate).es_tupleTable, false);
+            pg_sys::FreeExecutorState(self.estate);
+            for target in &self.targets {
+                pg_sys::table_close(target.rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            }
+            pg_sys::UnregisterSnapshot(self.snapshot);
+            pg_sys::CommandCounterIncrement();
+        }
+    }
+
+    /// Locks the row of table `t` whose key equals `key`, at its latest version, as an UPDATE
+    /// does: waiting for a transaction that holds it, then following its update (in REPEATABLE
+    /// READ and above a row changed since the snapshot is a serialization failure). `None` when
+    /// there is no such row.
+    pub fn lock(&mut self, t: usize, key: &[&str], columns: &[&str]) -> Outcome<Option<Locked>> {
+        let target = &self.targets[t];
+        if target.index == pg_sys::InvalidOid {
+            return Err(Failure::internal(
+                "inventory_truth: a lookup in a table without a key",
+            ));
+        }
+        let columns: Vec<usize> = columns
+            .iter()
+            .map(|c| attnum(target.rel, c))
+            .collect::<Outcome<_>>()?;
+        unsafe {
+            let slot = pg_sys::table_slot_create(target.rel, &mut (*self.estate).es_tupleTable);
+            let index =
+                pg_sys::index_open(target.index, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            let mut keys = text_keys(index, key);
+            let scan = begin_index_scan(target.rel, index, self.snapshot, keys.len());
+            pg_sys::index_rescan(
+                scan,
+                keys.as_mut_ptr(),
+                keys.len() as i32,
+                std::ptr::null_mut(),
+                0,
+            );
+            let found =
+                pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
+            let mut tid = (*slot).tts_tid;
+            pg_sys::index_endscan(scan);
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+            if !found {
+                return Ok(None);
+            }
+            let mut failure = pg_sys::TM_FailureData::default();
+            let result = pg_sys::table_tuple_lock(
+                target.rel,
+                &mut tid,
+                self.snapshot,
+                slot,
+                (*self.estate).es_output_cid,
+                pg_sys::LockTupleMode::LockTupleNoKeyExclusive,
+                pg_sys::LockWaitPolicy::LockWaitBlock,
+                pg_sys::TUPLE_LOCK_FLAG_FIND_LAST_VERSION as u8,
+                &mut failure,
+            );
+            match result {
+                pg_sys::TM_Result::TM_Ok => {
+                    if failure.traversed
+                        && pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32
+                    {
+                        return Err(Failure::new(
+                            SqlState::SERIALIZATION_FAILURE,
+                            "could not serialize access due to concurrent update",
+                        ));
+                    }
+                    pg_sys::slot_getallattrs(slot);
+                    Ok(Some(Locked {
+                        target: t,
+                        row: Row { slot },
+                        columns,
+                    }))
+                }
+                pg_sys::TM_Result::TM_Deleted => {
+                    if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
+                        return Err(Failure::new(
+                            SqlState::SERIALIZATION_FAILURE,
+                            "could not serialize access due to concurrent delete",
+                        ));
+                    }
+                    Ok(None)
+                }
+                other => Err(Failure::internal(format!(
+                    "inventory_truth: a row could not be locked ({other})"
+                ))),
+            }
+        }
+    }
+
+    /// Writes `changes` over the locked row, keeping its other columns.
+    pub fn update(&mut self, locked: &Locked, changes: &[Value]) -> Outcome<()> {
+        let target = &self.targets[locked.target];
+        let changes = by_attnum(target.rel, changes)?;
+        unsafe {
+            let slot = self.new_slot(target.rel);
+            for attnum in 1..=natts(target.rel) {
+                let (datum, isnull) = locked.row.datum(attnum);
+                *(*slot).tts_values.add(attnum - 1) = datum;
+                *(*slot).tts_isnull.add(attnum - 1) = isnull;
+            }
+            set(slot, &changes);
+            pg_sys::ExecStoreVirtualTuple(slot);
+            pg_sys::ExecSimpleRelationUpdate(
+                target.info,
+                self.estate,
+                &mut *self.epq,
+                locked.row.slot,
+                slot,
+            );
+        }
+        Ok(())
+    }
+
+    /// Inserts a row into table `t` with `values` (every other column NULL).
+    pub fn insert(&mut self, t: usize, values: &[Value]) -> Outcome<()> {
+        let target = &self.targets[t];
+        let values = by_attnum(target.rel, values)?;
+        unsafe {
+            let slot = self.new_slot(target.rel);
+            for attnum in 1..=natts(target.rel) {
+                *(*slot).tts_isnull.add(attnum - 1) = true;
+            }
+            set(slot, &values);
+            pg_sys::ExecStoreVirtualTuple(slot);
+            pg_sys::ExecSimpleRelationInsert(target.info, self.estate, slot);
+        }
+        Ok(())
+    }
+
+    unsafe fn new_slot(&self, rel: pg_sys::Relation) -> *mut pg_sys::TupleTableSlot {
+        unsafe {
+            pg_sys::ExecInitExtraTupleSlot(self.estate, (*rel).rd_att, &pg_sys::TTSOpsVirtual)
+        }
+    }
+}
+
+fn by_attnum(
+    rel: pg_sys::Relation,
+    values: &[Value],
+) -> Outcome<Vec<(usize, Option<pg_sys::Datum>)>> {
+    values
+        .iter()
+        .map(|&(column, value)| Ok((attnum(rel, column)?, value)))
+        .collect()
+}
+
+unsafe fn set(slot: *mut pg_sys::TupleTableSlot, values: &[(usize, Option<pg_sys::Datum>)]) {
+    for &(attnum, value) in values {
+        unsafe {
+            *(*slot).tts_values.add(attnum - 1) = value.unwrap_or(pg_sys::Datum::from(0));
+            *(*slot).tts_isnull.add(attnum - 1) = value.is_none();
+        }
+    }
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
+    unsafe { pg_sys::ExecInitRangeTable(estate, range_table) }
+}
+
+#[cfg(any(feature = "pg16", feature = "pg17"))]
+unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
+    unsafe { pg_sys::ExecInitRangeTable(estate, range_table, std::ptr::null_mut()) }
+}
+
+#[cfg(feature = "pg18")]
+unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
+    unsafe {
+        let every =
+            pg_sys::bms_add_range(std::ptr::null_mut(), 1, pg_sys::list_length(range_table));
+        pg_sys::ExecInitRangeTable(estate, range_table, std::ptr::null_mut(), every)
+    }
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn init_epq(epq: &mut pg_sys::EPQState, estate: *mut pg_sys::EState) {
+    unsafe { pg_sys::EvalPlanQualInit(epq, estate, std::ptr::null_mut(), std::ptr::null_mut(), -1) }
+}
+
+#[cfg(not(feature = "pg15"))]
+unsafe fn init_epq(epq: &mut pg_sys::EPQState, estate: *mut pg_sys::EState) {
+    unsafe {
+        pg_sys::EvalPlanQualInit(
+            epq,
+            estate,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            -1,
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+/// The datum of enum `label` for `column` of table `t` (an enum's values are stored as the
+/// OIDs of its labels).
+impl Writer {
+    pub fn enum_value(&self, t: usize, column: &str, label: &str) -> Outcome<pg_sys::Datum> {
+        let rel = self.targets[t].rel;
+        let attnum = attnum(rel, column)?;
+        let desc = unsafe { PgTupleDesc::from_pg_unchecked((*rel).rd_att) };
+        let type_oid = desc
+            .get(attnum - 1)
+            .map(|a| a.atttypid)
+            .ok_or_else(|| Failure::internal("inventory_truth: no such column"))?;
+        let label = std::ffi::CString::new(label)
+            .map_err(|_| Failure::internal("inventory_truth: an enum label with a NUL"))?;
+        let oid = unsafe {
+            pg_sys::GetSysCacheOid(
+                pg_sys::SysCacheIdentifier::ENUMTYPOIDNAME as i32,
+                pg_sys::Anum_pg_enum_oid as pg_sys::AttrNumber,
+                pg_sys::Datum::from(type_oid),
+                pg_sys::Datum::from(label.as_ptr()),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+            )
+        };
+        if oid == pg_sys::InvalidOid {
+            return Err(Failure::internal(format!(
+                "inventory_truth: no enum label {}",
+                label.to_string_lossy()
+            )));
+        }
+        Ok(pg_sys::Datum::from(oid))
+    }
+}
+
+// nextval(regclass)'s C entry point; pgrx's binding of it is a Rust wrapper, and
+// DirectFunctionCall1Coll needs the function itself.
+unsafe extern "C-unwind" {
+    #[link_name = "nextval_oid"]
+    fn nextval_entry(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+}
+
+/// The next value of one of the extension's sequences (a serial column's default).
+pub fn next_id(sequence: &'static CStr) -> Outcome<i64> {
+    let oid = relation(sequence)?;
+    let datum = unsafe {
+        pg_sys::DirectFunctionCall1Coll(
+            Some(nextval_entry),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(oid),
+        )
+    };
+    Ok(datum.value() as i64)
+}

@@ -28,7 +28,8 @@ CREATE TABLE sku_buffer (
     channel text NOT NULL,
     sku text NOT NULL,
     units bigint NOT NULL CHECK (units >= 0),
-    PRIMARY KEY (channel, sku)
+    -- SKU first: the relay reads a SKU's buffers for every channel.
+    PRIMARY KEY (sku, channel)
 );
 COMMENT ON TABLE sku_buffer IS 'Safety buffers of one channel for one SKU, overriding the channel''s default; see set_buffer.';
 
@@ -43,6 +44,8 @@ CREATE TABLE ringfence (
     CHECK ((units IS NULL) <> (percent IS NULL))
 );
 CREATE UNIQUE INDEX ringfence_rule ON ringfence (channel, (coalesce(sku, '')));
+-- The rules the engine reads for a SKU: its own (sku = the code) and those for every SKU (NULL).
+CREATE INDEX ringfence_sku ON ringfence (sku);
 COMMENT ON TABLE ringfence IS
     'Ringfence rules: units (or percent of the available units) that only the channel may sell, at each location, for one SKU or every SKU (sku NULL); see set_ringfence.';
 

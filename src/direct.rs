@@ -89,66 +89,139 @@ fn natts(rel: pg_sys::Relation) -> usize {
     unsafe { (*(*rel).rd_att).natts as usize }
 }
 
-/// A table and the unique index its rows are looked up by (its key columns, in index order,
-/// all text), if any.
-pub struct Table {
+/// A table of the extension.
+pub type Table = &'static CStr;
+
+pub const SKU: Table = c"sku";
+pub const CHANNEL: Table = c"channel";
+pub const LOCATION: Table = c"location";
+pub const SKU_BUFFER: Table = c"sku_buffer";
+pub const RINGFENCE: Table = c"ringfence";
+pub const STOCK: Table = c"stock";
+pub const HOLD: Table = c"hold";
+pub const RECEIPT: Table = c"expected_receipt";
+pub const MOVEMENT: Table = c"movement";
+pub const MOVEMENT_COMMIT: Table = c"movement_commit";
+pub const ATP_PUBLISHED: Table = c"atp_published";
+
+/// An index of one of the extension's tables, and what its leading columns are (for a reader).
+pub struct Index {
+    pub table: Table,
     pub name: &'static CStr,
-    pub key: Option<&'static CStr>,
 }
 
-pub const SKU: Table = Table {
-    name: c"sku",
-    key: Some(c"sku_pkey"),
+/// (code)
+pub const SKU_CODE: Index = Index {
+    table: SKU,
+    name: c"sku_pkey",
 };
-pub const CHANNEL: Table = Table {
-    name: c"channel",
-    key: Some(c"channel_pkey"),
+/// (code)
+pub const CHANNEL_CODE: Index = Index {
+    table: CHANNEL,
+    name: c"channel_pkey",
 };
-pub const SKU_BUFFER: Table = Table {
-    name: c"sku_buffer",
-    key: Some(c"sku_buffer_pkey"),
+/// (code)
+pub const LOCATION_CODE: Index = Index {
+    table: LOCATION,
+    name: c"location_pkey",
 };
-pub const STOCK: Table = Table {
-    name: c"stock",
-    key: Some(c"stock_pkey"),
+/// (sku, channel)
+pub const SKU_BUFFER_KEY: Index = Index {
+    table: SKU_BUFFER,
+    name: c"sku_buffer_pkey",
 };
-pub const HOLD: Table = Table {
-    name: c"hold",
-    key: Some(c"hold_pkey"),
+/// (sku)
+pub const ATP_PUBLISHED_SKU: Index = Index {
+    table: ATP_PUBLISHED,
+    name: c"atp_published_pkey",
 };
-pub const MOVEMENT: Table = Table {
-    name: c"movement",
-    key: Some(c"movement_pkey"),
+/// (sku): a SKU's own rules; NULL, the rules for every SKU.
+pub const RINGFENCE_SKU: Index = Index {
+    table: RINGFENCE,
+    name: c"ringfence_sku",
 };
-pub const MOVEMENT_COMMIT: Table = Table {
-    name: c"movement_commit",
-    key: None,
+/// (sku, location)
+pub const STOCK_PLACE: Index = Index {
+    table: STOCK,
+    name: c"stock_pkey",
+};
+/// (ref, sku, channel)
+pub const HOLD_KEY: Index = Index {
+    table: HOLD,
+    name: c"hold_pkey",
+};
+/// (sku, location), open holds only
+pub const HOLD_OPEN_AT: Index = Index {
+    table: HOLD,
+    name: c"hold_open_at",
+};
+/// (id)
+pub const RECEIPT_ID: Index = Index {
+    table: RECEIPT,
+    name: c"expected_receipt_pkey",
+};
+/// (ref, sku, location)
+pub const RECEIPT_KEY: Index = Index {
+    table: RECEIPT,
+    name: c"expected_receipt_ref_sku_location_key",
+};
+/// (sku, location, eta, id), open receipts only
+pub const RECEIPT_OPEN: Index = Index {
+    table: RECEIPT,
+    name: c"expected_receipt_open",
 };
 
-fn key_of(table: &Table) -> Outcome<&'static CStr> {
-    table
-        .key
-        .ok_or_else(|| Failure::internal("inventory_truth: a lookup in a table without a key"))
+/// A value an index column must equal (or be NULL).
+#[derive(Clone, Copy, Debug)]
+pub enum Key<'a> {
+    Text(&'a str),
+    Int8(i64),
+    Null,
 }
 
-/// Equality keys on the first `key.len()` columns of `index` (text, compared in the index's
-/// collation, as the planner would).
-unsafe fn text_keys(index: pg_sys::Relation, key: &[&str]) -> Vec<pg_sys::ScanKeyData> {
+/// Equality keys on the leading columns of `index`, compared as the planner would (text in the
+/// index's collation).
+unsafe fn scan_keys(index: pg_sys::Relation, key: &[Key]) -> Vec<pg_sys::ScanKeyData> {
     let mut keys: Vec<pg_sys::ScanKeyData> = Vec::with_capacity(key.len());
     for (i, value) in key.iter().enumerate() {
         let mut entry = pg_sys::ScanKeyData::default();
+        let attno = (i + 1) as pg_sys::AttrNumber;
         unsafe {
-            let text = pg_sys::cstring_to_text_with_len(value.as_ptr().cast(), value.len() as i32);
-            pg_sys::ScanKeyEntryInitialize(
-                &mut entry,
-                0,
-                (i + 1) as pg_sys::AttrNumber,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::InvalidOid,
-                *(*index).rd_indcollation.add(i),
-                pg_sys::Oid::from(pg_sys::F_TEXTEQ),
-                pg_sys::Datum::from(text),
-            );
+            match *value {
+                Key::Text(text) => pg_sys::ScanKeyEntryInitialize(
+                    &mut entry,
+                    0,
+                    attno,
+                    pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                    pg_sys::InvalidOid,
+                    *(*index).rd_indcollation.add(i),
+                    pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+                    pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+                        text.as_ptr().cast(),
+                        text.len() as i32,
+                    )),
+                ),
+                Key::Int8(n) => pg_sys::ScanKeyEntryInitialize(
+                    &mut entry,
+                    0,
+                    attno,
+                    pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                    pg_sys::InvalidOid,
+                    pg_sys::InvalidOid,
+                    pg_sys::Oid::from(pg_sys::F_INT8EQ),
+                    pg_sys::Datum::from(n),
+                ),
+                Key::Null => pg_sys::ScanKeyEntryInitialize(
+                    &mut entry,
+                    (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNULL) as i32,
+                    attno,
+                    0,
+                    pg_sys::InvalidOid,
+                    pg_sys::InvalidOid,
+                    pg_sys::InvalidOid,
+                    pg_sys::Datum::from(0),
+                ),
+            }
         }
         keys.push(entry);
     }
@@ -188,9 +261,45 @@ pub struct Reader {
     snapshot: pg_sys::Snapshot,
 }
 
+thread_local! {
+    /// The snapshot of the innermost [`with_snapshot`], if any.
+    static SHARED_SNAPSHOT: Cell<pg_sys::Snapshot> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The snapshot reads and writers use: the one [`with_snapshot`] took, else a new one (in READ
+/// COMMITTED, one that sees every commit so far and this transaction's earlier commands).
+fn current_snapshot() -> pg_sys::Snapshot {
+    let shared = SHARED_SNAPSHOT.with(Cell::get);
+    if shared.is_null() {
+        unsafe { pg_sys::GetTransactionSnapshot() }
+    } else {
+        shared
+    }
+}
+
+/// Runs `f` with one snapshot for every read and writer inside it (taking a snapshot costs a
+/// pass over every backend's state): for work whose reads need not see its own writes, such as
+/// the loads of a SKU under its row, taken after the lock.
+pub fn with_snapshot<R>(f: impl FnOnce() -> Outcome<R>) -> Outcome<R> {
+    /// Puts the outer snapshot back however `f` ends, an error unwinding through it included
+    /// (whose abort releases the snapshot itself).
+    struct Restore(pg_sys::Snapshot);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SHARED_SNAPSHOT.with(|s| s.set(self.0));
+        }
+    }
+    let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let restore = Restore(SHARED_SNAPSHOT.with(|s| s.replace(snapshot)));
+    let result = f();
+    drop(restore);
+    unsafe { pg_sys::UnregisterSnapshot(snapshot) };
+    result
+}
+
 /// Runs `f` with a [`Reader`].
 pub fn read<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
-    let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let snapshot = unsafe { pg_sys::RegisterSnapshot(current_snapshot()) };
     let result = f(&Reader { snapshot });
     unsafe { pg_sys::UnregisterSnapshot(snapshot) };
     result
@@ -214,17 +323,17 @@ impl Columns for Selected<'_> {
 }
 
 impl Reader {
-    /// Every row of `table` whose leading key columns equal `key`, with the attribute numbers
-    /// of `columns`, to `each` in index order.
+    /// Every row of `index`'s table whose leading index columns equal `key`, with the
+    /// attribute numbers of `columns`, to `each` in index order.
     pub fn rows(
         &self,
-        table: &Table,
-        key: &[&str],
+        index: &Index,
+        key: &[Key],
         columns: &[&str],
         mut each: impl FnMut(&Selected) -> Outcome<()>,
     ) -> Outcome<()> {
-        let table_oid = relation(table.name)?;
-        let index_oid = relation(key_of(table)?)?;
+        let table_oid = relation(index.table)?;
+        let index_oid = relation(index.name)?;
         unsafe {
             let rel = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
@@ -233,7 +342,7 @@ impl Reader {
                     .iter()
                     .map(|c| attnum(rel, c))
                     .collect::<Outcome<_>>()?;
-                let mut keys = text_keys(index, key);
+                let mut keys = scan_keys(index, key);
                 let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
                 let scan = begin_index_scan(rel, index, self.snapshot, keys.len());
                 pg_sys::index_rescan(
@@ -267,6 +376,57 @@ impl Reader {
             result
         }
     }
+
+    /// Whether `index`'s table has a row whose leading index columns equal `key`.
+    pub fn exists(&self, index: &Index, key: &[Key]) -> Outcome<bool> {
+        let mut found = false;
+        self.rows(index, key, &[], |_| {
+            found = true;
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Every row of a (small) table, in no order.
+    pub fn all(
+        &self,
+        table: Table,
+        columns: &[&str],
+        mut each: impl FnMut(&Selected) -> Outcome<()>,
+    ) -> Outcome<()> {
+        let table_oid = relation(table)?;
+        unsafe {
+            let rel = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            let result = (|| {
+                let attnums: Vec<usize> = columns
+                    .iter()
+                    .map(|c| attnum(rel, c))
+                    .collect::<Outcome<_>>()?;
+                let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+                let scan = pg_sys::table_beginscan(rel, self.snapshot, 0, std::ptr::null_mut());
+                let mut result = Ok(());
+                while pg_sys::table_scan_getnextslot(
+                    scan,
+                    pg_sys::ScanDirection::ForwardScanDirection,
+                    slot,
+                ) {
+                    pg_sys::slot_getallattrs(slot);
+                    result = each(&Selected {
+                        row: &Row { slot },
+                        columns: &attnums,
+                    });
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                pg_sys::table_endscan(scan);
+                pg_sys::ExecDropSingleTupleTableSlot(slot);
+                result
+            })();
+            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            result
+        }
+    }
 }
 
 #[cfg(not(feature = "pg18"))]
@@ -289,10 +449,11 @@ unsafe fn begin_index_scan(
     unsafe { pg_sys::index_beginscan(rel, index, snapshot, std::ptr::null_mut(), nkeys as i32, 0) }
 }
 
-/// A table opened for writing.
+/// A table to write, opened (with its indexes) on first use.
 struct Target {
+    name: Table,
+    oid: pg_sys::Oid,
     rel: pg_sys::Relation,
-    index: pg_sys::Oid,
     info: *mut pg_sys::ResultRelInfo,
 }
 
@@ -324,18 +485,32 @@ impl Columns for Locked {
     }
 }
 
+/// A row as [`Writer::insert`] stored it, until the writer closes.
+pub struct Stored {
+    slot: *mut pg_sys::TupleTableSlot,
+    desc: pg_sys::TupleDesc,
+}
+
+impl Stored {
+    /// The row as a tuple of the table's row type (in the writer's memory).
+    pub fn tuple(&self) -> pg_sys::HeapTuple {
+        unsafe { pg_sys::ExecFetchSlotHeapTuple(self.slot, true, std::ptr::null_mut()) }
+    }
+
+    /// The table's row type.
+    pub fn desc(&self) -> pg_sys::TupleDesc {
+        self.desc
+    }
+}
+
 /// A column's new value: its name, and the datum (`None` for NULL), built with `IntoDatum`.
 pub type Value<'a> = (&'a str, Option<pg_sys::Datum>);
 
 /// Runs `f` with a [`Writer`] on `tables` (their positions in the slice name them to it).
-pub fn write<R>(tables: &[&Table], f: impl FnOnce(&mut Writer) -> Outcome<R>) -> Outcome<R> {
+pub fn write<R>(tables: &[Table], f: impl FnOnce(&mut Writer) -> Outcome<R>) -> Outcome<R> {
     let mut oids = Vec::with_capacity(tables.len());
-    for table in tables {
-        let key = match table.key {
-            Some(key) => relation(key)?,
-            None => pg_sys::InvalidOid,
-        };
-        oids.push((relation(table.name)?, key));
+    for &table in tables {
+        oids.push((table, relation(table)?));
     }
     let mut writer = unsafe { Writer::open(&oids) };
     let result = f(&mut writer);
@@ -344,43 +519,29 @@ pub fn write<R>(tables: &[&Table], f: impl FnOnce(&mut Writer) -> Outcome<R>) ->
 }
 
 impl Writer {
-    unsafe fn open(oids: &[(pg_sys::Oid, pg_sys::Oid)]) -> Writer {
+    unsafe fn open(oids: &[(Table, pg_sys::Oid)]) -> Writer {
         unsafe {
             let estate = pg_sys::CreateExecutorState();
             let mut range_table: *mut pg_sys::List = std::ptr::null_mut();
             let mut targets = Vec::with_capacity(oids.len());
-            for &(table, index) in oids {
-                let rel = pg_sys::table_open(table, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            for &(name, oid) in oids {
                 let rte: *mut pg_sys::RangeTblEntry =
                     pg_sys::palloc0(std::mem::size_of::<pg_sys::RangeTblEntry>()).cast();
                 (*rte).type_ = pg_sys::NodeTag::T_RangeTblEntry;
                 (*rte).rtekind = pg_sys::RTEKind::RTE_RELATION;
-                (*rte).relid = table;
-                (*rte).relkind = (*(*rel).rd_rel).relkind;
+                (*rte).relid = oid;
+                (*rte).relkind = pg_sys::RELKIND_RELATION as std::ffi::c_char;
                 (*rte).rellockmode = pg_sys::RowExclusiveLock as i32;
                 range_table = pg_sys::lappend(range_table, rte.cast());
                 targets.push(Target {
-                    rel,
-                    index,
+                    name,
+                    oid,
+                    rel: std::ptr::null_mut(),
                     info: std::ptr::null_mut(),
                 });
             }
             init_range_table(estate, range_table);
-            for (i, target) in targets.iter_mut().enumerate() {
-                let info: *mut pg_sys::ResultRelInfo =
-                    pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()).cast();
-                (*info).type_ = pg_sys::NodeTag::T_ResultRelInfo;
-                pg_sys::InitResultRelInfo(
-                    info,
-                    target.rel,
-                    (i + 1) as pg_sys::Index,
-                    std::ptr::null_mut(),
-                    0,
-                );
-                pg_sys::ExecOpenIndices(info, false);
-                target.info = info;
-            }
-            let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
+            let snapshot = pg_sys::RegisterSnapshot(current_snapshot());
             (*estate).es_snapshot = snapshot;
             (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
             let mut epq: Box<pg_sys::EPQState> = Box::new(std::mem::zeroed());
@@ -395,16 +556,40 @@ impl Writer {
         }
     }
 
+    /// Table `t`, opened with its indexes the first time.
+    fn target(&mut self, t: usize) -> &Target {
+        let target = &mut self.targets[t];
+        if target.rel.is_null() {
+            unsafe {
+                target.rel =
+                    pg_sys::table_open(target.oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+                let info: *mut pg_sys::ResultRelInfo =
+                    pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()).cast();
+                (*info).type_ = pg_sys::NodeTag::T_ResultRelInfo;
+                pg_sys::InitResultRelInfo(
+                    info,
+                    target.rel,
+                    (t + 1) as pg_sys::Index,
+                    std::ptr::null_mut(),
+                    0,
+                );
+                pg_sys::ExecOpenIndices(info, false);
+                target.info = info;
+            }
+        }
+        &self.targets[t]
+    }
+
     unsafe fn close(mut self) {
         unsafe {
             pg_sys::AfterTriggerEndQuery(self.estate);
             pg_sys::EvalPlanQualEnd(&mut *self.epq);
-            for target in &self.targets {
+            for target in self.targets.iter().filter(|t| !t.rel.is_null()) {
                 pg_sys::ExecCloseIndices(target.info);
             }
             pg_sys::ExecResetTupleTable((*self.estate).es_tupleTable, false);
             pg_sys::FreeExecutorState(self.estate);
-            for target in &self.targets {
+            for target in self.targets.iter().filter(|t| !t.rel.is_null()) {
                 pg_sys::table_close(target.rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             }
             pg_sys::UnregisterSnapshot(self.snapshot);
@@ -416,23 +601,32 @@ impl Writer {
     /// does: waiting for a transaction that holds it, then following its update (in REPEATABLE
     /// READ and above a row changed since the snapshot is a serialization failure). `None` when
     /// there is no such row.
-    pub fn lock(&mut self, t: usize, key: &[&str], columns: &[&str]) -> Outcome<Option<Locked>> {
-        let target = &self.targets[t];
-        if target.index == pg_sys::InvalidOid {
+    pub fn lock(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+    ) -> Outcome<Option<Locked>> {
+        let (name, rel) = {
+            let target = self.target(t);
+            (target.name, target.rel)
+        };
+        if name != index.table {
             return Err(Failure::internal(
-                "inventory_truth: a lookup in a table without a key",
+                "inventory_truth: an index of another table",
             ));
         }
+        let index_oid = relation(index.name)?;
         let columns: Vec<usize> = columns
             .iter()
-            .map(|c| attnum(target.rel, c))
+            .map(|c| attnum(rel, c))
             .collect::<Outcome<_>>()?;
         unsafe {
-            let slot = pg_sys::table_slot_create(target.rel, &mut (*self.estate).es_tupleTable);
-            let index =
-                pg_sys::index_open(target.index, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-            let mut keys = text_keys(index, key);
-            let scan = begin_index_scan(target.rel, index, self.snapshot, keys.len());
+            let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
+            let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            let mut keys = scan_keys(index, key);
+            let scan = begin_index_scan(rel, index, self.snapshot, keys.len());
             pg_sys::index_rescan(
                 scan,
                 keys.as_mut_ptr(),
@@ -450,7 +644,7 @@ impl Writer {
             }
             let mut failure = pg_sys::TM_FailureData::default();
             let result = pg_sys::table_tuple_lock(
-                target.rel,
+                rel,
                 &mut tid,
                 self.snapshot,
                 slot,
@@ -517,20 +711,27 @@ impl Writer {
         Ok(())
     }
 
-    /// Inserts a row into table `t` with `values` (every other column NULL).
-    pub fn insert(&mut self, t: usize, values: &[Value]) -> Outcome<()> {
-        let target = &self.targets[t];
-        let values = by_attnum(target.rel, values)?;
+    /// Inserts a row into table `t` with `values` (every other column NULL), returning the row
+    /// as stored (after the table's BEFORE triggers).
+    pub fn insert(&mut self, t: usize, values: &[Value]) -> Outcome<Stored> {
+        let (rel, info) = {
+            let target = self.target(t);
+            (target.rel, target.info)
+        };
+        let values = by_attnum(rel, values)?;
         unsafe {
-            let slot = self.new_slot(target.rel);
-            for attnum in 1..=natts(target.rel) {
+            let slot = self.new_slot(rel);
+            for attnum in 1..=natts(rel) {
                 *(*slot).tts_isnull.add(attnum - 1) = true;
             }
             set(slot, &values);
             pg_sys::ExecStoreVirtualTuple(slot);
-            pg_sys::ExecSimpleRelationInsert(target.info, self.estate, slot);
+            pg_sys::ExecSimpleRelationInsert(info, self.estate, slot);
+            Ok(Stored {
+                slot,
+                desc: (*rel).rd_att,
+            })
         }
-        Ok(())
     }
 
     unsafe fn new_slot(&self, rel: pg_sys::Relation) -> *mut pg_sys::TupleTableSlot {
@@ -600,8 +801,8 @@ unsafe fn init_epq(epq: &mut pg_sys::EPQState, estate: *mut pg_sys::EState) {
 /// The datum of enum `label` for `column` of table `t` (an enum's values are stored as the
 /// OIDs of its labels).
 impl Writer {
-    pub fn enum_value(&self, t: usize, column: &str, label: &str) -> Outcome<pg_sys::Datum> {
-        let rel = self.targets[t].rel;
+    pub fn enum_value(&mut self, t: usize, column: &str, label: &str) -> Outcome<pg_sys::Datum> {
+        let rel = self.target(t).rel;
         let attnum = attnum(rel, column)?;
         let desc = unsafe { PgTupleDesc::from_pg_unchecked((*rel).rd_att) };
         let type_oid = desc

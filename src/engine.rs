@@ -10,12 +10,11 @@
 //! holds or receipts holds that row first, so nothing of a SKU is locked by two transactions at
 //! once and no further lock order is needed below it.
 
-use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::direct;
+use crate::direct::{self, Key};
 use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::fence::{Percent, Rule};
 use crate::place::{
@@ -115,202 +114,9 @@ impl StoredPlace {
 // ---------------------------------------------------------------------------------------------
 // Statements
 
-static LOCK_ADVANCING: Sql = Sql {
-    text: "UPDATE inventory_truth.sku SET version = version + 1, changed_at = pg_catalog.clock_timestamp(),
-                  change_cause = $2
-            WHERE code = $1 RETURNING version",
-    args: &[oid::TEXT, oid::TEXT],
-};
-static LOCK_ONLY: Sql = Sql {
-    text: "SELECT version FROM inventory_truth.sku WHERE code = $1 FOR NO KEY UPDATE",
-    args: &[oid::TEXT],
-};
 static CREATE_SKU: Sql = Sql {
     text: "INSERT INTO inventory_truth.sku (code) VALUES ($1) ON CONFLICT DO NOTHING",
     args: &[oid::TEXT],
-};
-static KNOWN_SKUS: Sql = Sql {
-    text: "SELECT code FROM inventory_truth.sku WHERE code = ANY ($1)",
-    args: &[oid::TEXT_ARRAY],
-};
-static LOAD_PLACES: Sql = Sql {
-    text: "SELECT location, inbound, receiving, quality_control, available, committed, picked,
-                  shipped, quarantine, damaged, missing, written_off, fence_channels, fence_qty, fence_held
-             FROM inventory_truth.stock WHERE sku = $1 AND location = ANY ($2)",
-    args: &[oid::TEXT, oid::TEXT_ARRAY],
-};
-static LOAD_RULES: Sql = Sql {
-    text: "SELECT r.channel, r.units, r.percent::pg_catalog.text, r.sku IS NULL
-             FROM inventory_truth.ringfence r WHERE r.sku = $1 OR r.sku IS NULL",
-    args: &[oid::TEXT],
-};
-static LOAD_CHANNELS: Sql = Sql {
-    text: "SELECT code, priority FROM inventory_truth.channel",
-    args: &[],
-};
-static LOAD_NAMED_HOLDS: Sql = Sql {
-    text: "SELECT id, channel, ref, location, qty, open_qty, fence_qty, picked_qty, released_qty,
-                  lost_qty, status
-             FROM inventory_truth.hold WHERE ref = ANY ($2) AND sku = $1",
-    args: &[oid::TEXT, oid::TEXT_ARRAY],
-};
-static LOAD_OPEN_HOLDS: Sql = Sql {
-    text: "SELECT id, channel, ref, location, qty, open_qty, fence_qty, picked_qty, released_qty,
-                  lost_qty, status
-             FROM inventory_truth.hold WHERE sku = $1 AND location = $2 AND status = 'open'",
-    args: &[oid::TEXT, oid::TEXT],
-};
-static LOAD_RECEIPTS: Sql = Sql {
-    text: "SELECT id, ref, eta - DATE '2000-01-01', expected, open_qty, first_movement
-             FROM inventory_truth.expected_receipt
-            WHERE sku = $1 AND location = $2 AND (ref = ANY ($3) OR ($4 AND open_qty > 0))",
-    args: &[oid::TEXT, oid::TEXT, oid::TEXT_ARRAY, oid::BOOL],
-};
-static UPDATE_PLACE: Sql = Sql {
-    text: "UPDATE inventory_truth.stock
-              SET inbound = inbound + $3, receiving = receiving + $4,
-                  quality_control = quality_control + $5, available = available + $6,
-                  committed = committed + $7, picked = picked + $8, shipped = shipped + $9,
-                  quarantine = quarantine + $10, damaged = damaged + $11, missing = missing + $12,
-                  written_off = written_off + $13
-            WHERE sku = $1 AND location = $2",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-    ],
-};
-static UPDATE_PLACE_AND_FENCES: Sql = Sql {
-    text: "UPDATE inventory_truth.stock
-              SET inbound = inbound + $3, receiving = receiving + $4,
-                  quality_control = quality_control + $5, available = available + $6,
-                  committed = committed + $7, picked = picked + $8, shipped = shipped + $9,
-                  quarantine = quarantine + $10, damaged = damaged + $11, missing = missing + $12,
-                  written_off = written_off + $13,
-                  fence_channels = $14, fence_qty = $15, fence_held = $16
-            WHERE sku = $1 AND location = $2
-              AND fence_channels = $17 AND fence_qty = $18 AND fence_held = $19",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::TEXT_ARRAY,
-        oid::INT8_ARRAY,
-        oid::INT8_ARRAY,
-        oid::TEXT_ARRAY,
-        oid::INT8_ARRAY,
-        oid::INT8_ARRAY,
-    ],
-};
-static INSERT_PLACE: Sql = Sql {
-    text: "INSERT INTO inventory_truth.stock (sku, location, inbound, receiving, quality_control,
-                  available, committed, picked, shipped, quarantine, damaged, missing, written_off,
-                  fence_channels, fence_qty, fence_held)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::TEXT_ARRAY,
-        oid::INT8_ARRAY,
-        oid::INT8_ARRAY,
-    ],
-};
-static INSERT_HOLD: Sql = Sql {
-    text: "INSERT INTO inventory_truth.hold (channel, ref, sku, location, qty, open_qty, fence_qty,
-                  picked_qty, released_qty, lost_qty, status, expires_at, ended_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                   CASE WHEN $13 THEN pg_catalog.clock_timestamp() END)
-           RETURNING id",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::TEXT,
-        oid::TIMESTAMPTZ,
-        oid::BOOL,
-    ],
-};
-static UPDATE_HOLD: Sql = Sql {
-    text: "UPDATE inventory_truth.hold
-              SET qty = $4, open_qty = $5, fence_qty = $6, picked_qty = $7, released_qty = $8,
-                  lost_qty = $9, status = $10,
-                  expires_at = CASE WHEN $11 THEN NULL ELSE expires_at END,
-                  ended_at = CASE WHEN $12 THEN pg_catalog.clock_timestamp() ELSE ended_at END
-            WHERE ref = $2 AND sku = $3 AND channel = $1
-           RETURNING id",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-        oid::TEXT,
-        oid::BOOL,
-        oid::BOOL,
-    ],
-};
-static INSERT_RECEIPT: Sql = Sql {
-    text:
-        "INSERT INTO inventory_truth.expected_receipt (ref, sku, location, eta, expected, open_qty,
-                  first_movement)
-           VALUES ($1, $2, $3, DATE '2000-01-01' + $4, $5, $6, $7)",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT4,
-        oid::INT8,
-        oid::INT8,
-        oid::INT8,
-    ],
-};
-static UPDATE_RECEIPT: Sql = Sql {
-    text: "UPDATE inventory_truth.expected_receipt
-              SET expected = $2, open_qty = $3, first_movement = $4
-            WHERE id = $1",
-    args: &[oid::INT8, oid::INT8, oid::INT8, oid::INT8],
 };
 /// What a channel's sale at a place is judged against: the place's available units, its fenced
 /// units (all, and other channels'), the channel's buffer for the SKU and what the channel may
@@ -358,13 +164,15 @@ pub fn lock_sku(
         _ => {}
     }
     for attempt in 0..2 {
-        let found = if advance {
-            let rows = spi::run(client, &LOCK_ADVANCING, &[sku.into(), cause.into()])?;
-            !rows.is_empty()
-        } else {
-            let rows = spi::run(client, &LOCK_ONLY, &[sku.into()])?;
-            !rows.is_empty()
-        };
+        let found = direct::write(&[direct::SKU], |w| {
+            let Some(row) = w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &["version"])? else {
+                return Ok(false);
+            };
+            if advance {
+                advance_version(w, &row, cause)?;
+            }
+            Ok(true)
+        })?;
         if found {
             xact::note_held(sku, advance);
             if advance {
@@ -378,6 +186,22 @@ pub fn lock_sku(
         spi::run(client, &CREATE_SKU, &[sku.into()])?;
     }
     Ok(false)
+}
+
+/// Advances the version of a SKU whose row (locked, with its version as column 1) this
+/// transaction holds, with the time and cause of the change; returns the version it had.
+fn advance_version(w: &mut direct::Writer, row: &direct::Locked, cause: &str) -> Outcome<i64> {
+    let version: i64 = spi::value(row, 1)?;
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    w.update(
+        row,
+        &[
+            ("version", (version + 1).into_datum()),
+            ("changed_at", Some(pg_sys::Datum::from(now))),
+            ("change_cause", cause.into_datum()),
+        ],
+    )?;
+    Ok(version)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,71 +247,90 @@ pub fn stored_place(row: &impl spi::Columns, first: usize) -> Outcome<StoredPlac
     })
 }
 
-fn load_places(
-    client: &mut SpiClient<'_>,
-    sku: &str,
-    locations: &[&str],
-) -> Outcome<Vec<StoredPlace>> {
-    let mut found: Vec<StoredPlace> = Vec::with_capacity(locations.len());
-    let rows = spi::run(
-        client,
-        &LOAD_PLACES,
-        &[sku.into(), locations.to_vec().into()],
-    )?;
-    for row in rows {
-        found.push(stored_place(&row, 1)?);
-    }
-    Ok(locations
-        .iter()
-        .map(|location| {
-            found
-                .iter()
-                .find(|p| p.location == *location)
-                .cloned()
-                .unwrap_or_else(|| StoredPlace::empty(location))
-        })
-        .collect())
+fn load_places(sku: &str, locations: &[&str]) -> Outcome<Vec<StoredPlace>> {
+    direct::read(|reader| {
+        let mut places = Vec::with_capacity(locations.len());
+        for location in locations {
+            let mut found = None;
+            reader.rows(
+                &direct::STOCK_PLACE,
+                &[Key::Text(sku), Key::Text(location)],
+                &PLACE_COLUMNS,
+                |row| {
+                    found = Some(stored_place(row, 1)?);
+                    Ok(())
+                },
+            )?;
+            places.push(found.unwrap_or_else(|| StoredPlace::empty(location)));
+        }
+        Ok(places)
+    })
 }
 
 /// Each channel's rule for one SKU (its own rule, else the every-SKU rule).
-fn load_rules(client: &mut SpiClient<'_>, sku: &str) -> Outcome<HashMap<String, Rule>> {
+fn load_rules(sku: &str) -> Outcome<HashMap<String, Rule>> {
     let mut own: HashMap<String, Rule> = HashMap::new();
     let mut every: HashMap<String, Rule> = HashMap::new();
-    let rows = spi::run(client, &LOAD_RULES, &[sku.into()])?;
-    for row in rows {
-        let channel: String = spi::value(&row, 1)?;
-        let units: Option<i64> = spi::get(&row, 2)?;
-        let percent: Option<String> = spi::get(&row, 3)?;
-        let for_every_sku: bool = spi::value(&row, 4)?;
-        let rule = match (units, percent) {
-            (Some(units), _) => Rule::Units(units),
-            (None, Some(percent)) => Rule::Percent(Percent::parse(&percent).ok_or_else(|| {
-                Failure::internal(format!(
-                    "a ringfence percent that is not a percent: {percent}"
-                ))
-            })?),
-            (None, None) => continue,
-        };
-        if for_every_sku {
-            every.insert(channel, rule);
-        } else {
-            own.insert(channel, rule);
+    direct::read(|reader| {
+        for (key, rules) in [(Key::Text(sku), &mut own), (Key::Null, &mut every)] {
+            reader.rows(
+                &direct::RINGFENCE_SKU,
+                &[key],
+                &["channel", "units", "percent"],
+                |row| {
+                    let channel: String = spi::value(row, 1)?;
+                    let units: Option<i64> = spi::get(row, 2)?;
+                    let percent: Option<pgrx::AnyNumeric> = spi::get(row, 3)?;
+                    let rule = match (units, percent) {
+                        (Some(units), _) => Rule::Units(units),
+                        (None, Some(percent)) => {
+                            let text = percent.to_string();
+                            Rule::Percent(Percent::parse(&text).ok_or_else(|| {
+                                Failure::internal(format!(
+                                    "a ringfence percent that is not a percent: {text}"
+                                ))
+                            })?)
+                        }
+                        (None, None) => return Ok(()),
+                    };
+                    rules.insert(channel, rule);
+                    Ok(())
+                },
+            )?;
         }
-    }
+        Ok(())
+    })?;
     for (channel, rule) in own {
         every.insert(channel, rule);
     }
     Ok(every)
 }
 
-fn load_channel_priorities(client: &mut SpiClient<'_>) -> Outcome<HashMap<String, i32>> {
+fn load_channel_priorities() -> Outcome<HashMap<String, i32>> {
     let mut priorities = HashMap::new();
-    let rows = spi::run(client, &LOAD_CHANNELS, &[])?;
-    for row in rows {
-        priorities.insert(spi::value::<String>(&row, 1)?, spi::value::<i32>(&row, 2)?);
-    }
+    direct::read(|reader| {
+        reader.all(direct::CHANNEL, &["code", "priority"], |row| {
+            priorities.insert(spi::value::<String>(row, 1)?, spi::value::<i32>(row, 2)?);
+            Ok(())
+        })
+    })?;
     Ok(priorities)
 }
+
+/// A hold's columns as [`hold_of`] reads them.
+const HOLD_COLUMNS: [&str; 11] = [
+    "id",
+    "channel",
+    "ref",
+    "location",
+    "qty",
+    "open_qty",
+    "fence_qty",
+    "picked_qty",
+    "released_qty",
+    "lost_qty",
+    "status",
+];
 
 /// Reads a hold laid out as `HOLD_COLUMNS`.
 fn hold_of(row: &impl spi::Columns) -> Outcome<Hold> {
@@ -512,83 +355,119 @@ fn hold_of(row: &impl spi::Columns) -> Outcome<Hold> {
 }
 
 /// The holds of `sku` that these references name (any channel, any location).
-pub fn load_named_holds(
-    client: &mut SpiClient<'_>,
-    sku: &str,
-    references: &[&str],
-    holds: &mut Holds,
-) -> Outcome<()> {
-    let rows = spi::run(
-        client,
-        &LOAD_NAMED_HOLDS,
-        &[sku.into(), references.to_vec().into()],
-    )?;
-    for row in rows {
-        let hold = hold_of(&row)?;
-        holds
-            .entry((hold.channel.clone(), hold.reference.clone()))
-            .or_insert(hold);
-    }
-    Ok(())
+pub fn load_named_holds(sku: &str, references: &[&str], holds: &mut Holds) -> Outcome<()> {
+    direct::read(|reader| {
+        for reference in references {
+            reader.rows(
+                &direct::HOLD_KEY,
+                &[Key::Text(reference), Key::Text(sku)],
+                &HOLD_COLUMNS,
+                |row| {
+                    let hold = hold_of(row)?;
+                    holds
+                        .entry((hold.channel.clone(), hold.reference.clone()))
+                        .or_insert(hold);
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The open holds of a place, and the order they lose units in when a loss out of committed
 /// names none: lowest-priority channel first (of equal priorities, the code that sorts last),
 /// newest hold first.
 fn load_open_holds(
-    client: &mut SpiClient<'_>,
     sku: &str,
     location: &str,
     priorities: &HashMap<String, i32>,
     holds: &mut Holds,
 ) -> Outcome<Vec<(String, String)>> {
     let mut found: Vec<(i32, String, i64, (String, String))> = Vec::new();
-    let rows = spi::run(client, &LOAD_OPEN_HOLDS, &[sku.into(), location.into()])?;
-    for row in rows {
-        let hold = hold_of(&row)?;
-        let key = (hold.channel.clone(), hold.reference.clone());
-        let priority = priorities.get(&hold.channel).copied().unwrap_or(i32::MAX);
-        found.push((
-            priority,
-            hold.channel.clone(),
-            hold.id.unwrap_or(0),
-            key.clone(),
-        ));
-        holds.entry(key).or_insert(hold);
-    }
+    direct::read(|reader| {
+        reader.rows(
+            &direct::HOLD_OPEN_AT,
+            &[Key::Text(sku), Key::Text(location)],
+            &HOLD_COLUMNS,
+            |row| {
+                let hold = hold_of(row)?;
+                if hold.status != HoldStatus::Open {
+                    return Ok(());
+                }
+                let key = (hold.channel.clone(), hold.reference.clone());
+                let priority = priorities.get(&hold.channel).copied().unwrap_or(i32::MAX);
+                found.push((
+                    priority,
+                    hold.channel.clone(),
+                    hold.id.unwrap_or(0),
+                    key.clone(),
+                ));
+                holds.entry(key).or_insert(hold);
+                Ok(())
+            },
+        )
+    })?;
     found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
     Ok(found.into_iter().map(|(_, _, _, key)| key).collect())
 }
 
+/// An expected receipt's columns as [`receipt_of`] reads them.
+const RECEIPT_COLUMNS: [&str; 6] = ["id", "ref", "eta", "expected", "open_qty", "first_movement"];
+
+fn receipt_of(row: &impl spi::Columns) -> Outcome<Receipt> {
+    let eta: Option<pgrx::datum::Date> = spi::get(row, 3)?;
+    Ok(Receipt {
+        id: Some(spi::value(row, 1)?),
+        reference: spi::value(row, 2)?,
+        eta: eta.map(|d| d.to_pg_epoch_days()),
+        expected: spi::value(row, 4)?,
+        open_qty: spi::value(row, 5)?,
+        first_movement: spi::get(row, 6)?,
+        changed: false,
+    })
+}
+
+/// The expected receipts of a place that `references` name, and every open one with
+/// `every_open`, in the order they were created.
 fn load_receipts(
-    client: &mut SpiClient<'_>,
     sku: &str,
     location: &str,
     references: &[&str],
     every_open: bool,
 ) -> Outcome<Vec<Receipt>> {
-    let mut receipts = Vec::new();
-    let rows = spi::run(
-        client,
-        &LOAD_RECEIPTS,
-        &[
-            sku.into(),
-            location.into(),
-            references.to_vec().into(),
-            every_open.into(),
-        ],
-    )?;
-    for row in rows {
-        receipts.push(Receipt {
-            id: Some(spi::value(&row, 1)?),
-            reference: spi::value(&row, 2)?,
-            eta: spi::get(&row, 3)?,
-            expected: spi::value(&row, 4)?,
-            open_qty: spi::value(&row, 5)?,
-            first_movement: spi::get(&row, 6)?,
-            changed: false,
-        });
-    }
+    let mut receipts: Vec<Receipt> = Vec::new();
+    direct::read(|reader| {
+        let mut add = |row: &direct::Selected| -> Outcome<()> {
+            let receipt = receipt_of(row)?;
+            if !receipts.iter().any(|r| r.id == receipt.id) {
+                receipts.push(receipt);
+            }
+            Ok(())
+        };
+        for reference in references {
+            reader.rows(
+                &direct::RECEIPT_KEY,
+                &[Key::Text(reference), Key::Text(sku), Key::Text(location)],
+                &RECEIPT_COLUMNS,
+                &mut add,
+            )?;
+        }
+        if every_open {
+            reader.rows(
+                &direct::RECEIPT_OPEN,
+                &[Key::Text(sku), Key::Text(location)],
+                &RECEIPT_COLUMNS,
+                |row| {
+                    if spi::value::<i64>(row, 5)? > 0 {
+                        add(row)?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(())
+    })?;
     receipts.sort_by_key(|r| r.id);
     Ok(receipts)
 }
@@ -658,10 +537,14 @@ pub fn apply(
         // An unknown SKU is refused before anything is locked, whichever SKU it is.
         let skus: Vec<&str> = by_sku.values().map(|(sku, _)| sku.as_str()).collect();
         let mut known = std::collections::HashSet::new();
-        let rows = spi::run(client, &KNOWN_SKUS, &[skus.clone().into()])?;
-        for row in rows {
-            known.insert(spi::value::<String>(&row, 1)?);
-        }
+        direct::read(|reader| {
+            for sku in &skus {
+                if reader.exists(&direct::SKU_CODE, &[Key::Text(sku)])? {
+                    known.insert(sku.to_string());
+                }
+            }
+            Ok(())
+        })?;
         for (sku, movements) in by_sku.values() {
             if !known.contains(sku) && !movements.iter().any(|m| introduces(&m.row)) {
                 return Err(unknown_sku(sku));
@@ -710,142 +593,155 @@ pub fn apply_sku(
         }
     }
 
-    // The places, in code order.
-    let mut locations: Vec<&str> = Vec::new();
-    for m in movements {
-        if !locations.contains(&m.location.as_str()) {
-            locations.push(m.location.as_str());
-        }
-    }
-    locations.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    let preloaded_places = preloaded.is_some();
-    let (stored, mut holds) = match preloaded {
-        Some(p) => (p.places, p.holds),
-        None => {
-            let stored = load_places(client, sku, &locations)?;
-            let mut holds = Holds::new();
-            let named: Vec<&str> = {
-                let mut refs: Vec<&str> = movements
-                    .iter()
-                    .filter(|m| {
-                        m.row.channel.is_some()
-                            && (m.row.to == Some(Stage::committed)
-                                || m.row.from == Some(Stage::committed))
-                    })
-                    .filter_map(|m| m.row.reference.as_deref())
-                    .collect();
-                refs.sort_unstable();
-                refs.dedup();
-                refs
-            };
-            if !named.is_empty() {
-                load_named_holds(client, sku, &named, &mut holds)?;
+    // Everything below reads under one snapshot, taken now that the SKU's row is held.
+    direct::with_snapshot(|| {
+        // The places, in code order.
+        let mut locations: Vec<&str> = Vec::new();
+        for m in movements {
+            if !locations.contains(&m.location.as_str()) {
+                locations.push(m.location.as_str());
             }
-            (stored, holds)
         }
-    };
-    let rules = if needs_rules(&rows) {
-        if priorities.is_none() {
-            *priorities = Some(load_channel_priorities(client)?);
-        }
-        Some(load_rules(client, sku)?)
-    } else {
-        None
-    };
-
-    for location in &locations {
-        let place_rows: Vec<Row> = movements
-            .iter()
-            .filter(|m| m.location == *location)
-            .map(|m| m.row.clone())
-            .collect();
-        let stored_place = stored
-            .iter()
-            .find(|p| p.location == *location)
-            .cloned()
-            .unwrap_or_else(|| StoredPlace::empty(location));
-        let loss_order = if place_rows
-            .iter()
-            .any(|r| r.from == Some(Stage::committed) && r.channel.is_none())
-        {
+        locations.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let preloaded_places = preloaded.is_some();
+        let (stored, mut holds) = match preloaded {
+            Some(p) => (p.places, p.holds),
+            None => {
+                let stored = load_places(sku, &locations)?;
+                let mut holds = Holds::new();
+                let named: Vec<&str> = {
+                    let mut refs: Vec<&str> = movements
+                        .iter()
+                        .filter(|m| {
+                            m.row.channel.is_some()
+                                && (m.row.to == Some(Stage::committed)
+                                    || m.row.from == Some(Stage::committed))
+                        })
+                        .filter_map(|m| m.row.reference.as_deref())
+                        .collect();
+                    refs.sort_unstable();
+                    refs.dedup();
+                    refs
+                };
+                if !named.is_empty() {
+                    load_named_holds(sku, &named, &mut holds)?;
+                }
+                (stored, holds)
+            }
+        };
+        let rules = if needs_rules(&rows) {
             if priorities.is_none() {
-                *priorities = Some(load_channel_priorities(client)?);
+                *priorities = Some(load_channel_priorities()?);
             }
-            load_open_holds(
-                client,
-                sku,
-                location,
-                priorities.as_ref().expect("loaded above"),
-                &mut holds,
-            )?
+            Some(load_rules(sku)?)
         } else {
-            Vec::new()
+            None
         };
-        let receipts = {
-            let inbound: Vec<&Row> = place_rows
-                .iter()
-                .filter(|r| r.to == Some(Stage::inbound) || r.from == Some(Stage::inbound))
-                .collect();
-            if inbound.is_empty() {
-                Vec::new()
-            } else {
-                let mut refs: Vec<&str> = inbound
-                    .iter()
-                    .filter_map(|r| r.reference.as_deref())
-                    .collect();
-                refs.sort_unstable();
-                refs.dedup();
-                let every_open = inbound
-                    .iter()
-                    .any(|r| r.from == Some(Stage::inbound) && r.reference.is_none());
-                load_receipts(client, sku, location, &refs, every_open)?
-            }
-        };
-        let mut place = Place {
-            sku: sku.to_owned(),
-            location: (*location).to_owned(),
-            buckets: stored_place.buckets,
-            fences: fences_of(&stored_place, rules.as_ref(), priorities.as_ref()),
-            receipts,
-        };
-        let before = place.buckets;
-        let replayed = place::replay(&mut place, &place_rows, &mut holds, &loss_order)?;
 
-        if options.strict {
-            check_sources(&place, &before, &place_rows)?;
-        }
-        if place_rows.iter().any(|r| r.from.is_none()) && place.total() > i128::from(MAX_UNITS) {
-            return Err(Failure::invalid(format!(
-                "{} would hold more than {} units",
-                describe(sku, location),
-                MAX_UNITS
-            ))
-            .detail("A location holds at most that many units of one SKU, over all stages."));
-        }
-        if !write_place(client, sku, &place, &before, &stored_place)? {
-            if preloaded_places {
-                applied.stale = true;
-                return Ok(());
+        for location in &locations {
+            let place_rows: Vec<Row> = movements
+                .iter()
+                .filter(|m| m.location == *location)
+                .map(|m| m.row.clone())
+                .collect();
+            let stored_place = stored
+                .iter()
+                .find(|p| p.location == *location)
+                .cloned()
+                .unwrap_or_else(|| StoredPlace::empty(location));
+            let loss_order = if place_rows
+                .iter()
+                .any(|r| r.from == Some(Stage::committed) && r.channel.is_none())
+            {
+                if priorities.is_none() {
+                    *priorities = Some(load_channel_priorities()?);
+                }
+                load_open_holds(
+                    sku,
+                    location,
+                    priorities.as_ref().expect("loaded above"),
+                    &mut holds,
+                )?
+            } else {
+                Vec::new()
+            };
+            let receipts = {
+                let inbound: Vec<&Row> = place_rows
+                    .iter()
+                    .filter(|r| r.to == Some(Stage::inbound) || r.from == Some(Stage::inbound))
+                    .collect();
+                if inbound.is_empty() {
+                    Vec::new()
+                } else {
+                    let mut refs: Vec<&str> = inbound
+                        .iter()
+                        .filter_map(|r| r.reference.as_deref())
+                        .collect();
+                    refs.sort_unstable();
+                    refs.dedup();
+                    let every_open = inbound
+                        .iter()
+                        .any(|r| r.from == Some(Stage::inbound) && r.reference.is_none());
+                    load_receipts(sku, location, &refs, every_open)?
+                }
+            };
+            let mut place = Place {
+                sku: sku.to_owned(),
+                location: (*location).to_owned(),
+                buckets: stored_place.buckets,
+                fences: fences_of(&stored_place, rules.as_ref(), priorities.as_ref()),
+                receipts,
+            };
+            let before = place.buckets;
+            let replayed = place::replay(&mut place, &place_rows, &mut holds, &loss_order)?;
+
+            if options.strict {
+                check_sources(&place, &before, &place_rows)?;
             }
-            return Err(Failure::internal(format!(
-                "inventory_truth: the fences of {} changed under the SKU's lock",
-                describe(sku, location)
-            )));
-        }
-        write_receipts(client, sku, location, &place.receipts)?;
-        if !options.strict && place.buckets.iter().any(|&q| q < 0) {
-            crate::xact::went_negative(sku, location);
-        }
-        if !options.strict {
-            for channel in &replayed.sold {
-                if sale_breach(client, sku, location, channel)?.is_some() {
-                    crate::xact::breached(sku, location, channel);
+            if place_rows.iter().any(|r| r.from.is_none()) && place.total() > i128::from(MAX_UNITS)
+            {
+                return Err(Failure::invalid(format!(
+                    "{} would hold more than {} units",
+                    describe(sku, location),
+                    MAX_UNITS
+                ))
+                .detail("A location holds at most that many units of one SKU, over all stages."));
+            }
+            let written = direct::write(&[direct::STOCK, direct::RECEIPT], |w| {
+                if !write_place(w, 0, sku, &place, &before, &stored_place, preloaded_places)? {
+                    return Ok(false);
+                }
+                write_receipts(w, 1, sku, location, &place.receipts)?;
+                Ok(true)
+            })?;
+            if !written {
+                if preloaded_places {
+                    applied.stale = true;
+                    return Ok(());
+                }
+                return Err(Failure::internal(format!(
+                    "inventory_truth: the fences of {} changed under the SKU's lock",
+                    describe(sku, location)
+                )));
+            }
+            if !options.strict && place.buckets.iter().any(|&q| q < 0) {
+                crate::xact::went_negative(sku, location);
+            }
+            if !options.strict {
+                for channel in &replayed.sold {
+                    if sale_breach(client, sku, location, channel)?.is_some() {
+                        crate::xact::breached(sku, location, channel);
+                    }
                 }
             }
         }
-    }
-    write_holds(client, sku, &mut holds, options, applied)?;
-    Ok(())
+        if holds.values().any(|h| h.changed) {
+            direct::write(&[direct::HOLD], |w| {
+                write_holds(w, 0, sku, &mut holds, options, applied)
+            })?;
+        }
+        Ok(())
+    })
 }
 
 /// The fences of a place: every channel with fenced units here (stored), and, when the rules
@@ -935,83 +831,121 @@ fn fence_arrays(fences: &[Fence], stored: &StoredPlace) -> (Vec<String>, Vec<i64
 /// Writes a place back: its buckets by difference, its fences whole. False (nothing written)
 /// when its fences changed since `stored` was read.
 fn write_place(
-    client: &mut SpiClient<'_>,
+    w: &mut direct::Writer,
+    table: usize,
     sku: &str,
     place: &Place,
     before: &Buckets,
     stored: &StoredPlace,
+    check_fences: bool,
 ) -> Outcome<bool> {
     let (channels, quantities, held) = fence_arrays(&place.fences, stored);
     let fences_changed = channels != stored.fence_channels
         || quantities != stored.fence_qty
         || held != stored.fence_held;
-
-    let mut args: Vec<DatumWithOid> = vec![sku.into(), place.location.as_str().into()];
-    if stored.exists {
-        for (after, was) in place.buckets.iter().zip(before) {
-            args.push((after - was).into());
+    let moved = place.buckets != *before;
+    if !stored.exists {
+        let mut values: Vec<direct::Value> = vec![
+            ("sku", sku.into_datum()),
+            ("location", place.location.as_str().into_datum()),
+        ];
+        for (i, units) in place.buckets.iter().enumerate() {
+            values.push((PLACE_COLUMNS[i + 1], units.into_datum()));
         }
-        if fences_changed {
-            args.push(channels.into());
-            args.push(quantities.into());
-            args.push(held.into());
-            // Fences are written whole, so only over the fences they were computed from: a
-            // caller that read them before taking the SKU's row (reserve) may have missed a pick
-            // or a loss against a hold, which changes what a fence counts as held without
-            // moving the SKU's version. Then nothing is written, and the caller reads again.
-            args.push(stored.fence_channels.clone().into());
-            args.push(stored.fence_qty.clone().into());
-            args.push(stored.fence_held.clone().into());
-            if spi::run(client, &UPDATE_PLACE_AND_FENCES, &args)?.len() != 1 {
-                return Ok(false);
-            }
-        } else {
-            spi::run(client, &UPDATE_PLACE, &args)?;
+        values.push(("fence_channels", channels.into_datum()));
+        values.push(("fence_qty", quantities.into_datum()));
+        values.push(("fence_held", held.into_datum()));
+        w.insert(table, &values)?;
+        return Ok(true);
+    }
+    if !moved && !fences_changed && !check_fences {
+        return Ok(true);
+    }
+    let Some(row) = w.lock(
+        table,
+        &direct::STOCK_PLACE,
+        &[Key::Text(sku), Key::Text(&place.location)],
+        &PLACE_COLUMNS,
+    )?
+    else {
+        return Err(Failure::internal(format!(
+            "inventory_truth: the stock of {} went away",
+            describe(sku, &place.location)
+        )));
+    };
+    let current = stored_place(&row, 1)?;
+    // Fences are written whole, so only over the fences they were computed from: a caller that
+    // read them before taking the SKU's row (reserve) may have missed a pick or a loss against a
+    // hold, which changes what a fence counts as held without moving the SKU's version. Then
+    // nothing is written, and the caller reads again.
+    if (fences_changed || check_fences)
+        && (current.fence_channels != stored.fence_channels
+            || current.fence_qty != stored.fence_qty
+            || current.fence_held != stored.fence_held)
+    {
+        return Ok(false);
+    }
+    // Buckets by difference, from the row as it is now.
+    let mut changes: Vec<direct::Value> = Vec::new();
+    for (i, (after, was)) in place.buckets.iter().zip(before).enumerate() {
+        if after != was {
+            changes.push((
+                PLACE_COLUMNS[i + 1],
+                (current.buckets[i] + (after - was)).into_datum(),
+            ));
         }
-    } else {
-        for after in &place.buckets {
-            args.push((*after).into());
-        }
-        args.push(channels.into());
-        args.push(quantities.into());
-        args.push(held.into());
-        spi::run(client, &INSERT_PLACE, &args)?;
+    }
+    if fences_changed {
+        changes.push(("fence_channels", channels.into_datum()));
+        changes.push(("fence_qty", quantities.into_datum()));
+        changes.push(("fence_held", held.into_datum()));
+    }
+    if !changes.is_empty() {
+        w.update(&row, &changes)?;
     }
     Ok(true)
 }
 
 fn write_receipts(
-    client: &mut SpiClient<'_>,
+    w: &mut direct::Writer,
+    table: usize,
     sku: &str,
     location: &str,
     receipts: &[Receipt],
 ) -> Outcome<()> {
     for line in receipts.iter().filter(|r| r.changed) {
+        let eta = line.eta.map(pg_sys::Datum::from);
         match line.id {
             Some(id) => {
-                spi::run(
-                    client,
-                    &UPDATE_RECEIPT,
+                let row = w
+                    .lock(table, &direct::RECEIPT_ID, &[Key::Int8(id)], &[])?
+                    .ok_or_else(|| {
+                        Failure::internal("inventory_truth: an expected receipt went away")
+                    })?;
+                w.update(
+                    &row,
                     &[
-                        id.into(),
-                        line.expected.into(),
-                        line.open_qty.into(),
-                        line.first_movement.into(),
+                        ("expected", line.expected.into_datum()),
+                        ("open_qty", line.open_qty.into_datum()),
+                        ("first_movement", line.first_movement.into_datum()),
                     ],
                 )?;
             }
             None => {
-                spi::run(
-                    client,
-                    &INSERT_RECEIPT,
+                let id = direct::next_id(c"expected_receipt_id_seq")?;
+                let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+                w.insert(
+                    table,
                     &[
-                        line.reference.as_str().into(),
-                        sku.into(),
-                        location.into(),
-                        line.eta.into(),
-                        line.expected.into(),
-                        line.open_qty.into(),
-                        line.first_movement.into(),
+                        ("id", id.into_datum()),
+                        ("ref", line.reference.as_str().into_datum()),
+                        ("sku", sku.into_datum()),
+                        ("location", location.into_datum()),
+                        ("eta", eta),
+                        ("expected", line.expected.into_datum()),
+                        ("open_qty", line.open_qty.into_datum()),
+                        ("first_movement", line.first_movement.into_datum()),
+                        ("created_at", Some(pg_sys::Datum::from(now))),
                     ],
                 )?;
             }
@@ -1020,32 +954,9 @@ fn write_receipts(
     Ok(())
 }
 
-/// A new hold's columns, as INSERT_HOLD takes them ($1 to $13).
-fn new_hold_args(sku: &str, hold: &Hold, options: &Options) -> Vec<DatumWithOid<'static>> {
-    let expires_at = if hold.clears_expiry {
-        None
-    } else {
-        options.expires_at
-    };
-    vec![
-        hold.channel.clone().into(),
-        hold.reference.clone().into(),
-        sku.to_owned().into(),
-        hold.location.clone().into(),
-        hold.qty.into(),
-        hold.open_qty.into(),
-        hold.fence_qty.into(),
-        hold.picked_qty.into(),
-        hold.released_qty.into(),
-        hold.lost_qty.into(),
-        hold.status.label().into(),
-        expires_at.into(),
-        hold.ended.into(),
-    ]
-}
-
 fn write_holds(
-    client: &mut SpiClient<'_>,
+    w: &mut direct::Writer,
+    table: usize,
     sku: &str,
     holds: &mut Holds,
     options: &Options,
@@ -1053,29 +964,42 @@ fn write_holds(
 ) -> Outcome<()> {
     let mut changed: Vec<&mut Hold> = holds.values_mut().filter(|h| h.changed).collect();
     changed.sort_by(|a, b| (&a.channel, &a.reference).cmp(&(&b.channel, &b.reference)));
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
     for hold in changed {
-        let rows = match hold.id {
-            None => spi::run(client, &INSERT_HOLD, &new_hold_args(sku, hold, options))?,
-            Some(_) => spi::run(
-                client,
-                &UPDATE_HOLD,
-                &[
-                    hold.channel.as_str().into(),
-                    hold.reference.as_str().into(),
-                    sku.into(),
-                    hold.qty.into(),
-                    hold.open_qty.into(),
-                    hold.fence_qty.into(),
-                    hold.picked_qty.into(),
-                    hold.released_qty.into(),
-                    hold.lost_qty.into(),
-                    hold.status.label().into(),
-                    hold.clears_expiry.into(),
-                    hold.ended.into(),
-                ],
-            )?,
+        let id = match hold.id {
+            None => insert_hold(w, table, sku, hold, options)?,
+            Some(id) => {
+                let row = w
+                    .lock(
+                        table,
+                        &direct::HOLD_KEY,
+                        &[
+                            Key::Text(&hold.reference),
+                            Key::Text(sku),
+                            Key::Text(&hold.channel),
+                        ],
+                        &[],
+                    )?
+                    .ok_or_else(|| Failure::internal("inventory_truth: a hold went away"))?;
+                let mut changes: Vec<direct::Value> = vec![
+                    ("qty", hold.qty.into_datum()),
+                    ("open_qty", hold.open_qty.into_datum()),
+                    ("fence_qty", hold.fence_qty.into_datum()),
+                    ("picked_qty", hold.picked_qty.into_datum()),
+                    ("released_qty", hold.released_qty.into_datum()),
+                    ("lost_qty", hold.lost_qty.into_datum()),
+                    ("status", hold.status.label().into_datum()),
+                ];
+                if hold.clears_expiry {
+                    changes.push(("expires_at", None));
+                }
+                if hold.ended {
+                    changes.push(("ended_at", Some(pg_sys::Datum::from(now))));
+                }
+                w.update(&row, &changes)?;
+                id
+            }
         };
-        let id: i64 = spi::value(&rows.first(), 1)?;
         hold.id = Some(id);
         hold.changed = false;
         applied.holds.insert(
@@ -1084,6 +1008,47 @@ fn write_holds(
         );
     }
     Ok(())
+}
+
+/// Writes a new hold, with its id from the table's sequence; returns the id.
+fn insert_hold(
+    w: &mut direct::Writer,
+    table: usize,
+    sku: &str,
+    hold: &Hold,
+    options: &Options,
+) -> Outcome<i64> {
+    let id = direct::next_id(c"hold_id_seq")?;
+    let expires_at = if hold.clears_expiry {
+        None
+    } else {
+        options.expires_at
+    };
+    let created_at = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let ended_at = hold
+        .ended
+        .then(|| pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }));
+    w.insert(
+        table,
+        &[
+            ("id", id.into_datum()),
+            ("channel", hold.channel.as_str().into_datum()),
+            ("ref", hold.reference.as_str().into_datum()),
+            ("sku", sku.into_datum()),
+            ("location", hold.location.as_str().into_datum()),
+            ("qty", hold.qty.into_datum()),
+            ("open_qty", hold.open_qty.into_datum()),
+            ("fence_qty", hold.fence_qty.into_datum()),
+            ("picked_qty", hold.picked_qty.into_datum()),
+            ("released_qty", hold.released_qty.into_datum()),
+            ("lost_qty", hold.lost_qty.into_datum()),
+            ("status", hold.status.label().into_datum()),
+            ("expires_at", expires_at.into_datum()),
+            ("created_at", Some(pg_sys::Datum::from(created_at))),
+            ("ended_at", ended_at),
+        ],
+    )?;
+    Ok(id)
 }
 
 /// Whether a sale of `channel` at this place now breaches: takes other channels' fenced units
@@ -1186,8 +1151,8 @@ pub fn rebalance_sku(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i32> {
         places.push(stored_place(&row, 1)?);
     }
     places.sort_by(|a, b| a.location.as_bytes().cmp(b.location.as_bytes()));
-    let rules = load_rules(client, sku)?;
-    let priorities = load_channel_priorities(client)?;
+    let rules = load_rules(sku)?;
+    let priorities = load_channel_priorities()?;
     let mut changed = 0;
     for stored in &places {
         let mut fences = fences_of(stored, Some(&rules), Some(&priorities));
@@ -1286,39 +1251,22 @@ pub fn sell_as_read(
         .values()
         .find(|h| h.changed && h.id.is_none())
         .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
-    let (channels, quantities, held) = fence_arrays(&place.fences, stored);
-    let fences_changed = channels != stored.fence_channels
-        || quantities != stored.fence_qty
-        || held != stored.fence_held;
     let cause = cause_of(rows);
-    let expires_at = if hold.clears_expiry {
-        None
-    } else {
-        options.expires_at
-    };
 
     // The SKU's row first, as everywhere (src/direct.rs: no plan, row-level writes).
     let (sku_table, stock_table, hold_table, ledger_table) = (0, 1, 2, 3);
-    let tables = [
-        &direct::SKU,
-        &direct::STOCK,
-        &direct::HOLD,
-        &direct::MOVEMENT,
-    ];
+    let tables = [direct::SKU, direct::STOCK, direct::HOLD, direct::MOVEMENT];
     direct::write(&tables, |w| {
-        let Some(sku_row) = w.lock(sku_table, &[sale.sku], &["version"])? else {
+        let Some(sku_row) = w.lock(
+            sku_table,
+            &direct::SKU_CODE,
+            &[Key::Text(sale.sku)],
+            &["version"],
+        )?
+        else {
             return Ok(SaleWrite::UnknownSku);
         };
-        let version_now: i64 = spi::value(&sku_row, 1)?;
-        let now = unsafe { pg_sys::GetCurrentTimestamp() };
-        w.update(
-            &sku_row,
-            &[
-                ("version", (version_now + 1).into_datum()),
-                ("changed_at", Some(pg_sys::Datum::from(now))),
-                ("change_cause", cause.as_str().into_datum()),
-            ],
-        )?;
+        let version_now = advance_version(w, &sku_row, &cause)?;
         xact::note_held(sale.sku, true);
         xact::changed(sale.sku);
         if version_now != version {
@@ -1327,86 +1275,11 @@ pub fn sell_as_read(
         // Nobody changed the SKU's available stock since the read; a pick or a loss against a
         // hold may still have changed what a fence counts as held (no new version): then the
         // fences are not as read, and the sale is applied again under the lock.
-        let Some(place_row) = w.lock(stock_table, &[sale.sku, sale.location], &PLACE_COLUMNS)?
-        else {
-            return Ok(SaleWrite::Changed);
-        };
-        let current = stored_place(&place_row, 1)?;
-        if current.fence_channels != stored.fence_channels
-            || current.fence_qty != stored.fence_qty
-            || current.fence_held != stored.fence_held
-        {
+        if !write_place(w, stock_table, sale.sku, &place, &before, stored, true)? {
             return Ok(SaleWrite::Changed);
         }
-        let mut changes = Vec::new();
-        for (i, (after, was)) in place.buckets.iter().zip(&before).enumerate() {
-            if after != was {
-                let value = current.buckets[i] + (after - was);
-                changes.push((PLACE_COLUMNS[i + 1], value.into_datum()));
-            }
-        }
-        if fences_changed {
-            changes.push(("fence_channels", channels.clone().into_datum()));
-            changes.push(("fence_qty", quantities.clone().into_datum()));
-            changes.push(("fence_held", held.clone().into_datum()));
-        }
-        w.update(&place_row, &changes)?;
-
-        let hold_id = direct::next_id(c"hold_id_seq")?;
-        let ended_at = hold.ended.then_some(pg_sys::Datum::from(now));
-        let created_at = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-        w.insert(
-            hold_table,
-            &[
-                ("id", hold_id.into_datum()),
-                ("channel", hold.channel.as_str().into_datum()),
-                ("ref", hold.reference.as_str().into_datum()),
-                ("sku", sale.sku.into_datum()),
-                ("location", hold.location.as_str().into_datum()),
-                ("qty", hold.qty.into_datum()),
-                ("open_qty", hold.open_qty.into_datum()),
-                ("fence_qty", hold.fence_qty.into_datum()),
-                ("picked_qty", hold.picked_qty.into_datum()),
-                ("released_qty", hold.released_qty.into_datum()),
-                ("lost_qty", hold.lost_qty.into_datum()),
-                ("status", hold.status.label().into_datum()),
-                ("expires_at", expires_at.into_datum()),
-                ("created_at", Some(pg_sys::Datum::from(created_at))),
-                ("ended_at", ended_at),
-            ],
-        )?;
-
-        let stage = |column: &str, stage: Option<Stage>| -> Outcome<Option<pg_sys::Datum>> {
-            stage
-                .map(|s| w.enum_value(ledger_table, column, s.label()))
-                .transpose()
-        };
-        let from_stage = stage("from_stage", sale.from)?;
-        let to_stage = stage("to_stage", sale.to)?;
-        let movement_id = direct::next_id(c"movement_id_seq")?;
-        crate::ledger::mark_applied(sale);
-        w.insert(
-            ledger_table,
-            &[
-                ("id", movement_id.into_datum()),
-                ("sku", sale.sku.into_datum()),
-                ("location", sale.location.into_datum()),
-                ("from_stage", from_stage),
-                ("to_stage", to_stage),
-                ("qty", sale.qty.into_datum()),
-                ("channel", sale.channel.into_datum()),
-                ("ref", sale.reference.into_datum()),
-                ("reason", sale.reason.into_datum()),
-                ("occurred_at", sale.occurred_at.into_datum()),
-            ],
-        )?;
-        // The ledger's row trigger knew the row for the function's own (it filled in its
-        // recorded_at, actor and txid); no statement trigger fires for it.
-        if !crate::applied::statement_was_applied() {
-            return Err(Failure::internal(
-                "inventory_truth: another trigger changed a reservation's ledger row",
-            ));
-        }
+        let hold_id = insert_hold(w, hold_table, sale.sku, hold, options)?;
+        crate::ledger::insert_applied(w, ledger_table, sale)?;
         Ok(SaleWrite::Held(hold_id))
     })
 }

@@ -111,7 +111,7 @@ fn expect_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let reference: Option<String> = fcinfo.arg(3);
     spi::connect(|client| {
         let sku = check_code("SKU", sku.as_deref())?;
-        let location = known_location(client, location.as_deref())?;
+        let location = known_location(location.as_deref())?;
         let qty = check_qty(fcinfo.arg(2), sku, location)?;
         let reference = check_code("reference", reference.as_deref())?;
         let eta = check_eta(fcinfo.arg(4))?;
@@ -190,8 +190,8 @@ fn cancel_expected_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let sku: Option<String> = fcinfo.arg(0);
     let location: Option<String> = fcinfo.arg(1);
     spi::connect(|client| {
-        let sku = known_sku(client, sku.as_deref())?;
-        let location = known_location(client, location.as_deref())?;
+        let sku = known_sku(sku.as_deref())?;
+        let location = known_location(location.as_deref())?;
         let reference: String = fcinfo.required(2, "ref")?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
         let qty: Option<i64> = fcinfo.arg(3);
@@ -239,7 +239,7 @@ fn receive_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let reference: Option<String> = fcinfo.arg(3);
     spi::connect(|client| {
         let sku = check_code("SKU", sku.as_deref())?;
-        let location = known_location(client, location.as_deref())?;
+        let location = known_location(location.as_deref())?;
         let qty = check_qty(fcinfo.arg(2), sku, location)?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
         if let Some(reference) = reference.as_deref() {
@@ -310,8 +310,8 @@ fn receive_return_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let location: Option<String> = fcinfo.arg(1);
     let reference: Option<String> = fcinfo.arg(3);
     spi::connect(|client| {
-        let sku = known_sku(client, sku.as_deref())?;
-        let location = known_location(client, location.as_deref())?;
+        let sku = known_sku(sku.as_deref())?;
+        let location = known_location(location.as_deref())?;
         let qty = check_qty(fcinfo.arg(2), sku, location)?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
         engine::lock_sku(client, sku, false, false, "")?;
@@ -371,12 +371,12 @@ fn pick_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let reference: Option<String> = fcinfo.arg(3);
     let channel: Option<String> = fcinfo.arg(5);
     spi::connect(|client| {
-        let sku = known_sku(client, sku.as_deref())?;
-        let location = known_location(client, location.as_deref())?;
+        let sku = known_sku(sku.as_deref())?;
+        let location = known_location(location.as_deref())?;
         let qty = check_qty(fcinfo.arg(2), sku, location)?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
         if channel.is_some() {
-            known_channel(client, channel.as_deref())?;
+            known_channel(channel.as_deref())?;
         }
         let mut sale_channel = channel.clone();
         if let Some(reference) = reference.as_deref() {

@@ -16,7 +16,7 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-use crate::direct;
+use crate::direct::{self, Key};
 use crate::engine::{self, Applied, Options, Preloaded, SaleWrite, StoredPlace};
 use crate::error::{q, units, Failure, Outcome};
 use crate::ledger::{check_code, known_channel, known_location, known_sku, record, Record};
@@ -189,42 +189,63 @@ struct Read {
 fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcome<Option<Read>> {
     direct::read(|reader| {
         let mut version = None;
-        reader.rows(&direct::SKU, &[sku], &["version"], |row| {
+        reader.rows(&direct::SKU_CODE, &[Key::Text(sku)], &["version"], |row| {
             version = spi::get(row, 1)?;
             Ok(())
         })?;
         let mut buffer = None;
-        reader.rows(&direct::CHANNEL, &[channel], &["buffer"], |row| {
-            buffer = spi::get(row, 1)?;
-            Ok(())
-        })?;
+        reader.rows(
+            &direct::CHANNEL_CODE,
+            &[Key::Text(channel)],
+            &["buffer"],
+            |row| {
+                buffer = spi::get(row, 1)?;
+                Ok(())
+            },
+        )?;
         let (Some(version), Some(mut buffer)) = (version, buffer) else {
             return Ok(None);
         };
-        reader.rows(&direct::SKU_BUFFER, &[channel, sku], &["units"], |row| {
-            buffer = spi::value(row, 1)?;
-            Ok(())
-        })?;
+        reader.rows(
+            &direct::SKU_BUFFER_KEY,
+            &[Key::Text(sku), Key::Text(channel)],
+            &["units"],
+            |row| {
+                buffer = spi::value(row, 1)?;
+                Ok(())
+            },
+        )?;
         let mut hold = None;
         if let Some(reference) = reference {
             let columns = ["id", "status", "qty", "location"];
-            reader.rows(&direct::HOLD, &[reference, sku, channel], &columns, |row| {
-                let status: String = spi::value(row, 2)?;
-                hold = Some((
-                    spi::value(row, 1)?,
-                    HoldStatus::parse(&status)
-                        .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
-                    spi::value(row, 3)?,
-                    spi::value(row, 4)?,
-                ));
-                Ok(())
-            })?;
+            reader.rows(
+                &direct::HOLD_KEY,
+                &[Key::Text(reference), Key::Text(sku), Key::Text(channel)],
+                &columns,
+                |row| {
+                    let status: String = spi::value(row, 2)?;
+                    hold = Some((
+                        spi::value(row, 1)?,
+                        HoldStatus::parse(&status).ok_or_else(|| {
+                            Failure::internal(format!("a hold with status {status}"))
+                        })?,
+                        spi::value(row, 3)?,
+                        spi::value(row, 4)?,
+                    ));
+                    Ok(())
+                },
+            )?;
         }
         let mut places = Vec::new();
-        reader.rows(&direct::STOCK, &[sku], &engine::PLACE_COLUMNS, |row| {
-            places.push(engine::stored_place(row, 1)?);
-            Ok(())
-        })?;
+        reader.rows(
+            &direct::STOCK_PLACE,
+            &[Key::Text(sku)],
+            &engine::PLACE_COLUMNS,
+            |row| {
+                places.push(engine::stored_place(row, 1)?);
+                Ok(())
+            },
+        )?;
         Ok(Some(Read {
             version,
             buffer,
@@ -264,8 +285,8 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let read = match read {
             Some(read) => read,
             None => {
-                known_channel(client, channel.as_deref())?;
-                known_sku(client, sku.as_deref())?;
+                known_channel(channel.as_deref())?;
+                known_sku(sku.as_deref())?;
                 return Err(Failure::internal("inventory_truth: reserve read nothing"));
             }
         };
@@ -293,7 +314,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         }
         if let Some(l) = location.as_deref() {
             if !read.places.iter().any(|p| p.location == l) {
-                known_location(client, Some(l))?;
+                known_location(Some(l))?;
             }
         }
         let reservation = Reservation {
@@ -396,7 +417,7 @@ fn apply_reservation(
     place: StoredPlace,
     options: &Options,
 ) -> Outcome<i64> {
-    let (id, _) = record(client, row, None)?;
+    let (id, _) = record(row, None)?;
     let mut applied = Applied::default();
     let mut priorities = None;
     let movements = [row.movement(id)];
@@ -529,7 +550,7 @@ static OPEN_HOLD: Sql = Sql {
 fn release_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let channel: Option<String> = fcinfo.arg(0);
     let released = spi::connect(|client| {
-        let channel = known_channel(client, channel.as_deref())?.to_owned();
+        let channel = known_channel(channel.as_deref())?.to_owned();
         let reference: String = fcinfo.required(1, "ref")?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(2, "occurred_at")?;
         if spi::run(

@@ -16,7 +16,7 @@ use crate::applied::{self, RowKey};
 use crate::engine::{self, Movement, Options};
 use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::place::{Row, MAX_UNITS};
-use crate::spi::{self, oid, Sql};
+use crate::spi;
 use crate::sql_function;
 use crate::sqlfn::{set_returned, Call, SetResult};
 use crate::stage::{movement_allowed, Stage};
@@ -202,27 +202,15 @@ fn _check_code(kind: &str, code: Option<&str>) -> String {
 // ---------------------------------------------------------------------------------------------
 // What a row names
 
-static SKU_EXISTS: Sql = Sql {
-    text: "SELECT true FROM inventory_truth.sku WHERE code = $1",
-    args: &[oid::TEXT],
-};
-static LOCATION_EXISTS: Sql = Sql {
-    text: "SELECT true FROM inventory_truth.location WHERE code = $1",
-    args: &[oid::TEXT],
-};
-static CHANNEL_EXISTS: Sql = Sql {
-    text: "SELECT true FROM inventory_truth.channel WHERE code = $1",
-    args: &[oid::TEXT],
-};
-
-fn exists(client: &mut SpiClient<'_>, sql: &'static Sql, code: &str) -> Outcome<bool> {
-    Ok(!spi::run(client, sql, &[code.into()])?.is_empty())
+/// Whether a row with this code exists (`index` is the table's primary key on code).
+fn exists(index: &crate::direct::Index, code: &str) -> Outcome<bool> {
+    crate::direct::read(|reader| reader.exists(index, &[crate::direct::Key::Text(code)]))
 }
 
 /// A SKU that must exist: `22004` for NULL, `22023` for something that is not a code, `42704`.
-pub fn known_sku<'a>(client: &mut SpiClient<'_>, sku: Option<&'a str>) -> Outcome<&'a str> {
+pub fn known_sku(sku: Option<&str>) -> Outcome<&str> {
     let sku = sku.ok_or_else(|| Failure::null("sku"))?;
-    if !exists(client, &SKU_EXISTS, sku)? {
+    if !exists(&crate::direct::SKU_CODE, sku)? {
         check_code("SKU", Some(sku))?;
         return Err(Failure::unknown(format!("unknown SKU {}", q(sku))));
     }
@@ -235,12 +223,9 @@ pub fn unknown_location(location: &str) -> Failure {
 }
 
 /// A location that must exist.
-pub fn known_location<'a>(
-    client: &mut SpiClient<'_>,
-    location: Option<&'a str>,
-) -> Outcome<&'a str> {
+pub fn known_location(location: Option<&str>) -> Outcome<&str> {
     let location = location.ok_or_else(|| Failure::null("location"))?;
-    if !exists(client, &LOCATION_EXISTS, location)? {
+    if !exists(&crate::direct::LOCATION_CODE, location)? {
         check_code("location", Some(location))?;
         return Err(unknown_location(location));
     }
@@ -253,9 +238,9 @@ pub fn unknown_channel(channel: &str) -> Failure {
 }
 
 /// A channel that must exist.
-pub fn known_channel<'a>(client: &mut SpiClient<'_>, channel: Option<&'a str>) -> Outcome<&'a str> {
+pub fn known_channel(channel: Option<&str>) -> Outcome<&str> {
     let channel = channel.ok_or_else(|| Failure::null("channel"))?;
-    if !exists(client, &CHANNEL_EXISTS, channel)? {
+    if !exists(&crate::direct::CHANNEL_CODE, channel)? {
         check_code("channel", Some(channel))?;
         return Err(unknown_channel(channel));
     }
@@ -265,21 +250,24 @@ pub fn known_channel<'a>(client: &mut SpiClient<'_>, channel: Option<&'a str>) -
 /// `_known_sku(sku) RETURNS text`, for the SQL functions. Internal.
 #[pg_extern(stable, parallel_safe)]
 fn _known_sku(sku: Option<&str>) -> String {
-    spi::connect(|client| known_sku(client, sku).map(str::to_owned))
+    known_sku(sku)
+        .map(str::to_owned)
         .unwrap_or_else(|f| crate::error::report(f))
 }
 
 /// `_known_location(location) RETURNS text`, for the SQL functions. Internal.
 #[pg_extern(stable, parallel_safe)]
 fn _known_location(location: Option<&str>) -> String {
-    spi::connect(|client| known_location(client, location).map(str::to_owned))
+    known_location(location)
+        .map(str::to_owned)
         .unwrap_or_else(|f| crate::error::report(f))
 }
 
 /// `_known_channel(channel) RETURNS text`, for the SQL functions. Internal.
 #[pg_extern(stable, parallel_safe)]
 fn _known_channel(channel: Option<&str>) -> String {
-    spi::connect(|client| known_channel(client, channel).map(str::to_owned))
+    known_channel(channel)
+        .map(str::to_owned)
         .unwrap_or_else(|f| crate::error::report(f))
 }
 
@@ -302,13 +290,13 @@ fn _lock_sku(sku: &str) {
 /// What a statement's rows name that the row trigger could not check: the location, the SKU's
 /// code when the SKU is new, the reference, the channel, and a hold's name where committed
 /// needs one. In ledger order; each code looked up once per statement.
-fn check_names(client: &mut SpiClient<'_>, rows: &[Movement]) -> Outcome<()> {
+fn check_names(rows: &[Movement]) -> Outcome<()> {
     let mut locations: HashSet<&str> = HashSet::new();
     let mut channels: HashSet<&str> = HashSet::new();
     let mut skus: HashSet<&str> = HashSet::new();
     for m in rows {
         if !locations.contains(m.location.as_str()) {
-            if !exists(client, &LOCATION_EXISTS, &m.location)? {
+            if !exists(&crate::direct::LOCATION_CODE, &m.location)? {
                 check_code("location", Some(&m.location))?;
                 return Err(unknown_location(&m.location));
             }
@@ -337,7 +325,7 @@ fn check_names(client: &mut SpiClient<'_>, rows: &[Movement]) -> Outcome<()> {
         }
         if let Some(channel) = &m.row.channel {
             if !channels.contains(channel.as_str()) {
-                if !exists(client, &CHANNEL_EXISTS, channel)? {
+                if !exists(&crate::direct::CHANNEL_CODE, channel)? {
                     return Err(unknown_channel(channel));
                 }
                 channels.insert(channel);
@@ -430,14 +418,15 @@ fn actor_datum() -> pg_sys::Datum {
 /// privilege check: it runs at every commit of a ledger writer, whoever that is.
 pub fn record_commit() -> Outcome<()> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    crate::direct::write(&[&crate::direct::MOVEMENT_COMMIT], |w| {
+    crate::direct::write(&[crate::direct::MOVEMENT_COMMIT], |w| {
         w.insert(
             0,
             &[
                 ("txid", Some(pg_sys::Datum::from(this_transaction()))),
                 ("committed_at", Some(pg_sys::Datum::from(now))),
             ],
-        )
+        )?;
+        Ok(())
     })
 }
 
@@ -614,7 +603,7 @@ fn movement_statement_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     rows.sort_by_key(|m| m.row.id);
     xact::ledger_written();
     spi::connect(|client| {
-        check_names(client, &rows)?;
+        check_names(&rows)?;
         engine::apply(client, rows, &Options::default())?;
         Ok(())
     })?;
@@ -715,24 +704,6 @@ impl<'a> Record<'a> {
     }
 }
 
-static INSERT_MOVEMENT: Sql = Sql {
-    text: "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, channel,
-                  ref, reason, occurred_at)
-           VALUES ($1, $2, $3::inventory_truth.stage, $4::inventory_truth.stage, $5, $6, $7, $8, $9)
-           RETURNING *",
-    args: &[
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::INT8,
-        oid::TEXT,
-        oid::TEXT,
-        oid::TEXT,
-        oid::TIMESTAMPTZ,
-    ],
-};
-
 /// Marks the next ledger row, `r`, as applied by the caller (see applied.rs), and the
 /// transaction as a writer of the ledger.
 pub fn mark_applied(r: &Record<'_>) {
@@ -750,42 +721,62 @@ pub fn mark_applied(r: &Record<'_>) {
 
 /// Records a row the caller applies (or applied) itself, returning its id; the stored row goes
 /// into `result` too, when given, or is returned as a datum in the caller's memory.
-pub fn record(
-    client: &mut SpiClient<'_>,
-    r: &Record<'_>,
-    result: Option<&SetResult>,
-) -> Outcome<(i64, Option<pg_sys::Datum>)> {
-    mark_applied(r);
-    let rows = spi::run(
-        client,
-        &INSERT_MOVEMENT,
-        &[
-            r.sku.into(),
-            r.location.into(),
-            r.from.map(Stage::label).into(),
-            r.to.map(Stage::label).into(),
-            r.qty.into(),
-            r.channel.into(),
-            r.reference.into(),
-            r.reason.into(),
-            r.occurred_at.into(),
-        ],
-    )?;
-    let id: i64 = spi::value(&rows.first(), 1)?;
-    unsafe {
-        let table = pg_sys::SPI_tuptable;
-        let tuple = *(*table).vals;
+pub fn record(r: &Record<'_>, result: Option<&SetResult>) -> Outcome<(i64, Option<pg_sys::Datum>)> {
+    crate::direct::write(&[crate::direct::MOVEMENT], |w| {
+        let (id, stored) = insert_applied(w, 0, r)?;
         match result {
             Some(set) => {
-                set.push_tuple(tuple);
+                unsafe { set.push_tuple(stored.tuple()) };
                 Ok((id, None))
             }
             None => {
-                let header = pg_sys::SPI_returntuple(tuple, (*table).tupdesc);
+                let header = unsafe { pg_sys::SPI_returntuple(stored.tuple(), stored.desc()) };
                 Ok((id, Some(pg_sys::Datum::from(header))))
             }
         }
+    })
+}
+
+/// Inserts `r`, which the caller applies itself, into the ledger through `w` (its table `t` is
+/// movement), with its id from the ledger's sequence: the ledger's row trigger fills in
+/// recorded_at, actor and txid; nothing applies it again (applied.rs). Returns the id and the
+/// stored row.
+pub fn insert_applied(
+    w: &mut crate::direct::Writer,
+    t: usize,
+    r: &Record<'_>,
+) -> Outcome<(i64, crate::direct::Stored)> {
+    let mut stage = |column: &str, stage: Option<Stage>| -> Outcome<Option<pg_sys::Datum>> {
+        stage
+            .map(|s| w.enum_value(t, column, s.label()))
+            .transpose()
+    };
+    let from_stage = stage("from_stage", r.from)?;
+    let to_stage = stage("to_stage", r.to)?;
+    let id = crate::direct::next_id(c"movement_id_seq")?;
+    mark_applied(r);
+    let stored = w.insert(
+        t,
+        &[
+            ("id", id.into_datum()),
+            ("sku", r.sku.into_datum()),
+            ("location", r.location.into_datum()),
+            ("from_stage", from_stage),
+            ("to_stage", to_stage),
+            ("qty", r.qty.into_datum()),
+            ("channel", r.channel.into_datum()),
+            ("ref", r.reference.into_datum()),
+            ("reason", r.reason.into_datum()),
+            ("occurred_at", r.occurred_at.into_datum()),
+        ],
+    )?;
+    // The row trigger knew the row for the caller's (no statement trigger fires for it).
+    if !applied::statement_was_applied() {
+        return Err(Failure::internal(
+            "inventory_truth: another trigger changed a function's ledger row",
+        ));
     }
+    Ok((id, stored))
 }
 
 /// Applies a function's rows (strictly: a source stage without the units is `IT001` at once)
@@ -803,7 +794,7 @@ pub fn move_stock(
     let mut ids = Vec::with_capacity(records.len());
     let mut movements = Vec::with_capacity(records.len());
     for r in records {
-        let (id, _) = record(client, r, result)?;
+        let (id, _) = record(r, result)?;
         ids.push(id);
         movements.push(r.movement(id));
     }
@@ -857,7 +848,7 @@ fn record_and_apply_one(
     client: &mut SpiClient<'_>,
     r: &Record<'_>,
 ) -> Outcome<(i64, Option<pg_sys::Datum>)> {
-    let (id, datum) = record(client, r, None)?;
+    let (id, datum) = record(r, None)?;
     engine::apply(
         client,
         vec![r.movement(id)],
@@ -875,14 +866,13 @@ fn record_and_apply_one(
 /// What every function that moves stock between two known stages checks before it moves, in
 /// this order: a known SKU and location, a positive quantity, a physical event time.
 fn floor_arguments(
-    client: &mut SpiClient<'_>,
     fcinfo: Call,
     occurred_at_arg: usize,
 ) -> Outcome<(String, String, i64, pgrx::datum::TimestampWithTimeZone)> {
     let sku: Option<String> = fcinfo.arg(0);
     let location: Option<String> = fcinfo.arg(1);
-    let sku = known_sku(client, sku.as_deref())?.to_owned();
-    let location = known_location(client, location.as_deref())?.to_owned();
+    let sku = known_sku(sku.as_deref())?.to_owned();
+    let location = known_location(location.as_deref())?.to_owned();
     let qty = check_qty(fcinfo.arg(2), &sku, &location)?;
     let occurred_at = fcinfo.required(occurred_at_arg, "occurred_at")?;
     Ok((sku, location, qty, occurred_at))
@@ -900,7 +890,7 @@ fn floor_move(
 ) -> Outcome<pg_sys::Datum> {
     let result = fcinfo.set_result();
     spi::connect(|client| {
-        let (sku, location, qty, occurred_at) = floor_arguments(client, fcinfo, occurred_at_arg)?;
+        let (sku, location, qty, occurred_at) = floor_arguments(fcinfo, occurred_at_arg)?;
         move_stock(
             client,
             &[Record::new(

@@ -8,6 +8,7 @@
 
 use pgrx::prelude::*;
 
+use crate::direct::{self, Key};
 use crate::engine;
 use crate::guc::{effective_mode, NotifyMode, NOTIFY_MODE};
 use crate::relay;
@@ -165,30 +166,6 @@ struct Sku {
     own: std::collections::HashMap<String, i64>,
 }
 
-static READ_SKUS: Sql = Sql {
-    // A lookup per SKU (OFFSET 0 keeps the planner from making it a join), whatever it knew of
-    // atp_published when the plan was kept.
-    text: "SELECT s.code, s.version, pg_catalog.to_json(s.changed_at)::text, s.change_cause,
-                  coalesce(p.version, 0), p.atp::text
-             FROM inventory_truth.sku s
-             LEFT JOIN LATERAL (SELECT a.version, a.atp FROM inventory_truth.atp_published a
-                                 WHERE a.sku = s.code OFFSET 0) p ON true
-            WHERE s.code = ANY ($1)",
-    args: &[oid::TEXT_ARRAY],
-};
-static READ_PLACES: Sql = Sql {
-    text: "SELECT sku, available, fence_channels, fence_qty FROM inventory_truth.stock
-            WHERE sku = ANY ($1)",
-    args: &[oid::TEXT_ARRAY],
-};
-static READ_CHANNELS: Sql = Sql {
-    text: "SELECT code, buffer FROM inventory_truth.channel",
-    args: &[],
-};
-static READ_SKU_BUFFERS: Sql = Sql {
-    text: "SELECT channel, sku, units FROM inventory_truth.sku_buffer WHERE sku = ANY ($1)",
-    args: &[oid::TEXT_ARRAY],
-};
 static REMEMBER: Sql = Sql {
     text: "INSERT INTO inventory_truth.atp_published AS p (sku, version, atp, published_at)
            SELECT u.sku, u.version, u.atp::jsonb, pg_catalog.clock_timestamp()
@@ -274,60 +251,98 @@ fn publish_or_record(
     if skus.is_empty() {
         return Ok(0);
     }
+    // Each SKU, what was last published of it, its places and the buffers, read without a plan
+    // under one snapshot (src/direct.rs): a lookup per SKU.
     let mut by_sku: std::collections::BTreeMap<String, Sku> = std::collections::BTreeMap::new();
-    for row in spi::run(client, &READ_SKUS, &[skus.to_vec().into()])? {
-        let version: i64 = spi::value(&row, 2)?;
-        let published_version: i64 = spi::value(&row, 5)?;
-        if version <= published_version {
-            continue;
-        }
-        let published: HashMap<String, i64> = match spi::get::<String>(&row, 6)? {
-            Some(json) => parse_atp_map(&json),
-            None => HashMap::new(),
-        };
-        by_sku.insert(
-            spi::value(&row, 1)?,
-            Sku {
+    let mut channels: Vec<(String, i64)> = Vec::new();
+    let mut buffers: HashMap<(String, String), i64> = HashMap::new();
+    direct::read(|reader| {
+        for code in skus {
+            if by_sku.contains_key(code) {
+                continue;
+            }
+            let mut current = None;
+            reader.rows(
+                &direct::SKU_CODE,
+                &[Key::Text(code)],
+                &["version", "changed_at", "change_cause"],
+                |row| {
+                    let changed_at: Option<pgrx::datum::TimestampWithTimeZone> = spi::get(row, 2)?;
+                    current = Some((
+                        spi::value::<i64>(row, 1)?,
+                        changed_at.map_or_else(|| "null".to_owned(), json_time),
+                        spi::get::<String>(row, 3)?,
+                    ));
+                    Ok(())
+                },
+            )?;
+            let Some((version, changed_at, cause)) = current else {
+                continue;
+            };
+            let mut published_version = 0;
+            let mut published = HashMap::new();
+            reader.rows(
+                &direct::ATP_PUBLISHED_SKU,
+                &[Key::Text(code)],
+                &["version", "atp"],
+                |row| {
+                    published_version = spi::value(row, 1)?;
+                    published = parse_atp_map(&jsonb_text(row, 2)?);
+                    Ok(())
+                },
+            )?;
+            if version <= published_version {
+                continue;
+            }
+            let mut sku = Sku {
                 version,
-                changed_at: spi::get(&row, 3)?.unwrap_or_else(|| "null".into()),
-                cause: spi::get(&row, 4)?,
+                changed_at,
+                cause,
                 published_version,
                 published,
                 available: 0,
                 fenced: 0,
                 own: HashMap::new(),
-            },
-        );
-    }
+            };
+            reader.rows(
+                &direct::STOCK_PLACE,
+                &[Key::Text(code)],
+                &["available", "fence_channels", "fence_qty"],
+                |row| {
+                    sku.available += spi::value::<i64>(row, 1)?;
+                    let channels: Vec<String> = spi::value(row, 2)?;
+                    let quantities: Vec<i64> = spi::value(row, 3)?;
+                    for (channel, qty) in channels.into_iter().zip(quantities) {
+                        sku.fenced += qty;
+                        *sku.own.entry(channel).or_insert(0) += qty;
+                    }
+                    Ok(())
+                },
+            )?;
+            reader.rows(
+                &direct::SKU_BUFFER_KEY,
+                &[Key::Text(code)],
+                &["channel", "units"],
+                |row| {
+                    buffers.insert((code.clone(), spi::value(row, 1)?), spi::value(row, 2)?);
+                    Ok(())
+                },
+            )?;
+            by_sku.insert(code.clone(), sku);
+        }
+        if !by_sku.is_empty() {
+            reader.all(direct::CHANNEL, &["code", "buffer"], |row| {
+                channels.push((spi::value(row, 1)?, spi::value(row, 2)?));
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
     if by_sku.is_empty() {
         return Ok(0);
     }
-    let fresh: Vec<String> = by_sku.keys().cloned().collect();
-    for row in spi::run(client, &READ_PLACES, &[fresh.clone().into()])? {
-        let sku: String = spi::value(&row, 1)?;
-        let Some(s) = by_sku.get_mut(&sku) else {
-            continue;
-        };
-        s.available += spi::value::<i64>(&row, 2)?;
-        let channels: Vec<String> = spi::value(&row, 3)?;
-        let quantities: Vec<i64> = spi::value(&row, 4)?;
-        for (channel, qty) in channels.into_iter().zip(quantities) {
-            s.fenced += qty;
-            *s.own.entry(channel).or_insert(0) += qty;
-        }
-    }
-    let mut channels: Vec<(String, i64)> = Vec::new();
-    for row in spi::run(client, &READ_CHANNELS, &[])? {
-        channels.push((spi::value(&row, 1)?, spi::value(&row, 2)?));
-    }
     channels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut buffers: HashMap<(String, String), i64> = HashMap::new();
-    for row in spi::run(client, &READ_SKU_BUFFERS, &[fresh.clone().into()])? {
-        buffers.insert(
-            (spi::value(&row, 2)?, spi::value(&row, 1)?),
-            spi::value(&row, 3)?,
-        );
-    }
+    let fresh: Vec<String> = by_sku.keys().cloned().collect();
 
     let listen = if notify {
         listen_channel()
@@ -379,12 +394,109 @@ fn publish_or_record(
         versions.push(s.version);
         maps.push(map);
     }
-    spi::run(
-        client,
-        &REMEMBER,
-        &[fresh.into(), versions.into(), maps.into()],
-    )?;
+    remember(client, &fresh, &versions, &maps)?;
     Ok(sent)
+}
+
+/// Records what was published (atp_published), never going back to an older version: the rows
+/// that exist are updated in place, under their lock (src/direct.rs); SKUs published for the
+/// first time are inserted by a statement that yields to a concurrent first publication.
+fn remember(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    skus: &[String],
+    versions: &[i64],
+    maps: &[String],
+) -> crate::error::Outcome<()> {
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let mut new: (Vec<String>, Vec<i64>, Vec<String>) = Default::default();
+    direct::write(&[direct::ATP_PUBLISHED], |w| {
+        for ((sku, &version), map) in skus.iter().zip(versions).zip(maps) {
+            match w.lock(
+                0,
+                &direct::ATP_PUBLISHED_SKU,
+                &[Key::Text(sku)],
+                &["version"],
+            )? {
+                Some(row) => {
+                    if spi::value::<i64>(&row, 1)? < version {
+                        w.update(
+                            &row,
+                            &[
+                                ("version", version.into_datum()),
+                                ("atp", Some(jsonb_datum(map)?)),
+                                ("published_at", Some(pg_sys::Datum::from(now))),
+                            ],
+                        )?;
+                    }
+                }
+                None => {
+                    new.0.push(sku.clone());
+                    new.1.push(version);
+                    new.2.push(map.clone());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if !new.0.is_empty() {
+        spi::run(
+            client,
+            &REMEMBER,
+            &[new.0.into(), new.1.into(), new.2.into()],
+        )?;
+    }
+    Ok(())
+}
+
+// jsonb's and JSON's C entry points; pgrx binds them as Rust wrappers, and DirectFunctionCall
+// needs the functions themselves.
+unsafe extern "C-unwind" {
+    #[link_name = "jsonb_in"]
+    fn jsonb_in_entry(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    #[link_name = "jsonb_out"]
+    fn jsonb_out_entry(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+}
+
+/// A jsonb datum from its text.
+fn jsonb_datum(text: &str) -> crate::error::Outcome<pg_sys::Datum> {
+    let text = std::ffi::CString::new(text)
+        .map_err(|_| crate::error::Failure::internal("inventory_truth: a NUL in JSON"))?;
+    Ok(unsafe {
+        pg_sys::DirectFunctionCall1Coll(
+            Some(jsonb_in_entry),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(text.as_ptr()),
+        )
+    })
+}
+
+/// A jsonb column as jsonb prints it.
+fn jsonb_text(row: &impl spi::Columns, n: usize) -> crate::error::Outcome<String> {
+    let datum: Option<pg_sys::Datum> = spi::get(row, n)?;
+    let Some(datum) = datum else {
+        return Ok("{}".to_owned());
+    };
+    unsafe {
+        let text =
+            pg_sys::DirectFunctionCall1Coll(Some(jsonb_out_entry), pg_sys::InvalidOid, datum);
+        let cstr = std::ffi::CStr::from_ptr(text.cast_mut_ptr::<std::ffi::c_char>());
+        Ok(cstr.to_string_lossy().into_owned())
+    }
+}
+
+/// A timestamptz as `to_json` writes it: an ISO 8601 string.
+fn json_time(time: pgrx::datum::TimestampWithTimeZone) -> String {
+    unsafe {
+        let text = pg_sys::JsonEncodeDateTime(
+            std::ptr::null_mut(),
+            time.into_datum().unwrap_or(pg_sys::Datum::from(0)),
+            pg_sys::TIMESTAMPTZOID,
+            std::ptr::null(),
+        );
+        let out = format!("\"{}\"", std::ffi::CStr::from_ptr(text).to_string_lossy());
+        pg_sys::pfree(text.cast());
+        out
+    }
 }
 
 /// The channels of an `atp_published.atp` object, `{"web": 4, "amazon": 5}`, as jsonb prints it.
@@ -450,7 +562,8 @@ fn unescape_json(text: &str) -> String {
     out
 }
 
-/// `_publish(skus) RETURNS int`: see [`publish`]. The relay calls it. Internal.
+/// `_publish(skus) RETURNS int`: see [`publish`], from SQL (the relay calls `publish` itself).
+/// Internal.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn _publish(p_skus: Vec<String>) -> i32 {

@@ -457,10 +457,42 @@ enum Publication {
 /// keeps every later notification in the queue; once it is full, every NOTIFY of the cluster
 /// fails at commit (the relay's, and any application's). The relay stops short of that.
 fn notify_queue_usage() -> f64 {
-    Spi::get_one::<f64>("SELECT pg_catalog.pg_notification_queue_usage()")
-        .ok()
-        .flatten()
-        .unwrap_or(0.0)
+    crate::spi::connect(|client| {
+        let row = crate::spi::run(client, &QUEUE_USAGE, &[])?.first();
+        crate::spi::value::<f64>(&row, 1)
+    })
+    .unwrap_or(0.0)
+}
+
+static QUEUE_USAGE: crate::spi::Sql = crate::spi::Sql {
+    text: "SELECT pg_catalog.pg_notification_queue_usage()",
+    args: &[],
+};
+
+/// One batch: unless the notify queue is too full, publishes `skus` (notify::publish) in the
+/// current transaction, which need not wait for its WAL flush (what a publication writes is
+/// derived: after a crash the start-up pass republishes, so the notifications go out sooner).
+fn publish_batch(skus: &[String], limit: f64) -> Publication {
+    let usage = notify_queue_usage();
+    if usage >= limit {
+        return Publication::QueueFull(usage);
+    }
+    unsafe {
+        pg_sys::set_config_option(
+            c"synchronous_commit".as_ptr(),
+            c"off".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            pg_sys::PGERROR as i32,
+            false,
+        );
+    }
+    if let Err(failure) = crate::spi::connect(|client| crate::notify::publish(client, skus)) {
+        error!("inventory_truth relay: cannot publish: {}", failure.message);
+    }
+    Publication::Published
 }
 
 /// Lets PostgreSQL free the notify-queue space that listeners have read. Only a sending
@@ -638,25 +670,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             let limit = RELAY_QUEUE_LIMIT.get();
             let taken: Vec<String> = pending.iter().take(batch).cloned().collect();
             let skus = taken.clone();
-            let outcome = BackgroundWorker::transaction(move || {
-                let usage = notify_queue_usage();
-                if usage >= limit {
-                    return Publication::QueueFull(usage);
-                }
-                // What a publication writes is derived (atp_published): after a crash the
-                // start-up pass republishes, so it need not wait for the WAL flush, and the
-                // notifications go out sooner. Not for expiring holds, which moves stock.
-                if let Err(e) = Spi::run("SET LOCAL synchronous_commit = off") {
-                    error!("inventory_truth relay: cannot set synchronous_commit: {e}");
-                }
-                if let Err(e) = Spi::get_one_with_args::<i32>(
-                    "SELECT inventory_truth._publish($1)",
-                    &[skus.into()],
-                ) {
-                    error!("inventory_truth relay: cannot publish: {e}");
-                }
-                Publication::Published
-            });
+            // Not for expiring holds (above), which moves stock and must be durable.
+            let outcome = BackgroundWorker::transaction(move || publish_batch(&skus, limit));
             match outcome {
                 Publication::QueueFull(usage) => {
                     if paused_since.is_none() {

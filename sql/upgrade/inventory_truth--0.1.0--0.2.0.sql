@@ -117,6 +117,13 @@ ALTER TABLE hold DROP CONSTRAINT hold_status_check;
 -- unpublished by version.
 DROP TABLE atp_dirty;
 
+-- The relay reads a SKU's buffers for every channel: SKU first.
+ALTER TABLE sku_buffer DROP CONSTRAINT sku_buffer_pkey;
+ALTER TABLE sku_buffer ADD PRIMARY KEY (sku, channel);
+
+-- The engine reads a SKU's rules by SKU (its own, and those for every SKU: NULL).
+CREATE INDEX ringfence_sku ON ringfence (sku);
+
 -- Direct sales that breached a fence or a buffer wait for their judgement at commit in the
 -- transaction's memory (src/xact.rs), not in a table.
 DROP TABLE channel_check;

@@ -50,18 +50,6 @@ pub struct Options {
 pub struct Applied {
     /// Holds written, by (channel, ref, sku): their ids.
     pub holds: HashMap<(String, String, String), i64>,
-    /// What a caller preloaded was stale (see `write_place`): nothing was written; apply again
-    /// without it.
-    pub stale: bool,
-}
-
-/// One SKU's part of a statement, with what the caller already knows of it.
-pub struct Preloaded {
-    /// Every place the rows touch, as read under conditions the caller vouches for (the SKU's
-    /// version did not move since).
-    pub places: Vec<StoredPlace>,
-    /// Every hold the rows name (absent: it does not exist).
-    pub holds: Holds,
 }
 
 /// A `stock` row as read.
@@ -559,7 +547,6 @@ pub fn apply(
             &sku,
             &movements,
             options,
-            None,
             &mut priorities,
             &mut applied,
         )?;
@@ -572,25 +559,22 @@ pub fn unknown_sku(sku: &str) -> Failure {
         .hint("Only an expected receipt, an arrival or a count gain introduces a SKU.")
 }
 
-/// Applies one SKU's rows. With `preloaded`, the caller holds the SKU's row already and
-/// vouches for the places and holds it read (the fast path of `reserve`).
+/// Applies one SKU's rows: takes the SKU's row, loads what the rows touch, replays them and
+/// writes the result.
 pub fn apply_sku(
     client: &mut SpiClient<'_>,
     sku: &str,
     movements: &[Movement],
     options: &Options,
-    preloaded: Option<Preloaded>,
     priorities: &mut Option<HashMap<String, i32>>,
     applied: &mut Applied,
 ) -> Outcome<()> {
     let rows: Vec<Row> = movements.iter().map(|m| m.row.clone()).collect();
     let advance = changes_atp(&rows);
-    if preloaded.is_none() {
-        let create = rows.iter().any(introduces);
-        let cause = options.cause.clone().unwrap_or_else(|| cause_of(&rows));
-        if !lock_sku(client, sku, advance, create, &cause)? {
-            return Err(unknown_sku(sku));
-        }
+    let create = rows.iter().any(introduces);
+    let cause = options.cause.clone().unwrap_or_else(|| cause_of(&rows));
+    if !lock_sku(client, sku, advance, create, &cause)? {
+        return Err(unknown_sku(sku));
     }
 
     // Everything below reads under one snapshot, taken now that the SKU's row is held.
@@ -603,32 +587,25 @@ pub fn apply_sku(
             }
         }
         locations.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let preloaded_places = preloaded.is_some();
-        let (stored, mut holds) = match preloaded {
-            Some(p) => (p.places, p.holds),
-            None => {
-                let stored = load_places(sku, &locations)?;
-                let mut holds = Holds::new();
-                let named: Vec<&str> = {
-                    let mut refs: Vec<&str> = movements
-                        .iter()
-                        .filter(|m| {
-                            m.row.channel.is_some()
-                                && (m.row.to == Some(Stage::committed)
-                                    || m.row.from == Some(Stage::committed))
-                        })
-                        .filter_map(|m| m.row.reference.as_deref())
-                        .collect();
-                    refs.sort_unstable();
-                    refs.dedup();
-                    refs
-                };
-                if !named.is_empty() {
-                    load_named_holds(sku, &named, &mut holds)?;
-                }
-                (stored, holds)
-            }
+        let stored = load_places(sku, &locations)?;
+        let mut holds = Holds::new();
+        let named: Vec<&str> = {
+            let mut refs: Vec<&str> = movements
+                .iter()
+                .filter(|m| {
+                    m.row.channel.is_some()
+                        && (m.row.to == Some(Stage::committed)
+                            || m.row.from == Some(Stage::committed))
+                })
+                .filter_map(|m| m.row.reference.as_deref())
+                .collect();
+            refs.sort_unstable();
+            refs.dedup();
+            refs
         };
+        if !named.is_empty() {
+            load_named_holds(sku, &named, &mut holds)?;
+        }
         let rules = if needs_rules(&rows) {
             if priorities.is_none() {
                 *priorities = Some(load_channel_priorities()?);
@@ -708,17 +685,13 @@ pub fn apply_sku(
                 .detail("A location holds at most that many units of one SKU, over all stages."));
             }
             let written = direct::write(&[direct::STOCK, direct::RECEIPT], |w| {
-                if !write_place(w, 0, sku, &place, &before, &stored_place, preloaded_places)? {
+                if !write_place(w, 0, sku, &place, &before, &stored_place, false)? {
                     return Ok(false);
                 }
                 write_receipts(w, 1, sku, location, &place.receipts)?;
                 Ok(true)
             })?;
             if !written {
-                if preloaded_places {
-                    applied.stale = true;
-                    return Ok(());
-                }
                 return Err(Failure::internal(format!(
                     "inventory_truth: the fences of {} changed under the SKU's lock",
                     describe(sku, location)
@@ -1204,27 +1177,41 @@ fn _rebalance_sku(sku: &str) -> i32 {
 // ---------------------------------------------------------------------------------------------
 // A sale decided before the SKU's lock, written in one statement
 
-/// What [`sell_as_read`] did.
-pub enum SaleWrite {
-    /// Written: the new hold's id.
-    Held(i64),
-    /// The SKU changed since it was read (nothing written but its version, under its row, which
-    /// this transaction now holds): apply the sale as any statement does.
-    Changed,
-    /// No such SKU.
-    UnknownSku,
+/// The tables a sale writes, in the order [`take_sku`] and [`write_sale`] name them.
+pub const SALE_TABLES: [direct::Table; 4] =
+    [direct::SKU, direct::STOCK, direct::HOLD, direct::MOVEMENT];
+const SALE_SKU: usize = 0;
+const SALE_STOCK: usize = 1;
+const SALE_HOLD: usize = 2;
+const SALE_LEDGER: usize = 3;
+
+/// Takes `sku`'s row through a writer on [`SALE_TABLES`] (first of anything of the SKU, waiting
+/// for a transaction that holds it) and advances its version; returns the version it had, or
+/// `None` for an unknown SKU. The caller does not hold the row yet.
+pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<i64>> {
+    let Some(row) = w.lock(SALE_SKU, &direct::SKU_CODE, &[Key::Text(sku)], &["version"])? else {
+        return Ok(None);
+    };
+    let version = advance_version(w, &row, cause)?;
+    xact::note_held(sku, true);
+    xact::changed(sku);
+    Ok(Some(version))
 }
 
-/// A sale into a new hold (a reservation: available -> committed for a channel and ref), decided
-/// on `stored` and the SKU's `version` as read before its lock, replayed here and written in one
-/// statement if the SKU is still as read (see `SALE_WRITE`). The caller has checked the sale
-/// against ATP on the same read, and holds no row of the SKU yet.
-pub fn sell_as_read(
+/// A sale into a new hold (a reservation: available -> committed for a channel and ref) at the
+/// place `stored`, through a writer on [`SALE_TABLES`], under the SKU's row (held, its version
+/// advanced): replayed here, then the place, the hold and the ledger row written. The caller
+/// checked the sale against ATP on what it read. With `read_before_lock`, `stored` was read
+/// before the SKU's row was taken: the place's fences are written only if they are still as
+/// read (a pick or a loss against a hold changes what a fence counts as held without a new
+/// version), and `None` (nothing written) says to read again. Returns the hold's id.
+pub fn write_sale(
+    w: &mut direct::Writer,
     sale: &crate::ledger::Record<'_>,
     stored: &StoredPlace,
-    version: i64,
     options: &Options,
-) -> Outcome<SaleWrite> {
+    read_before_lock: bool,
+) -> Outcome<Option<i64>> {
     let row = sale.movement(0).row;
     let rows = std::slice::from_ref(&row);
     let reservation = row.from == Some(Stage::available)
@@ -1233,7 +1220,7 @@ pub fn sell_as_read(
         && row.reference.is_some();
     if needs_rules(rows) || !reservation || !stored.exists {
         return Err(Failure::internal(
-            "inventory_truth: sell_as_read is for sales into a new hold",
+            "inventory_truth: write_sale is for sales into a new hold",
         ));
     }
     let mut place = Place {
@@ -1251,37 +1238,20 @@ pub fn sell_as_read(
         .values()
         .find(|h| h.changed && h.id.is_none())
         .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
-    let cause = cause_of(rows);
-
-    // The SKU's row first, as everywhere (src/direct.rs: no plan, row-level writes).
-    let (sku_table, stock_table, hold_table, ledger_table) = (0, 1, 2, 3);
-    let tables = [direct::SKU, direct::STOCK, direct::HOLD, direct::MOVEMENT];
-    direct::write(&tables, |w| {
-        let Some(sku_row) = w.lock(
-            sku_table,
-            &direct::SKU_CODE,
-            &[Key::Text(sale.sku)],
-            &["version"],
-        )?
-        else {
-            return Ok(SaleWrite::UnknownSku);
-        };
-        let version_now = advance_version(w, &sku_row, &cause)?;
-        xact::note_held(sale.sku, true);
-        xact::changed(sale.sku);
-        if version_now != version {
-            return Ok(SaleWrite::Changed);
-        }
-        // Nobody changed the SKU's available stock since the read; a pick or a loss against a
-        // hold may still have changed what a fence counts as held (no new version): then the
-        // fences are not as read, and the sale is applied again under the lock.
-        if !write_place(w, stock_table, sale.sku, &place, &before, stored, true)? {
-            return Ok(SaleWrite::Changed);
-        }
-        let hold_id = insert_hold(w, hold_table, sale.sku, hold, options)?;
-        crate::ledger::insert_applied(w, ledger_table, sale)?;
-        Ok(SaleWrite::Held(hold_id))
-    })
+    if !write_place(
+        w,
+        SALE_STOCK,
+        sale.sku,
+        &place,
+        &before,
+        stored,
+        read_before_lock,
+    )? {
+        return Ok(None);
+    }
+    let hold_id = insert_hold(w, SALE_HOLD, sale.sku, hold, options)?;
+    crate::ledger::insert_applied(w, SALE_LEDGER, sale)?;
+    Ok(Some(hold_id))
 }
 
 #[cfg(test)]

@@ -3,24 +3,24 @@
 //! by pick scans. Every change to a hold is a ledger movement applied by the engine, so an ERP's
 //! direct movements and these functions keep holds the same way.
 //!
-//! `reserve` is the checkout's hot path. It reads what it needs of the SKU in one statement,
-//! from committed state and without a lock, and refuses a sale that state cannot serve at once
-//! (a sold-out SKU refuses buyers side by side instead of queueing them on its row). Otherwise it
-//! writes it in one statement (`engine::sell_as_read`) that takes the SKU's row, advancing its
-//! version, and writes the sale only if the version moved by exactly one step (its own) and the
-//! place's fences are as read: nothing changed the SKU in between, so the decision stands. If
-//! not, it reads again under the lock now held, decides again and applies its row as any
-//! statement's rows are applied (`engine::apply_sku`).
+//! `reserve` is the checkout's hot path. It reads what it needs of the SKU (five index
+//! lookups, no plan: src/direct.rs), from committed state and without a lock, and refuses a sale
+//! that state cannot serve at once (a sold-out SKU refuses buyers side by side instead of
+//! queueing them on its row). Otherwise one writer takes the SKU's row, advancing its version
+//! (`engine::take_sku`), and writes the sale (`engine::write_sale`: the place, the hold, the
+//! ledger row) if the version it found is the one it read and the place's fences are as read:
+//! nobody changed the SKU in between, so the decision stands. If not, it reads again under the
+//! row now held, decides again and writes.
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::direct::{self, Key};
-use crate::engine::{self, Applied, Options, Preloaded, SaleWrite, StoredPlace};
+use crate::engine::{self, Options, StoredPlace};
 use crate::error::{q, units, Failure, Outcome};
-use crate::ledger::{check_code, known_channel, known_location, known_sku, record, Record};
-use crate::place::{HoldStatus, Holds};
+use crate::ledger::{check_code, known_channel, known_location, known_sku, Record};
+use crate::place::HoldStatus;
 use crate::spi::{self, oid, Sql};
 use crate::sql_function;
 use crate::sqlfn::Call;
@@ -337,11 +337,19 @@ sql_function!(
 );
 
 fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<i64> {
+    const CAUSE: &str = "available->committed";
+    let held = xact::held(&r.sku);
+    if held == Some(false) {
+        // This transaction holds the SKU's row but has not advanced its version yet.
+        engine::lock_sku(client, &r.sku, true, false, CAUSE)?;
+    }
     let mut read = first;
-    let mut locked = xact::held(&r.sku).is_some();
-    loop {
+    // Whether `read` was read under the SKU's row: this transaction held it before, or took it
+    // and found the SKU changed since the first read.
+    let mut under_lock = held.is_some();
+    for _ in 0..3 {
         if let Some(hold) = &read.hold {
-            return retry(client, r, hold, locked);
+            return retry(client, r, hold, under_lock);
         }
         let location = match r.location.as_deref() {
             Some(l) => l.to_owned(),
@@ -363,11 +371,10 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             .places
             .iter()
             .find(|p| p.location == location)
-            .cloned()
             .ok_or_else(|| {
                 Failure::internal("inventory_truth: the chosen location has no stock")
             })?;
-        let row = Record::new(
+        let sale = Record::new(
             &r.sku,
             &location,
             Some(Stage::available),
@@ -378,80 +385,36 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             r.occurred_at,
         )
         .for_channel(Some(&r.channel));
-        row.validate()?;
+        sale.validate()?;
         let options = Options {
             strict: true,
             expires_at: r.expires_at,
             cause: None,
         };
-        if !locked {
-            // The common case in one statement: the SKU's row, and the sale if nobody changed
-            // the SKU since the read.
-            match engine::sell_as_read(&row, &place, read.version, &options)? {
-                SaleWrite::Held(id) => return Ok(id),
-                SaleWrite::UnknownSku => {
-                    return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))))
-                }
-                SaleWrite::Changed => {
-                    // Another transaction changed the SKU between the read and the lock: read
-                    // again, under the lock now, and decide again.
-                    locked = true;
-                    read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-                        .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
-                    continue;
+        // One writer: the SKU's row (unless held), then, if nobody changed the SKU since the
+        // read, the place, the hold and the ledger row.
+        let held_id = direct::write(&engine::SALE_TABLES, |w| {
+            if !under_lock {
+                match engine::take_sku(w, &r.sku, CAUSE)? {
+                    None => return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
+                    Some(version) if version == read.version => {}
+                    Some(_) => return Ok(None),
                 }
             }
+            engine::write_sale(w, &sale, place, &options, !under_lock)
+        })?;
+        if let Some(id) = held_id {
+            return Ok(id);
         }
-        if xact::held(&r.sku) == Some(false) {
-            engine::lock_sku(client, &r.sku, true, false, "available->committed")?;
-        }
-        return apply_reservation(client, r, &row, place, &options);
+        // Another transaction changed the SKU between the read and the lock: read again,
+        // under the lock now held, and decide again.
+        under_lock = true;
+        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+            .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
     }
-}
-
-/// A reservation decided under the SKU's row: recorded, then applied as a statement's rows are.
-fn apply_reservation(
-    client: &mut SpiClient<'_>,
-    r: &Reservation,
-    row: &Record<'_>,
-    place: StoredPlace,
-    options: &Options,
-) -> Outcome<i64> {
-    let (id, _) = record(row, None)?;
-    let mut applied = Applied::default();
-    let mut priorities = None;
-    let movements = [row.movement(id)];
-    engine::apply_sku(
-        client,
-        &r.sku,
-        &movements,
-        options,
-        Some(Preloaded {
-            places: vec![place],
-            holds: Holds::new(),
-        }),
-        &mut priorities,
-        &mut applied,
-    )?;
-    if applied.stale {
-        // A pick or a loss against a hold changed what a fence counts as held since the read:
-        // apply as any statement does, reading under the SKU's row (held now).
-        applied = Applied::default();
-        engine::apply_sku(
-            client,
-            &r.sku,
-            &movements,
-            options,
-            None,
-            &mut priorities,
-            &mut applied,
-        )?;
-    }
-    applied
-        .holds
-        .get(&(r.channel.clone(), r.reference.clone(), r.sku.clone()))
-        .copied()
-        .ok_or_else(|| Failure::internal("inventory_truth: the reservation made no hold"))
+    Err(Failure::internal(
+        "inventory_truth: the SKU kept changing under its lock",
+    ))
 }
 
 static HOLD_BY_KEY: Sql = Sql {

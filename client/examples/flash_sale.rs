@@ -6,8 +6,10 @@
 //!   cargo run -p inventory_truth_client --example flash_sale -- "<libpq connection string>"
 //!
 //! The database must have the extension and nothing else (scripts/demo.sh makes it).
-//! FLASH_SALE_SECONDS (default 60) bounds the sale; it normally ends sooner, sold out. On a
-//! terminal the view redraws in place; otherwise (CI, a pipe) it prints a line every 2 s.
+//! FLASH_SALE_SECONDS (default 60) bounds the sale; it normally ends sooner, sold out. Buyers
+//! think 5 to 25 ms between attempts; FLASH_SALE_THINK_MS=0 makes them buy back to back (how
+//! bench/suite.sh times the database rather than the buyers). On a terminal the view redraws in
+//! place; otherwise (CI, a pipe) it prints a line every 2 s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
@@ -75,6 +77,8 @@ struct Sale {
     problems: Mutex<Vec<String>>,
     notifications: AtomicI64,
     over: AtomicBool,
+    /// When the last reservation that held units committed.
+    last_sale: Mutex<Option<Instant>>,
 }
 
 impl Sale {
@@ -193,6 +197,7 @@ async fn buyer(dsn: String, n: u64, sale: Arc<Sale>, picking: mpsc::UnboundedSen
                 let hold: i64 = row.get(0);
                 sale.hold(&sku, channel, qty);
                 sale.sales.fetch_add(1, Ordering::Relaxed);
+                *sale.last_sale.lock().expect("last sale") = Some(Instant::now());
                 if rng.next(10) == 0 {
                     // Abandoned checkout: the units go back where they came from.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -215,8 +220,19 @@ async fn buyer(dsn: String, n: u64, sale: Arc<Sale>, picking: mpsc::UnboundedSen
             }
             Err(e) => sale.problem(format!("reserve {reference}: {e}")),
         }
-        tokio::time::sleep(Duration::from_millis(5 + rng.next(20))).await;
+        match think_ms() {
+            None => tokio::time::sleep(Duration::from_millis(5 + rng.next(20))).await,
+            Some(0) => tokio::task::yield_now().await,
+            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        }
     }
+}
+
+/// FLASH_SALE_THINK_MS: a buyer's pause between attempts, if set.
+fn think_ms() -> Option<u64> {
+    std::env::var("FLASH_SALE_THINK_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
 }
 
 /// A picker: scans every hold it is given (committed -> picked).
@@ -550,6 +566,7 @@ async fn main() {
 
     let tty = std::io::stdout().is_terminal();
     let started = Instant::now();
+    let mut sold_out_after: Option<Duration> = None;
     let mut drawn = 0;
     let mut last_print = Instant::now();
     let mut window: Vec<(Instant, i64)> = vec![(started, 0)];
@@ -592,7 +609,11 @@ async fn main() {
         let finished = sold_out(&current) && started.elapsed() > Duration::from_secs(2);
         if finished || started.elapsed() >= limit {
             sale.over.store(true, Ordering::Relaxed);
-            if !finished {
+            if finished {
+                // Sold out when the last unit was held (a release puts units back on sale).
+                let last = *sale.last_sale.lock().expect("last sale");
+                sold_out_after = last.map(|t| t.saturating_duration_since(started));
+            } else {
                 sale.event(format!("time is up ({} s)", limit.as_secs()));
             }
             break;
@@ -630,6 +651,9 @@ async fn main() {
         for line in &lines[..lines.len().min(7)] {
             println!("{line}");
         }
+    }
+    if let Some(after) = sold_out_after {
+        println!("\nsold out after {:.2} s", after.as_secs_f64());
     }
     let ok = report(&db, &sale, &at_start, live_matches, sold_out(&final_view)).await;
     println!(

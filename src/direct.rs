@@ -503,6 +503,134 @@ impl Stored {
     }
 }
 
+/// What [`Writer::modify`] did.
+pub enum Modified<R> {
+    /// No such row.
+    Missing,
+    /// The change wrote nothing.
+    Declined,
+    /// Written; what the change said.
+    Done(R),
+}
+
+/// Which indexes an update must add entries to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexUpdate {
+    None,
+    All,
+    #[cfg_attr(feature = "pg15", allow(dead_code))]
+    Summarizing,
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn tuple_update(
+    rel: pg_sys::Relation,
+    tid: &mut pg_sys::ItemPointerData,
+    slot: *mut pg_sys::TupleTableSlot,
+    cid: pg_sys::CommandId,
+    snapshot: pg_sys::Snapshot,
+    failure: &mut pg_sys::TM_FailureData,
+    lockmode: &mut pg_sys::LockTupleMode::Type,
+) -> (pg_sys::TM_Result::Type, IndexUpdate) {
+    let mut update_indexes = false;
+    let result = unsafe {
+        pg_sys::table_tuple_update(
+            rel,
+            tid,
+            slot,
+            cid,
+            snapshot,
+            std::ptr::null_mut(),
+            true,
+            failure,
+            lockmode,
+            &mut update_indexes,
+        )
+    };
+    (
+        result,
+        if update_indexes {
+            IndexUpdate::All
+        } else {
+            IndexUpdate::None
+        },
+    )
+}
+
+#[cfg(not(feature = "pg15"))]
+unsafe fn tuple_update(
+    rel: pg_sys::Relation,
+    tid: &mut pg_sys::ItemPointerData,
+    slot: *mut pg_sys::TupleTableSlot,
+    cid: pg_sys::CommandId,
+    snapshot: pg_sys::Snapshot,
+    failure: &mut pg_sys::TM_FailureData,
+    lockmode: &mut pg_sys::LockTupleMode::Type,
+) -> (pg_sys::TM_Result::Type, IndexUpdate) {
+    let mut update_indexes = pg_sys::TU_UpdateIndexes::TU_None;
+    let result = unsafe {
+        pg_sys::table_tuple_update(
+            rel,
+            tid,
+            slot,
+            cid,
+            snapshot,
+            std::ptr::null_mut(),
+            true,
+            failure,
+            lockmode,
+            &mut update_indexes,
+        )
+    };
+    let which = match update_indexes {
+        pg_sys::TU_UpdateIndexes::TU_All => IndexUpdate::All,
+        pg_sys::TU_UpdateIndexes::TU_Summarizing => IndexUpdate::Summarizing,
+        _ => IndexUpdate::None,
+    };
+    (result, which)
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn insert_index_tuples(
+    info: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    estate: *mut pg_sys::EState,
+    _which: IndexUpdate,
+) {
+    unsafe {
+        pg_sys::ExecInsertIndexTuples(
+            info,
+            slot,
+            estate,
+            true,
+            false,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+    }
+}
+
+#[cfg(not(feature = "pg15"))]
+unsafe fn insert_index_tuples(
+    info: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    estate: *mut pg_sys::EState,
+    which: IndexUpdate,
+) {
+    unsafe {
+        pg_sys::ExecInsertIndexTuples(
+            info,
+            slot,
+            estate,
+            true,
+            false,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            which == IndexUpdate::Summarizing,
+        );
+    }
+}
+
 /// A column's new value: its name, and the datum (`None` for NULL), built with `IntoDatum`.
 pub type Value<'a> = (&'a str, Option<pg_sys::Datum>);
 
@@ -683,6 +811,160 @@ impl Writer {
                 other => Err(Failure::internal(format!(
                     "inventory_truth: a row could not be locked ({other})"
                 ))),
+            }
+        }
+    }
+
+    /// Finds the row of table `t` whose key equals `key` and writes over it what `change`
+    /// computes from its current values (the `columns` asked for, numbered from 1), as an
+    /// UPDATE does: waiting for a transaction that is changing it, and computing again from
+    /// the version it committed (in REPEATABLE READ and above, a serialization failure). No
+    /// lock of its own first (a row lock is a WAL record of its own): the update takes it.
+    /// `change` returning `None` writes nothing.
+    pub fn modify<R>(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+        mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
+    ) -> Outcome<Modified<R>> {
+        let (name, rel, info) = {
+            let target = self.target(t);
+            (target.name, target.rel, target.info)
+        };
+        if name != index.table {
+            return Err(Failure::internal(
+                "inventory_truth: an index of another table",
+            ));
+        }
+        let has_row_triggers = unsafe {
+            let triggers = (*info).ri_TrigDesc;
+            !triggers.is_null()
+                && ((*triggers).trig_update_before_row || (*triggers).trig_update_after_row)
+        };
+        if has_row_triggers {
+            // Row triggers need the executor's own path (src/backend/executor/execReplication.c).
+            let Some(locked) = self.lock(t, index, key, columns)? else {
+                return Ok(Modified::Missing);
+            };
+            let current = Selected {
+                row: &locked.row,
+                columns: &locked.columns,
+            };
+            return match change(&current)? {
+                None => Ok(Modified::Declined),
+                Some((changes, result)) => {
+                    self.update(&locked, &changes)?;
+                    Ok(Modified::Done(result))
+                }
+            };
+        }
+        let index_oid = relation(index.name)?;
+        let attnums: Vec<usize> = columns
+            .iter()
+            .map(|c| attnum(rel, c))
+            .collect::<Outcome<_>>()?;
+        unsafe {
+            let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
+            let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            let mut keys = scan_keys(index, key);
+            let scan = begin_index_scan(rel, index, self.snapshot, keys.len());
+            pg_sys::index_rescan(
+                scan,
+                keys.as_mut_ptr(),
+                keys.len() as i32,
+                std::ptr::null_mut(),
+                0,
+            );
+            let found =
+                pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
+            let mut tid = (*slot).tts_tid;
+            pg_sys::index_endscan(scan);
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+            if !found {
+                return Ok(Modified::Missing);
+            }
+            loop {
+                pg_sys::slot_getallattrs(slot);
+                let current = Selected {
+                    row: &Row { slot },
+                    columns: &attnums,
+                };
+                let Some((changes, result)) = change(&current)? else {
+                    return Ok(Modified::Declined);
+                };
+                if changes.is_empty() {
+                    return Ok(Modified::Done(result));
+                }
+                let changes = by_attnum(rel, &changes)?;
+                let new = self.new_slot(rel);
+                for attnum in 1..=natts(rel) {
+                    *(*new).tts_values.add(attnum - 1) = *(*slot).tts_values.add(attnum - 1);
+                    *(*new).tts_isnull.add(attnum - 1) = *(*slot).tts_isnull.add(attnum - 1);
+                }
+                set(new, &changes);
+                pg_sys::ExecStoreVirtualTuple(new);
+                if !(*(*rel).rd_att).constr.is_null() {
+                    pg_sys::ExecConstraints(info, new, self.estate);
+                }
+                let mut failure = pg_sys::TM_FailureData::default();
+                let mut lockmode = pg_sys::LockTupleMode::LockTupleNoKeyExclusive;
+                let (result_code, update_indexes) = tuple_update(
+                    rel,
+                    &mut tid,
+                    new,
+                    (*self.estate).es_output_cid,
+                    self.snapshot,
+                    &mut failure,
+                    &mut lockmode,
+                );
+                match result_code {
+                    pg_sys::TM_Result::TM_Ok => {
+                        if (*info).ri_NumIndices > 0 && update_indexes != IndexUpdate::None {
+                            insert_index_tuples(info, new, self.estate, update_indexes);
+                        }
+                        return Ok(Modified::Done(result));
+                    }
+                    pg_sys::TM_Result::TM_Updated | pg_sys::TM_Result::TM_Deleted => {
+                        if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
+                            return Err(Failure::new(
+                                SqlState::SERIALIZATION_FAILURE,
+                                "could not serialize access due to concurrent update",
+                            ));
+                        }
+                        if result_code == pg_sys::TM_Result::TM_Deleted {
+                            return Ok(Modified::Missing);
+                        }
+                        // Another transaction committed a new version: take it (locked now,
+                        // so the next try cannot fail this way) and compute again from it.
+                        let locked = pg_sys::table_tuple_lock(
+                            rel,
+                            &mut tid,
+                            self.snapshot,
+                            slot,
+                            (*self.estate).es_output_cid,
+                            lockmode,
+                            pg_sys::LockWaitPolicy::LockWaitBlock,
+                            pg_sys::TUPLE_LOCK_FLAG_FIND_LAST_VERSION as u8,
+                            &mut failure,
+                        );
+                        match locked {
+                            pg_sys::TM_Result::TM_Ok => tid = (*slot).tts_tid,
+                            pg_sys::TM_Result::TM_Deleted => return Ok(Modified::Missing),
+                            other => {
+                                return Err(Failure::internal(format!(
+                                    "inventory_truth: a row could not be locked ({other})"
+                                )))
+                            }
+                        }
+                    }
+                    other => {
+                        return Err(Failure::internal(format!(
+                            "inventory_truth: a row could not be updated ({other})"
+                        )))
+                    }
+                }
             }
         }
     }

@@ -153,13 +153,11 @@ pub fn lock_sku(
     }
     for attempt in 0..2 {
         let found = direct::write(&[direct::SKU], |w| {
-            let Some(row) = w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &["version"])? else {
-                return Ok(false);
-            };
             if advance {
-                advance_version(w, &row, cause)?;
+                return Ok(advance_version(w, 0, sku, cause)?.is_some());
             }
-            Ok(true)
+            Ok(w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &[])?
+                .is_some())
         })?;
         if found {
             xact::note_held(sku, advance);
@@ -176,20 +174,34 @@ pub fn lock_sku(
     Ok(false)
 }
 
-/// Advances the version of a SKU whose row (locked, with its version as column 1) this
-/// transaction holds, with the time and cause of the change; returns the version it had.
-fn advance_version(w: &mut direct::Writer, row: &direct::Locked, cause: &str) -> Outcome<i64> {
-    let version: i64 = spi::value(row, 1)?;
+/// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
+/// time and cause of the change; returns the version it had (`None`: no such SKU).
+fn advance_version(
+    w: &mut direct::Writer,
+    table: usize,
+    sku: &str,
+    cause: &str,
+) -> Outcome<Option<i64>> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    w.update(
-        row,
-        &[
-            ("version", (version + 1).into_datum()),
-            ("changed_at", Some(pg_sys::Datum::from(now))),
-            ("change_cause", cause.into_datum()),
-        ],
+    let modified = w.modify(
+        table,
+        &direct::SKU_CODE,
+        &[Key::Text(sku)],
+        &["version"],
+        |row| {
+            let version: i64 = spi::value(row, 1)?;
+            let changes = vec![
+                ("version", (version + 1).into_datum()),
+                ("changed_at", Some(pg_sys::Datum::from(now))),
+                ("change_cause", cause.into_datum()),
+            ];
+            Ok(Some((changes, version)))
+        },
     )?;
-    Ok(version)
+    Ok(match modified {
+        direct::Modified::Done(version) => Some(version),
+        _ => None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -834,49 +846,50 @@ fn write_place(
     if !moved && !fences_changed && !check_fences {
         return Ok(true);
     }
-    let Some(row) = w.lock(
+    // Fences are written whole, so only over the fences they were computed from: a caller that
+    // read them before taking the SKU's row (reserve) may have missed a pick or a loss against a
+    // hold, which changes what a fence counts as held without moving the SKU's version. Then
+    // nothing is written, and the caller reads again. Buckets by difference, from the row as it
+    // is now.
+    let modified = w.modify(
         table,
         &direct::STOCK_PLACE,
         &[Key::Text(sku), Key::Text(&place.location)],
         &PLACE_COLUMNS,
-    )?
-    else {
-        return Err(Failure::internal(format!(
+        |row| {
+            let current = stored_place(row, 1)?;
+            if (fences_changed || check_fences)
+                && (current.fence_channels != stored.fence_channels
+                    || current.fence_qty != stored.fence_qty
+                    || current.fence_held != stored.fence_held)
+            {
+                return Ok(None);
+            }
+            let mut changes: Vec<direct::Value> = Vec::new();
+            for (i, (after, was)) in place.buckets.iter().zip(before).enumerate() {
+                if after != was {
+                    changes.push((
+                        PLACE_COLUMNS[i + 1],
+                        (current.buckets[i] + (after - was)).into_datum(),
+                    ));
+                }
+            }
+            if fences_changed {
+                changes.push(("fence_channels", channels.clone().into_datum()));
+                changes.push(("fence_qty", quantities.clone().into_datum()));
+                changes.push(("fence_held", held.clone().into_datum()));
+            }
+            Ok(Some((changes, ())))
+        },
+    )?;
+    match modified {
+        direct::Modified::Done(()) => Ok(true),
+        direct::Modified::Declined => Ok(false),
+        direct::Modified::Missing => Err(Failure::internal(format!(
             "inventory_truth: the stock of {} went away",
             describe(sku, &place.location)
-        )));
-    };
-    let current = stored_place(&row, 1)?;
-    // Fences are written whole, so only over the fences they were computed from: a caller that
-    // read them before taking the SKU's row (reserve) may have missed a pick or a loss against a
-    // hold, which changes what a fence counts as held without moving the SKU's version. Then
-    // nothing is written, and the caller reads again.
-    if (fences_changed || check_fences)
-        && (current.fence_channels != stored.fence_channels
-            || current.fence_qty != stored.fence_qty
-            || current.fence_held != stored.fence_held)
-    {
-        return Ok(false);
+        ))),
     }
-    // Buckets by difference, from the row as it is now.
-    let mut changes: Vec<direct::Value> = Vec::new();
-    for (i, (after, was)) in place.buckets.iter().zip(before).enumerate() {
-        if after != was {
-            changes.push((
-                PLACE_COLUMNS[i + 1],
-                (current.buckets[i] + (after - was)).into_datum(),
-            ));
-        }
-    }
-    if fences_changed {
-        changes.push(("fence_channels", channels.into_datum()));
-        changes.push(("fence_qty", quantities.into_datum()));
-        changes.push(("fence_held", held.into_datum()));
-    }
-    if !changes.is_empty() {
-        w.update(&row, &changes)?;
-    }
-    Ok(true)
 }
 
 fn write_receipts(
@@ -890,19 +903,20 @@ fn write_receipts(
         let eta = line.eta.map(pg_sys::Datum::from);
         match line.id {
             Some(id) => {
-                let row = w
-                    .lock(table, &direct::RECEIPT_ID, &[Key::Int8(id)], &[])?
-                    .ok_or_else(|| {
-                        Failure::internal("inventory_truth: an expected receipt went away")
+                let changes = vec![
+                    ("expected", line.expected.into_datum()),
+                    ("open_qty", line.open_qty.into_datum()),
+                    ("first_movement", line.first_movement.into_datum()),
+                ];
+                let written =
+                    w.modify(table, &direct::RECEIPT_ID, &[Key::Int8(id)], &[], |_| {
+                        Ok(Some((changes.clone(), ())))
                     })?;
-                w.update(
-                    &row,
-                    &[
-                        ("expected", line.expected.into_datum()),
-                        ("open_qty", line.open_qty.into_datum()),
-                        ("first_movement", line.first_movement.into_datum()),
-                    ],
-                )?;
+                if !matches!(written, direct::Modified::Done(())) {
+                    return Err(Failure::internal(
+                        "inventory_truth: an expected receipt went away",
+                    ));
+                }
             }
             None => {
                 let id = direct::next_id(c"expected_receipt_id_seq")?;
@@ -942,18 +956,6 @@ fn write_holds(
         let id = match hold.id {
             None => insert_hold(w, table, sku, hold, options)?,
             Some(id) => {
-                let row = w
-                    .lock(
-                        table,
-                        &direct::HOLD_KEY,
-                        &[
-                            Key::Text(&hold.reference),
-                            Key::Text(sku),
-                            Key::Text(&hold.channel),
-                        ],
-                        &[],
-                    )?
-                    .ok_or_else(|| Failure::internal("inventory_truth: a hold went away"))?;
                 let mut changes: Vec<direct::Value> = vec![
                     ("qty", hold.qty.into_datum()),
                     ("open_qty", hold.open_qty.into_datum()),
@@ -969,7 +971,17 @@ fn write_holds(
                 if hold.ended {
                     changes.push(("ended_at", Some(pg_sys::Datum::from(now))));
                 }
-                w.update(&row, &changes)?;
+                let key = [
+                    Key::Text(&hold.reference),
+                    Key::Text(sku),
+                    Key::Text(&hold.channel),
+                ];
+                let written = w.modify(table, &direct::HOLD_KEY, &key, &[], |_| {
+                    Ok(Some((changes.clone(), ())))
+                })?;
+                if !matches!(written, direct::Modified::Done(())) {
+                    return Err(Failure::internal("inventory_truth: a hold went away"));
+                }
                 id
             }
         };
@@ -1189,13 +1201,12 @@ const SALE_LEDGER: usize = 3;
 /// for a transaction that holds it) and advances its version; returns the version it had, or
 /// `None` for an unknown SKU. The caller does not hold the row yet.
 pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<i64>> {
-    let Some(row) = w.lock(SALE_SKU, &direct::SKU_CODE, &[Key::Text(sku)], &["version"])? else {
-        return Ok(None);
-    };
-    let version = advance_version(w, &row, cause)?;
-    xact::note_held(sku, true);
-    xact::changed(sku);
-    Ok(Some(version))
+    let version = advance_version(w, SALE_SKU, sku, cause)?;
+    if version.is_some() {
+        xact::note_held(sku, true);
+        xact::changed(sku);
+    }
+    Ok(version)
 }
 
 /// A sale into a new hold (a reservation: available -> committed for a channel and ref) at the

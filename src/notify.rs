@@ -411,29 +411,29 @@ fn remember(
     let mut new: (Vec<String>, Vec<i64>, Vec<String>) = Default::default();
     direct::write(&[direct::ATP_PUBLISHED], |w| {
         for ((sku, &version), map) in skus.iter().zip(versions).zip(maps) {
-            match w.lock(
+            let atp = jsonb_datum(map)?;
+            let written = w.modify(
                 0,
                 &direct::ATP_PUBLISHED_SKU,
                 &[Key::Text(sku)],
                 &["version"],
-            )? {
-                Some(row) => {
-                    if spi::value::<i64>(&row, 1)? < version {
-                        w.update(
-                            &row,
-                            &[
-                                ("version", version.into_datum()),
-                                ("atp", Some(jsonb_datum(map)?)),
-                                ("published_at", Some(pg_sys::Datum::from(now))),
-                            ],
-                        )?;
+                |row| {
+                    if spi::value::<i64>(row, 1)? >= version {
+                        // Another publisher recorded a newer state already.
+                        return Ok(None);
                     }
-                }
-                None => {
-                    new.0.push(sku.clone());
-                    new.1.push(version);
-                    new.2.push(map.clone());
-                }
+                    let changes = vec![
+                        ("version", version.into_datum()),
+                        ("atp", Some(atp)),
+                        ("published_at", Some(pg_sys::Datum::from(now))),
+                    ];
+                    Ok(Some((changes, ())))
+                },
+            )?;
+            if matches!(written, direct::Modified::Missing) {
+                new.0.push(sku.clone());
+                new.1.push(version);
+                new.2.push(map.clone());
             }
         }
         Ok(())

@@ -15,14 +15,19 @@
 # succeeded, not attempts. Workloads: 10,000 SKUs uniform; 100 SKUs, 80% of demand on 20 of
 # them; one hot SKU; a sell-out of SELLOUT_STOCK units with demand far above it (every run
 # must sell exactly that stock). Then: notification latency (commit to receipt, a real
-# listener) under the uniform load; atp() and atp_snapshot() at 100,000 SKUs x 3 channels;
+# listener) under the uniform load; floor work (pick(), receive() + put_away(), a direct ledger
+# INSERT) against b0, with pgbench; bulk loads (one INSERT ... SELECT and a COPY of new
+# SKU-locations into the ledger, against the same rows written by hand) and long transactions of
+# floor calls; the flash sale of `make demo` with buyers that do not pause, against the
+# extension as it was at FLASH_BASELINE; atp() and atp_snapshot() at 100,000 SKUs x 3 channels;
 # reservations with HISTORY_ROWS ledger rows against an empty ledger; and a profile of the
-# extension's reservation (pg_stat_statements, wait events).
+# extension's reservation (pg_stat_statements, wait events, WAL records).
 #
 # Usage: bench/suite.sh
 #   DURATION=10 ROUNDS=2 CLIENT_COUNTS="16 64" WORKLOADS="uniform skewed hot sellout"
-#   SELLOUT_STOCK=1000 ATP_SKUS=100000 HISTORY_ROWS=10000000 IT_PROFILE=release
-#   BENCH_OUT=BENCHMARKS.md
+#   SELLOUT_STOCK=1000 ATP_SKUS=100000 HISTORY_ROWS=10000000 BULK_ROWS="10000 40000"
+#   FLASH_BASELINE=57594a1 IT_PROFILE=release BENCH_OUT=BENCHMARKS.md
+#   (FLASH_BASELINE= skips the flash sale against an older build)
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
 
@@ -33,10 +38,12 @@ WORKLOADS=${WORKLOADS:-uniform skewed hot sellout}
 SELLOUT_STOCK=${SELLOUT_STOCK:-1000}
 ATP_SKUS=${ATP_SKUS:-100000}
 HISTORY_ROWS=${HISTORY_ROWS:-10000000}
+BULK_ROWS=${BULK_ROWS:-10000 40000}
+FLASH_BASELINE=${FLASH_BASELINE-57594a1}
 export IT_PROFILE=${IT_PROFILE:-release}
 OUT=${BENCH_OUT:-$REPO_ROOT/BENCHMARKS.md}
 VARIANTS="b0 b1 b1n off direct relay"
-command_line="DURATION=$DURATION ROUNDS=$ROUNDS CLIENT_COUNTS=\"$CLIENT_COUNTS\" WORKLOADS=\"$WORKLOADS\" SELLOUT_STOCK=$SELLOUT_STOCK ATP_SKUS=$ATP_SKUS HISTORY_ROWS=$HISTORY_ROWS IT_PROFILE=$IT_PROFILE bench/suite.sh"
+command_line="DURATION=$DURATION ROUNDS=$ROUNDS CLIENT_COUNTS=\"$CLIENT_COUNTS\" WORKLOADS=\"$WORKLOADS\" SELLOUT_STOCK=$SELLOUT_STOCK ATP_SKUS=$ATP_SKUS HISTORY_ROWS=$HISTORY_ROWS BULK_ROWS=\"$BULK_ROWS\" FLASH_BASELINE=$FLASH_BASELINE IT_PROFILE=$IT_PROFILE bench/suite.sh"
 
 "$REPO_ROOT/scripts/setup.sh"
 cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
@@ -50,9 +57,10 @@ PGBIN=$(pg_bindir)
 trap 'cluster stop bench' EXIT
 say "building the load generator and the listener"
 cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
-    --example reserve_load --example notify_latency
+    --example reserve_load --example notify_latency --example flash_sale
 LOAD=$REPO_ROOT/target/release/examples/reserve_load
 LISTENER=$REPO_ROOT/target/release/examples/notify_latency
+FLASH_SALE=$REPO_ROOT/target/release/examples/flash_sale
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-bench.XXXXXX")
 trap 'rm -rf "$work"; cluster stop bench' EXIT
@@ -161,6 +169,138 @@ done
 problems=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.verify()")
 sleep 2
 unpublished=$(qa -d bench -c "SELECT count(*) FROM inventory_truth._relay_stale()")
+
+say "floor work against b0: pick(), receive() + put_away(), a direct ledger INSERT"
+# pgbench, 16 clients, relay mode, on the uniform store; each call in its own transaction (a
+# pgbench "transaction" of receive.sql is two calls). Interleaved rounds.
+cat >"$work/b0.sql" <<'SQL'
+\set n random(1, 10000)
+UPDATE bench_stock SET available = available - 1 WHERE sku = 'S' || :n AND available >= 1;
+SQL
+cat >"$work/pick.sql" <<'SQL'
+\set n random(1, 10000)
+SELECT count(*) FROM inventory_truth.pick('S' || :n, 'DC1', 1);
+SQL
+cat >"$work/receive.sql" <<'SQL'
+\set n random(1, 10000)
+SELECT count(*) FROM inventory_truth.receive('S' || :n, 'DC1', 1);
+SELECT count(*) FROM inventory_truth.put_away('S' || :n, 'DC1', 1);
+SQL
+cat >"$work/insert.sql" <<'SQL'
+\set n random(1, 10000)
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+VALUES ('S' || :n, 'DC1', 'available', 'picked', 1);
+SQL
+# Statements per second of a pgbench script (prepared, 16 clients, relay mode).
+pgbench_statements() {
+    local db=$1 script=$2 per=$3
+    PGOPTIONS="-c inventory_truth.notify_mode=relay" "$PGBIN/pgbench" -n -M prepared -c 16 -j 2 \
+        -T "$DURATION" -f "$script" "$db" 2>&1 \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | awk -v per="$per" '{ printf "%.0f", $1 * per }'
+}
+: >"$work/floor"
+for round in $(seq 1 "$ROUNDS"); do
+    for op in b0 pick receive insert; do
+        per=1
+        [ "$op" = receive ] && per=2
+        calls=$(pgbench_statements bench "$work/$op.sql" "$per")
+        [ -n "$calls" ] || die "pgbench gave no result for $op"
+        echo "$op $round $calls" >>"$work/floor"
+        say "floor round $round  $op: $calls calls/s"
+    done
+done
+floor_problems=$(qa -d bench -c "SELECT count(*) FROM inventory_truth.verify()")
+
+say "bulk: opening stock through the ledger, against the same rows written by hand"
+# A fresh database per measurement: channels web (buffer 2) and amazon, amazon fenced 20% of
+# every SKU, so every new place fills a fence as its units arrive.
+bulk_db() {
+    PGOPTIONS="-c client_min_messages=warning" q -d postgres \
+        -c "DROP DATABASE IF EXISTS bench_bulk WITH (FORCE)" -c "CREATE DATABASE bench_bulk"
+    q -d bench_bulk >/dev/null <<SQL
+CREATE EXTENSION inventory_truth;
+SELECT inventory_truth.add_location('DC1');
+SELECT inventory_truth.add_channel('web', buffer => 2), inventory_truth.add_channel('amazon', 10);
+SELECT inventory_truth.set_ringfence('amazon', NULL, percent => 20);
+CREATE TABLE hand_ledger (id bigserial PRIMARY KEY, sku text NOT NULL, location text NOT NULL,
+                          qty bigint NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON hand_ledger (recorded_at);
+CREATE TABLE hand_balance (sku text, location text, available bigint NOT NULL,
+                           PRIMARY KEY (sku, location));
+SQL
+}
+# Milliseconds of a psql script (\timing, summed).
+time_script() {
+    qa -d "$1" -c "\\timing on" "${@:2}" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' \
+        | awk '{ t += $1 } END { printf "%.0f", t }'
+}
+: >"$work/bulk"
+for rows in $BULK_ROWS; do
+    bulk_db
+    ledger_ms=$(time_script bench_bulk -c "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+        SELECT 'B' || g, 'DC1', NULL, 'available', 100 FROM generate_series(1, $rows) g")
+    hand_ms=$(time_script bench_bulk -c "BEGIN" \
+        -c "INSERT INTO hand_ledger (sku, location, qty) SELECT 'B' || g, 'DC1', 100 FROM generate_series(1, $rows) g" \
+        -c "INSERT INTO hand_balance SELECT 'B' || g, 'DC1', 100 FROM generate_series(1, $rows) g
+            ON CONFLICT (sku, location) DO UPDATE SET available = hand_balance.available + excluded.available" \
+        -c "COMMIT")
+    bulk_check=$(qa -d bench_bulk -c "SELECT count(*) FROM inventory_truth.verify()")
+    bulk_db
+    seq 1 "$rows" | awk '{ print "C" $1 "\tDC1\t\\N\tavailable\t100" }' >"$work/copy.tsv"
+    copy_ms=$(time_script bench_bulk -c "\\copy inventory_truth.movement (sku, location, from_stage, to_stage, qty) FROM '$work/copy.tsv'")
+    copy_check=$(qa -d bench_bulk -c "SELECT count(*) FROM inventory_truth.stock WHERE available = 100")
+    if [ "$bulk_check" != 0 ] || [ "$copy_check" != "$rows" ]; then
+        die "bulk load of $rows rows wrong: verify() $bulk_check, copied places $copy_check"
+    fi
+    echo "$rows $ledger_ms $hand_ms $copy_ms" >>"$work/bulk"
+    say "bulk $rows rows: ledger $ledger_ms ms, by hand $hand_ms ms, COPY $copy_ms ms"
+done
+# Floor calls in one transaction: receive() + put_away() of new SKUs, 1,000 and 10,000 pairs in
+# one statement, on an empty store and on one of 10,000 SKUs (direct mode: the commit publishes).
+: >"$work/calls"
+for store in 0 10000; do
+    for pairs in 1000 10000; do
+        bulk_db
+        qa -d bench_bulk -c "SET inventory_truth.notify_mode = off" \
+            -c "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+                SELECT 'P' || g, 'DC1', NULL, 'available', 50 FROM generate_series(1, $store) g" >/dev/null
+        ms=$(time_script bench_bulk -c "SET inventory_truth.notify_mode = direct" \
+            -c "SELECT count(*) FROM generate_series(1, $pairs) g,
+                       LATERAL inventory_truth.receive('F' || g, 'DC1', 5) r,
+                       LATERAL inventory_truth.put_away('F' || g, 'DC1', 5) p")
+        echo "$store $pairs $ms" >>"$work/calls"
+        say "store of $store SKUs: $pairs receive + put_away pairs in one transaction: $ms ms"
+    done
+done
+
+: >"$work/flash"
+if [ -n "$FLASH_BASELINE" ]; then
+    say "the flash sale, buyers without pauses: this build against $FLASH_BASELINE"
+    baseline=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-baseline.XXXXXX")
+    git -C "$REPO_ROOT" worktree add --detach "$baseline" "$FLASH_BASELINE" >/dev/null 2>&1 \
+        || die "cannot check out $FLASH_BASELINE"
+    flash_round() {
+        cluster stop bench
+        IT_PRELOAD=1 cluster start bench
+        PGOPTIONS="-c client_min_messages=warning" q -d postgres \
+            -c "DROP DATABASE IF EXISTS bench_flash WITH (FORCE)" -c "CREATE DATABASE bench_flash"
+        q -d bench_flash -c "CREATE EXTENSION inventory_truth"
+        FLASH_SALE_THINK_MS=0 "$FLASH_SALE" "$CLUSTER_DSN dbname=bench_flash" >"$work/flash.log" 2>&1 \
+            || { tail -20 "$work/flash.log" >&2; die "the flash sale failed on $1"; }
+        sed -n 's/^sold out after \([0-9.]*\) s$/\1/p' "$work/flash.log"
+    }
+    for round in $(seq 1 "$ROUNDS"); do
+        (cd "$baseline" && IT_PROFILE=release scripts/cluster.sh install) >"$work/baseline-install.log" 2>&1 \
+            || { tail -20 "$work/baseline-install.log" >&2; die "cannot build $FLASH_BASELINE"; }
+        echo "$FLASH_BASELINE $round $(flash_round "$FLASH_BASELINE")" >>"$work/flash"
+        cluster install >"$work/install.log" 2>&1 || die "cannot reinstall this build"
+        echo "this $round $(flash_round this)" >>"$work/flash"
+        say "flash sale round $round: $(tail -2 "$work/flash" | tr '\n' ' ')"
+    done
+    git -C "$REPO_ROOT" worktree remove --force "$baseline"
+    cluster stop bench
+    IT_PRELOAD=1 cluster start bench
+fi
 
 say "ATP reads: $ATP_SKUS SKUs x 3 channels"
 PGOPTIONS="-c client_min_messages=warning" q -d postgres \
@@ -285,6 +425,15 @@ wal_per_reservation() {
 wal_b1=$(wal_per_reservation b1)
 wal_b1n=$(wal_per_reservation b1n)
 wal_relay=$(wal_per_reservation relay)
+# The records of one reservation, as pg_waldump shows them: what, how many bytes, which relation.
+wal_from=$(qa -d bench -c "SELECT pg_current_wal_insert_lsn()")
+qa -d bench -c "SET inventory_truth.notify_mode = off" \
+    -c "SELECT inventory_truth.reserve('web', 'S77', 1, 'wal-one-reservation')" >/dev/null
+wal_to=$(qa -d bench -c "SELECT pg_current_wal_insert_lsn()")
+as_owner "$PGBIN/pg_waldump" -p "$(qa -d bench -c "SHOW data_directory")/pg_wal" -s "$wal_from" -e "$wal_to" 2>/dev/null \
+    | sed -nE '/blkref/{s/^rmgr: ([A-Za-z0-9]+) +len \(rec\/tot\): +[0-9]+\/ *([0-9]+),.*desc: ([A-Z_+0-9]+).*blkref #0: rel [0-9]+\/[0-9]+\/([0-9]+).*$/\1 \2 \3 \4/p;d;};
+               s/^rmgr: ([A-Za-z0-9]+) +len \(rec\/tot\): +[0-9]+\/ *([0-9]+),.*desc: ([A-Z_+0-9]+).*$/\1 \2 \3/p' >"$work/walrecords"
+relation_of() { qa -d bench -c "SELECT coalesce((SELECT relname FROM pg_class WHERE relfilenode = $1 LIMIT 1), '$1')"; }
 
 say "writing $OUT"
 settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name)
@@ -328,23 +477,23 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo
     echo "One SKU of $SELLOUT_STOCK units (a new one per run), every client buying it until the run ends. Sold: units the database holds for the run (holds, or the stock the UPDATE took); every run must sell no more than the stock, exactly what the clients were told, and all of it once buyers were refused. Refusals: the UPDATE took nothing, or \`reserve()\` raised IT001."
     echo
-    echo "| clients | variant | sold (mean) | sold out after s | attempts/s | p50 ms | p99 ms |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| clients | variant | sold (mean) | sold out after s | attempts/s | refused/s | refused vs b0 | p50 ms | p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for clients in $CLIENT_COUNTS; do
         awk -v c="$clients" -v variants="$VARIANTS" '
             $1 == "sellout" && $2 == c { n[$3]++; sold[$3] += $10; last[$3] += $14; att[$3] += $9 / $13
-                                         p50[$3] += $6; p99[$3] += $8 }
+                                         ref[$3] += $11 / $13; p50[$3] += $6; p99[$3] += $8 }
             END {
                 nv = split(variants, order, " ")
                 for (i = 1; i <= nv; i++) {
                     v = order[i]; if (!n[v]) continue
-                    printf "| %s | %s | %.0f | %.2f | %.0f | %.2f | %.2f |\n", c, v, sold[v] / n[v], last[v] / n[v],
-                        att[v] / n[v], p50[v] / n[v], p99[v] / n[v]
+                    printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %.2f |\n", c, v, sold[v] / n[v], last[v] / n[v],
+                        att[v] / n[v], ref[v] / n[v], (ref["b0"] > 0 ? ref[v] / ref["b0"] : 0), p50[v] / n[v], p99[v] / n[v]
                 }
             }' "$results"
     done
     echo
-    echo "No run sold more than its stock or other than what its clients were told: $([ "$sellout_problems" = 0 ] && echo yes || echo "NO ($sellout_problems runs wrong)"). Runs that ended before their stock was gone (too slow to sell it out in ${DURATION} s): $unsold_runs. \`verify()\` after all runs: $([ "$problems" = 0 ] && echo clean || echo "$problems problems"); changes left unpublished 2 s after the last run: $unpublished."
+    echo "No run sold more than its stock or other than what its clients were told: $([ "$sellout_problems" = 0 ] && echo yes || echo "NO ($sellout_problems runs wrong)"). Runs that ended before their stock was gone (too slow to sell it out in ${DURATION} s): $unsold_runs. \`verify()\` after all runs: $([ "$problems" = 0 ] && echo clean || echo "$problems problems"); SKUs whose last change is unpublished 2 s after the last run: $unpublished (the \`off\` variant's changes are never published: that is what off means; a later change in another mode publishes the SKU)."
     echo
     echo "## Notification latency under the uniform load"
     echo
@@ -353,6 +502,46 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo "| variant | clients | round | probes | p50 ms | p95 ms | p99 ms | max ms | missing |"
     echo "|---|---|---|---|---|---|---|---|---|"
     awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$latencies"
+    echo
+    echo "## Floor work against b0"
+    echo
+    echo "pgbench, 16 clients, prepared statements, relay mode, on the uniform store of 10,000 SKUs; each call its own transaction; $ROUNDS interleaved round(s) of ${DURATION} s. b0: \`UPDATE bench_stock SET available = available - 1 WHERE sku = \$1 AND available >= 1\`. receive() + put_away(): the two calls, one after the other, for one unit (calls/s counts both). \`verify()\` after: $([ "$floor_problems" = 0 ] && echo clean || echo "$floor_problems problems")."
+    echo
+    echo "| work | calls/s | vs b0 |"
+    echo "|---|---|---|"
+    awk '{ n[$1]++; t[$1] += $3 } END {
+        split("b0 pick receive insert", order, " ")
+        names["b0"] = "b0 (hand-written UPDATE)"; names["pick"] = "pick()"
+        names["receive"] = "receive() + put_away()"; names["insert"] = "INSERT INTO movement (available -> picked)"
+        for (i = 1; i <= 4; i++) { v = order[i]; if (n[v]) printf "| %s | %.0f | %.2f |\n", names[v], t[v] / n[v], t[v] / t["b0"] * n["b0"] / n[v] }
+    }' "$work/floor"
+    echo
+    echo "## Bulk loads"
+    echo
+    echo "Opening stock: one \`INSERT INTO inventory_truth.movement ... SELECT\` of that many new SKU-locations (NULL -> available, 100 units each, amazon fenced 20% of every SKU), against the same rows written by hand: an indexed ledger table plus a balance upsert, in one transaction. And a \`COPY\` of as many rows into the ledger. Fresh database each; \`verify()\` clean after each load."
+    echo
+    echo "| rows | ledger INSERT ... SELECT ms | by hand ms | ratio | ms per 1,000 rows | COPY into the ledger ms | COPY ms per 1,000 rows |"
+    echo "|---|---|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %s | %.1f | %.1f | %s | %.1f |\n", $1, $2, $3, $2 / ($3 > 0 ? $3 : 1), $2 * 1000 / $1, $4, $4 * 1000 / $1 }' "$work/bulk"
+    echo
+    echo "Floor calls in one transaction: \`receive()\` + \`put_away()\` of new SKUs, in one statement (direct mode: the commit publishes every changed SKU), on an empty store and on a store of 10,000 SKUs:"
+    echo
+    echo "| SKUs in the store | pairs | ms | µs per pair |"
+    echo "|---|---|---|---|"
+    awk '{ printf "| %s | %s | %s | %.0f |\n", $1, $2, $3, $3 * 1000 / $2 }' "$work/calls"
+    if [ -s "$work/flash" ]; then
+        echo
+        echo "## The flash sale of \`make demo\`, buyers without pauses"
+        echo
+        echo "\`client/examples/flash_sale.rs\` (this build's client, release) with \`FLASH_SALE_THINK_MS=0\`: 16 buyers buy back to back instead of thinking 5 to 25 ms, so the time to sell out is the database's. Against this build and against the extension at $FLASH_BASELINE (the same client: the SQL API did not change), both built \`release\`, on a fresh preloaded cluster each run; every run passes the sale's checks. Seconds until the last unit was held:"
+        echo
+        echo "| build | round | sold out after s |"
+        echo "|---|---|---|"
+        awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$work/flash"
+        awk -v base="$FLASH_BASELINE" '{ n[$1]++; t[$1] += $3 } END { if (n["this"] && n[base]) printf "\nThis build sells out %.1f x faster.\n", (t[base] / n[base]) / (t["this"] / n["this"]) }' "$work/flash"
+        echo
+        echo "With the demo's pauses (\`make demo\` as it runs), both sell out in about the time the buyers take to think: the buyers, not the database, set the pace there."
+    fi
     echo
     echo "## ATP reads at $ATP_SKUS SKUs x 3 channels"
     echo
@@ -383,7 +572,14 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo "|---|---|---|---|"
     awk -F ' [|] ' '{ gsub(/\|/, "\\|", $4); printf "| %s | %s | %s | `%s` |\n", $1, $2, $3, $4 }' "$work/statements"
     echo
-    echo "WAL written per successful reservation (16 clients, uniform, everything the cluster wrote meanwhile): b1 $wal_b1 bytes, b1n $wal_b1n bytes, relay $wal_relay bytes."
+    echo "WAL written per successful reservation (16 clients, uniform, everything the cluster wrote meanwhile): b1 $wal_b1 bytes, b1n $wal_b1n bytes, relay $wal_relay bytes. The records of one reservation (notify_mode off, \`pg_waldump\`):"
+    echo
+    echo "| record | bytes | relation |"
+    echo "|---|---|---|"
+    while read -r rmgr bytes what relfilenode; do
+        echo "| $rmgr $what | $bytes | ${relfilenode:+$(relation_of "$relfilenode")} |"
+    done <"$work/walrecords"
+    awk '{ t += $2 } END { printf "\nIn all %d bytes.\n", t }' "$work/walrecords"
     echo
     echo "Wait events of the buyers' backends, sampled every 20 ms while active:"
     echo
@@ -398,6 +594,6 @@ if [ -f "$OUT" ] && grep -q '^<!-- analysis -->' "$OUT"; then
 fi
 mv "$OUT.tables" "$OUT"
 say "results in $OUT"
-if [ "$sellout_problems" != 0 ] || [ "$problems" != 0 ] || [ "$history_problems" != 0 ] || [ "$atp_problems" != 0 ]; then
+if [ "$sellout_problems" != 0 ] || [ "$problems" != 0 ] || [ "$history_problems" != 0 ] || [ "$atp_problems" != 0 ] || [ "$floor_problems" != 0 ]; then
     die "correctness failed: sell-outs wrong $sellout_problems, verify() $problems / $history_problems"
 fi

@@ -26,7 +26,7 @@ COMMENT ON FUNCTION inventory_truth._describe(text, text) IS
 COMMENT ON FUNCTION inventory_truth._movement_append_only() IS
     'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone, text) IS
-    'Records one movement in the ledger (through its triggers, like a direct insert) and checks the source bucket at once (IT001), so a function fails at the call rather than at commit; returns the ledger row. Internal: not for direct use.';
+    'Applies one movement with the engine, checking the source bucket at once (IT001) so that a function fails at the call rather than at commit, and records it in the ledger; returns the ledger row. For the SQL functions that decide their movements themselves (counts). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(anyelement, text) IS
     'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_eta(date) IS
@@ -67,9 +67,9 @@ COMMENT ON FUNCTION inventory_truth._rebalance_sku(text) IS
 COMMENT ON FUNCTION inventory_truth._expire_hold(text, text, text, boolean) IS
     'Expires one hold past its expiry: committed -> available under its SKU''s lock (with skip_busy, false at once when another transaction holds the SKU); the hold ends as expired. Returns whether it expired one. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed(text, text) IS
-    'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
+    'Takes a SKU''s row (unless the transaction holds it) and advances its version unless this transaction advanced it already, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(text) IS
-    'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
+    'Advances every SKU''s version, rows locked in code order (a new channel, a channel''s default buffer), and notes that every SKU may have changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[]) IS
     'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._breached(text, text) IS
@@ -105,7 +105,7 @@ COMMENT ON FUNCTION inventory_truth._check_window(interval, text, boolean) IS
 COMMENT ON FUNCTION inventory_truth._check_event_time(timestamp with time zone) IS
     'Returns occurred_at if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._lock_bin(text, text) IS
-    'Locks a bin in the ledger''s lock order (the SKU''s row, its open holds at the location, its available, committed and missing buckets) and returns those three quantities. Internal: not for direct use.';
+    'Takes the SKU''s row (the ledger''s lock order: everything of the SKU is written under it) and returns the bin''s available, committed and missing units. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._holds_go_missing(text, text, bigint, text, timestamp with time zone) IS
     'Moves p_qty committed units of a bin to missing, one ledger row per hold naming it, lowest-priority channel first, newest hold first; returns the rows. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._count_shortfall(bigint, bigint, bigint) IS
@@ -117,7 +117,7 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint
 
 -- notify.sql and notify.rs (Rust)
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS
-    'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
+    'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(text[]) IS
     'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 

@@ -40,6 +40,9 @@ BEGIN
             _known_location(set_eta.location),
             _require(set_eta.ref, 'ref'),
             _check_eta(set_eta.eta);
+    -- The ledger's lock order: the SKU's row before anything of the SKU (receipts are drawn in
+    -- ETA order under it).
+    PERFORM _lock_sku(set_eta.sku);
     UPDATE expected_receipt e SET eta = set_eta.eta
      WHERE e.ref = set_eta.ref AND e.sku = set_eta.sku AND e.location = set_eta.location;
     IF NOT FOUND THEN

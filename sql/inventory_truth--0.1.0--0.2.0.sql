@@ -992,6 +992,30 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) RETURNS date
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(set_eta.sku),
+            _known_location(set_eta.location),
+            _require(set_eta.ref, 'ref'),
+            _check_eta(set_eta.eta);
+    -- The ledger's lock order: the SKU's row before anything of the SKU (receipts are drawn in
+    -- ETA order under it).
+    PERFORM _lock_sku(set_eta.sku);
+    UPDATE expected_receipt e SET eta = set_eta.eta
+     WHERE e.ref = set_eta.ref AND e.sku = set_eta.sku AND e.location = set_eta.location;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no expected receipt % for %', _q(set_eta.ref),
+                _describe(set_eta.sku, set_eta.location)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN set_eta.eta;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth.set_ringfence(channel text, sku text, units bigint DEFAULT NULL::bigint, percent numeric DEFAULT NULL::numeric) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -1274,11 +1298,11 @@ COMMENT ON COLUMN inventory_truth.short_pick.recorded_at IS 'When it was recorde
 COMMENT ON COLUMN inventory_truth.short_pick.ref IS 'The picker event''s reference: a retry with the same ref and SKU returns the same task; NULL when none was given.';
 COMMENT ON COLUMN inventory_truth.short_pick.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.short_pick.task IS 'The blind count task it opened or raised (count_task.id).';
-COMMENT ON COLUMN inventory_truth.sku.change_cause IS 'What that change was: a movement (from->to) or a rule change.';
-COMMENT ON COLUMN inventory_truth.sku.changed_at IS 'When the last change of its ATP was recorded.';
+COMMENT ON COLUMN inventory_truth.sku.change_cause IS 'What that first change was: a movement (from->to) or a rule change.';
+COMMENT ON COLUMN inventory_truth.sku.changed_at IS 'When the transaction that last advanced the version first changed the SKU''s ATP.';
 COMMENT ON COLUMN inventory_truth.sku.code IS 'The SKU code, the key everywhere: 1 to 100 characters, without control characters or surrounding spaces.';
 COMMENT ON COLUMN inventory_truth.sku.created_at IS 'When the SKU was created (by an expected receipt, an arrival or a count gain).';
-COMMENT ON COLUMN inventory_truth.sku.version IS 'Advances with every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
+COMMENT ON COLUMN inventory_truth.sku.version IS 'Advances in every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
 COMMENT ON COLUMN inventory_truth.sku_buffer.channel IS 'The channel code.';
 COMMENT ON COLUMN inventory_truth.sku_buffer.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.sku_buffer.units IS 'Units of the SKU hidden from the channel (>= 0), instead of the channel''s default buffer.';
@@ -1300,8 +1324,8 @@ COMMENT ON COLUMN inventory_truth.stock.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.stock.written_off IS 'Units removed for good.';
 COMMENT ON FUNCTION inventory_truth._actor() IS 'The acting role recorded in movement.actor and elsewhere: the SET ROLE role, else the session''s login role (SECURITY DEFINER functions do not change it). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) IS 'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version once per transaction, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) IS 'The same for every SKU, rows locked in code order (a new channel, a channel''s default buffer). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version unless this transaction advanced it already, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) IS 'Advances every SKU''s version, rows locked in code order (a new channel, a channel''s default buffer), and notes that every SKU may have changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) IS 'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._breached(sku text, channel text) IS 'Whether a direct ledger sale of this transaction breached a fence or a buffer of the SKU (NULL: any) for the channel (NULL: any) and awaits its judgement at commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._buffer(p_channel text, p_sku text) IS 'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
@@ -1332,14 +1356,14 @@ COMMENT ON FUNCTION inventory_truth._known_location(location text) IS 'Returns t
 COMMENT ON FUNCTION inventory_truth._known_sku(sku text) IS 'Returns the SKU code if the SKU exists: NULL is 22004, unknown is 42704. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._lag_text(lag interval) IS 'A lag as people read it ("0.3 s", "42 s", "4 min 10 s", "2 h 5 min", "3 days 4 h", cut not rounded; NULL is "n/a"), for readiness(). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS 'Trigger that refuses TRUNCATE (42501) of the tables the ledger sums into or names: stock, expected_receipt, sku, location, movement_commit, hold. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._lock_bin(p_sku text, p_location text, OUT available bigint, OUT committed bigint, OUT missing bigint) IS 'Locks a bin in the ledger''s lock order (the SKU''s row, its open holds at the location, its available, committed and missing buckets) and returns those three quantities. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._lock_bin(p_sku text, p_location text, OUT available bigint, OUT committed bigint, OUT missing bigint) IS 'Takes the SKU''s row (the ledger''s lock order: everything of the SKU is written under it) and returns the bin''s available, committed and missing units. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._lock_sku(sku text) IS 'Takes a SKU''s row for the transaction, first of anything of the SKU, as the engine does (42704 for an unknown SKU). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._max_units() IS 'The most units a movement, count, buffer or fence may name, and the most a location may hold of one SKU over all stages (10^12): no sum can overflow bigint. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._move(p_sku text, p_location text, p_from inventory_truth.stage, p_to inventory_truth.stage, p_qty bigint, p_ref text, p_reason text, p_occurred_at timestamp with time zone, p_channel text) IS 'Records one movement in the ledger (through its triggers, like a direct insert) and checks the source bucket at once (IT001), so a function fails at the call rather than at commit; returns the ledger row. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._move(p_sku text, p_location text, p_from inventory_truth.stage, p_to inventory_truth.stage, p_qty bigint, p_ref text, p_reason text, p_occurred_at timestamp with time zone, p_channel text) IS 'Applies one movement with the engine, checking the source bucket at once (IT001) so that a function fails at the call rather than at commit, and records it in the ledger; returns the ledger row. For the SQL functions that decide their movements themselves (counts). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_append_only() IS 'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_row() IS 'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and notes direct sales that breach a fence or buffer for their judgement at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). In relay mode it also arranges to wake the relay when the transaction commits. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._rebalance_sku(sku text) IS 'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, less what each channel holds from its fence, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';

@@ -15,9 +15,10 @@
 -- transaction commits), so an ERP may insert one transaction's movements in any order.
 --
 -- Lock order: every statement takes each SKU's row first (in code order, byte by byte), before
--- anything else of that SKU; its version advances there when the statement touches available
--- stock (its ATP may change). Every writer of a SKU's stock, holds and expected receipts holds
--- that row, so nothing below it needs a lock order of its own.
+-- anything else of that SKU; its version advances there, once per transaction, when the
+-- transaction first touches available stock (its ATP may change). Every writer of a SKU's
+-- stock, holds and expected receipts (set_eta included) holds that row, so nothing below it
+-- needs a lock order of its own.
 
 -- The internal helpers (names starting with _) run only inside the SECURITY DEFINER functions
 -- and triggers, which pin search_path; they carry no SET clause of their own, which would cost
@@ -37,9 +38,9 @@ CREATE TABLE sku (
 COMMENT ON TABLE sku IS
     'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
 COMMENT ON COLUMN sku.version IS
-    'Advances with every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
-COMMENT ON COLUMN sku.changed_at IS 'When the last change of its ATP was recorded.';
-COMMENT ON COLUMN sku.change_cause IS 'What that change was: a movement (from->to) or a rule change.';
+    'Advances in every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
+COMMENT ON COLUMN sku.changed_at IS 'When the transaction that last advanced the version first changed the SKU''s ATP.';
+COMMENT ON COLUMN sku.change_cause IS 'What that first change was: a movement (from->to) or a rule change.';
 
 CREATE TABLE location (
     code text PRIMARY KEY CHECK (code = _check_code('location', code)),
@@ -205,9 +206,9 @@ AS 'MODULE_PATHNAME', 'inventory_truth_movement_row';
 
 -- The statement trigger applies a statement's new rows (restored history is left as it is):
 -- what they name is looked up, then the engine applies them, SKU by SKU in code order. A
--- source bucket may go below zero inside the transaction; the commit refuses that
--- (_at_commit), and a direct sale that breached a fence or a buffer is judged at commit too
--- (channel_check).
+-- source bucket may go below zero inside the transaction, and a direct sale may breach a fence
+-- or a buffer: both are noted in the transaction's memory (src/xact.rs) and judged again just
+-- before the commit (_at_commit), as the transaction finally stands.
 CREATE FUNCTION _movement_statement() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp

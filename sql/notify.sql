@@ -4,9 +4,9 @@
 -- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock,
 -- once (the engine, _atp_changed), so versions follow commit order and a snapshot's atp and
 -- version always agree. Then, by notify mode (src/xact.rs, src/notify.rs):
---   direct  the committing transaction publishes just before it commits, after its deferred
---           triggers (_at_commit), and then takes PostgreSQL's cluster-wide notify lock until
---           its commit is flushed;
+--   direct  the committing transaction publishes just before it commits (_at_commit, from
+--           the pre-commit callback), and then takes PostgreSQL's cluster-wide notify lock
+--           until its commit is flushed;
 --   relay   after commit the SKUs go to the relay through shared memory (src/relay.rs), and
 --           the relay publishes them from its own transactions, coalescing many buyers' changes;
 --   off     nothing.

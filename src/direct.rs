@@ -1,14 +1,16 @@
-//! Rows read and written without a plan, for the reservation's hot path.
+//! Rows read and written without a plan: the engine's, the relay's and the commit record's.
 //!
 //! A statement run through SPI, even with its plan kept, builds an executor on every run: its
 //! nodes and projections, the result relations with their indexes, and tears it all down again.
 //! On a reservation that was most of the CPU (docs/development.md, "The hot path"). Here the same
 //! reads and writes go straight to the indexes and to the executor's row-level entry points, as
 //! logical replication's apply worker does (`src/backend/executor/execReplication.c`): a lookup
-//! under a snapshot, a row locked at its latest version as an UPDATE locks it, and
-//! `ExecSimpleRelationInsert` / `ExecSimpleRelationUpdate`, which keep indexes, NOT NULL, row
-//! triggers and WAL as a statement does. Statement-level triggers do not fire for these rows, and
-//! column defaults are not applied: the callers give every column.
+//! under a snapshot; an update computed from the row's current version and written as an UPDATE
+//! writes it (`table_tuple_update`, waiting for a transaction that is changing the row, computing
+//! again from the version it committed); `ExecSimpleRelationInsert`, which keeps indexes, NOT
+//! NULL, row triggers and WAL as a statement does; a row lock where a row is only taken.
+//! Statement-level triggers do not fire for these rows, and column defaults are not applied: the
+//! callers give every column.
 //!
 //! Nothing here cleans up after a PostgreSQL error: the error aborts the (sub)transaction, whose
 //! resource owner closes relations, ends scans and releases snapshots, as it does for a

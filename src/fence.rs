@@ -1,9 +1,9 @@
 //! Channels, ringfences, safety buffers and available-to-promise (SPEC §3).
 //!
-//! Available stock at a location is one bucket per fenced channel plus a shared pool. The
-//! tables, the ATP arithmetic and the trigger step that moves units between fences and the pool
-//! are SQL (`sql/channels.sql`); the allocation rules below are plain functions, so they are
-//! tested without PostgreSQL. In every slice, fences are in channel priority order (highest
+//! Available stock at a location is one share per fenced channel plus a shared pool. The
+//! tables and the ATP arithmetic are SQL (`sql/channels.sql`); the replay that moves units
+//! between fences and the pool as movements apply is `place.rs`; the allocation rules below are
+//! plain functions, so they are tested without PostgreSQL. In every slice, fences are in channel priority order (highest
 //! priority first).
 
 use pgrx::prelude::*;

@@ -3,8 +3,10 @@
 //! (once per transaction: the engine, `_atp_changed`), so versions follow commit order; the SKU
 //! is noted in the transaction's state (`xact.rs`). In direct mode it is published just before
 //! commit by `_at_commit`; in relay mode it is handed to the relay through shared memory after
-//! commit (`relay::hand_over`). Publishing itself is SQL (`sql/notify.sql`): it reads the same
-//! tables as `atp_snapshot()`, in one statement.
+//! commit (`relay::hand_over`). Publishing (`publish`) reads each SKU, what was last published
+//! of it, its places and buffers by index (`direct.rs`), computes each channel's ATP as
+//! `atp_snapshot()` does, notifies the channels whose ATP changed and records what it published
+//! (`atp_published`, updated in place).
 
 use pgrx::prelude::*;
 

@@ -4,10 +4,11 @@
 //! direct ledger inserts left to judge at commit (a stage below zero, a fence or buffer breached).
 //!
 //! One transaction callback and one sub-transaction callback, registered once per backend, act
-//! on it: just before commit, `_at_commit` (SECURITY DEFINER, since the committing role may not
-//! read or write those tables) judges what was left to judge, records the commit time and, in
-//! direct mode, publishes the changes; after commit, in relay mode, the changed SKUs go to the
-//! relay through shared memory (`relay::hand_over`). A rolled-back sub-transaction gives back the
+//! on it: just before commit the commit time is recorded (`ledger::record_commit`) and, when
+//! there is more to do, `_at_commit` (SECURITY DEFINER, since the committing role may not read
+//! those tables) judges what was left to judge, records the commit time and, in direct mode,
+//! publishes the changes; after commit, in relay mode, the changed SKUs go to the relay through
+//! shared memory (`relay::hand_over`). A rolled-back sub-transaction gives back the
 //! SKU rows it locked and takes its breaches with it, so they are forgotten too.
 
 use pgrx::prelude::*;

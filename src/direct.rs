@@ -44,6 +44,20 @@ unsafe extern "C-unwind" fn forget_relations(_arg: pg_sys::Datum, relid: pg_sys:
     });
 }
 
+/// The OID of one of the extension's tables.
+pub fn oid_of(table: Table) -> Outcome<pg_sys::Oid> {
+    relation(table)
+}
+
+/// Whether one of the extension's tables exists (a transaction may have dropped the extension).
+pub fn exists(table: Table) -> bool {
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(SCHEMA.as_ptr(), true);
+        namespace != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(table.as_ptr(), namespace) != pg_sys::InvalidOid
+    }
+}
+
 /// A relation of the extension, by name.
 fn relation(name: &'static CStr) -> Outcome<pg_sys::Oid> {
     if let Some(oid) = RELATIONS.with(|r| {
@@ -299,12 +313,37 @@ pub fn with_snapshot<R>(f: impl FnOnce() -> Outcome<R>) -> Outcome<R> {
     result
 }
 
+/// Runs `f` in a memory context of its own, deleted after: what a reader or a writer allocates
+/// (slots, scan keys, the executor state, the datums a caller builds inside) is gone with it,
+/// so a statement that applies a hundred thousand SKUs does not keep every SKU's (an error
+/// unwinding through `f` leaves the context to its parent's cleanup). `f` returns owned values
+/// only.
+fn in_own_context<R>(f: impl FnOnce() -> R) -> R {
+    unsafe {
+        let context = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"inventory_truth direct".as_ptr(),
+            0,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as pg_sys::Size,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as pg_sys::Size,
+        );
+        let outer = pg_sys::CurrentMemoryContext;
+        pg_sys::CurrentMemoryContext = context;
+        let result = f();
+        pg_sys::CurrentMemoryContext = outer;
+        pg_sys::MemoryContextDelete(context);
+        result
+    }
+}
+
 /// Runs `f` with a [`Reader`].
 pub fn read<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
-    let snapshot = unsafe { pg_sys::RegisterSnapshot(current_snapshot()) };
-    let result = f(&Reader { snapshot });
-    unsafe { pg_sys::UnregisterSnapshot(snapshot) };
-    result
+    in_own_context(|| {
+        let snapshot = unsafe { pg_sys::RegisterSnapshot(current_snapshot()) };
+        let result = f(&Reader { snapshot });
+        unsafe { pg_sys::UnregisterSnapshot(snapshot) };
+        result
+    })
 }
 
 /// A row with the columns a caller asked for, numbered from 1 in the order asked (as a
@@ -457,6 +496,9 @@ struct Target {
     oid: pg_sys::Oid,
     rel: pg_sys::Relation,
     info: *mut pg_sys::ResultRelInfo,
+    /// Where the columns an update changes are noted, for `UPDATE OF` triggers and index hints:
+    /// the range table entry (PostgreSQL 15) or its permission info (16 and later).
+    updated: *mut *mut pg_sys::Bitmapset,
 }
 
 /// Writes to a few tables, as one statement would: one executor state, the tables' indexes
@@ -491,6 +533,32 @@ impl Columns for Locked {
 pub struct Stored {
     slot: *mut pg_sys::TupleTableSlot,
     desc: pg_sys::TupleDesc,
+}
+
+impl Stored {
+    /// Column `column` of the row as stored (after the table's BEFORE triggers).
+    pub fn get<T: FromDatum>(&self, column: &str) -> Outcome<Option<T>> {
+        let rel_desc = self.desc;
+        let desc = unsafe { PgTupleDesc::from_pg_unchecked(rel_desc) };
+        let attnum = desc
+            .iter()
+            .position(|a| {
+                !a.attisdropped
+                    && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes()
+                        == column.as_bytes()
+            })
+            .map(|i| i + 1)
+            .ok_or_else(|| Failure::internal(format!("inventory_truth: no column {column}")))?;
+        unsafe { pg_sys::slot_getallattrs(self.slot) };
+        Row { slot: self.slot }.get(attnum)
+    }
+}
+
+/// A relation's name, for messages.
+fn name_of(rel: pg_sys::Relation) -> String {
+    unsafe { CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 impl Stored {
@@ -642,17 +710,22 @@ pub fn write<R>(tables: &[Table], f: impl FnOnce(&mut Writer) -> Outcome<R>) -> 
     for &table in tables {
         oids.push((table, relation(table)?));
     }
-    let mut writer = unsafe { Writer::open(&oids) };
-    let result = f(&mut writer);
-    unsafe { writer.close() };
-    result
+    in_own_context(|| {
+        let mut writer = unsafe { Writer::open(&oids) };
+        let result = f(&mut writer);
+        unsafe { writer.close() };
+        result
+    })
 }
 
 impl Writer {
     unsafe fn open(oids: &[(Table, pg_sys::Oid)]) -> Writer {
         unsafe {
+            // A statement's check: no writes in a read-only transaction or on a standby (25006).
+            pg_sys::PreventCommandIfReadOnly(c"inventory_truth ledger write".as_ptr());
             let estate = pg_sys::CreateExecutorState();
             let mut range_table: *mut pg_sys::List = std::ptr::null_mut();
+            let mut permissions: *mut pg_sys::List = std::ptr::null_mut();
             let mut targets = Vec::with_capacity(oids.len());
             for &(name, oid) in oids {
                 let rte: *mut pg_sys::RangeTblEntry =
@@ -663,14 +736,16 @@ impl Writer {
                 (*rte).relkind = pg_sys::RELKIND_RELATION as std::ffi::c_char;
                 (*rte).rellockmode = pg_sys::RowExclusiveLock as i32;
                 range_table = pg_sys::lappend(range_table, rte.cast());
+                let updated = updated_columns_of(rte, &mut permissions);
                 targets.push(Target {
                     name,
                     oid,
                     rel: std::ptr::null_mut(),
                     info: std::ptr::null_mut(),
+                    updated,
                 });
             }
-            init_range_table(estate, range_table);
+            init_range_table(estate, range_table, permissions);
             let snapshot = pg_sys::RegisterSnapshot(current_snapshot());
             (*estate).es_snapshot = snapshot;
             (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
@@ -717,6 +792,8 @@ impl Writer {
             for target in self.targets.iter().filter(|t| !t.rel.is_null()) {
                 pg_sys::ExecCloseIndices(target.info);
             }
+            // The relations AFTER row triggers opened for themselves (ExecGetTriggerResultRel).
+            pg_sys::ExecCloseResultRelations(self.estate);
             pg_sys::ExecResetTupleTable((*self.estate).es_tupleTable, false);
             pg_sys::FreeExecutorState(self.estate);
             for target in self.targets.iter().filter(|t| !t.rel.is_null()) {
@@ -900,6 +977,7 @@ impl Writer {
                     return Ok(Modified::Done(result));
                 }
                 let changes = by_attnum(rel, &changes)?;
+                self.note_updated(t, &changes);
                 let new = self.new_slot(rel);
                 for attnum in 1..=natts(rel) {
                     *(*new).tts_values.add(attnum - 1) = *(*slot).tts_values.add(attnum - 1);
@@ -973,8 +1051,9 @@ impl Writer {
 
     /// Writes `changes` over the locked row, keeping its other columns.
     pub fn update(&mut self, locked: &Locked, changes: &[Value]) -> Outcome<()> {
+        let changes = by_attnum(self.targets[locked.target].rel, changes)?;
+        self.note_updated(locked.target, &changes);
         let target = &self.targets[locked.target];
-        let changes = by_attnum(target.rel, changes)?;
         unsafe {
             let slot = self.new_slot(target.rel);
             for attnum in 1..=natts(target.rel) {
@@ -1011,10 +1090,30 @@ impl Writer {
             set(slot, &values);
             pg_sys::ExecStoreVirtualTuple(slot);
             pg_sys::ExecSimpleRelationInsert(info, self.estate, slot);
+            // A BEFORE trigger that returned NULL skipped the row: nothing was stored.
+            if (*slot).tts_tid.ip_posid == 0 {
+                return Err(Failure::internal(format!(
+                    "inventory_truth: a trigger on {} skipped a row the extension wrote",
+                    name_of(rel)
+                )));
+            }
             Ok(Stored {
                 slot,
                 desc: (*rel).rd_att,
             })
+        }
+    }
+
+    /// Notes that an update of table `t` changes these columns (what `UPDATE ... SET` lists).
+    fn note_updated(&mut self, t: usize, changes: &[(usize, Option<pg_sys::Datum>)]) {
+        let updated = self.targets[t].updated;
+        for &(attnum, _) in changes {
+            unsafe {
+                *updated = pg_sys::bms_add_member(
+                    *updated,
+                    attnum as i32 - pg_sys::FirstLowInvalidHeapAttributeNumber,
+                );
+            }
         }
     }
 
@@ -1044,22 +1143,55 @@ unsafe fn set(slot: *mut pg_sys::TupleTableSlot, values: &[(usize, Option<pg_sys
     }
 }
 
+/// Where a range table entry's updated columns are kept: in the entry (PostgreSQL 15), or in a
+/// permission info made for it (16 and later, which the executor looks them up in).
 #[cfg(feature = "pg15")]
-unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
+unsafe fn updated_columns_of(
+    rte: *mut pg_sys::RangeTblEntry,
+    _permissions: &mut *mut pg_sys::List,
+) -> *mut *mut pg_sys::Bitmapset {
+    unsafe { &mut (*rte).updatedCols }
+}
+
+#[cfg(not(feature = "pg15"))]
+unsafe fn updated_columns_of(
+    rte: *mut pg_sys::RangeTblEntry,
+    permissions: &mut *mut pg_sys::List,
+) -> *mut *mut pg_sys::Bitmapset {
+    unsafe {
+        let info = pg_sys::addRTEPermissionInfo(permissions, rte);
+        &mut (*info).updatedCols
+    }
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn init_range_table(
+    estate: *mut pg_sys::EState,
+    range_table: *mut pg_sys::List,
+    _permissions: *mut pg_sys::List,
+) {
     unsafe { pg_sys::ExecInitRangeTable(estate, range_table) }
 }
 
 #[cfg(any(feature = "pg16", feature = "pg17"))]
-unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
-    unsafe { pg_sys::ExecInitRangeTable(estate, range_table, std::ptr::null_mut()) }
+unsafe fn init_range_table(
+    estate: *mut pg_sys::EState,
+    range_table: *mut pg_sys::List,
+    permissions: *mut pg_sys::List,
+) {
+    unsafe { pg_sys::ExecInitRangeTable(estate, range_table, permissions) }
 }
 
 #[cfg(feature = "pg18")]
-unsafe fn init_range_table(estate: *mut pg_sys::EState, range_table: *mut pg_sys::List) {
+unsafe fn init_range_table(
+    estate: *mut pg_sys::EState,
+    range_table: *mut pg_sys::List,
+    permissions: *mut pg_sys::List,
+) {
     unsafe {
         let every =
             pg_sys::bms_add_range(std::ptr::null_mut(), 1, pg_sys::list_length(range_table));
-        pg_sys::ExecInitRangeTable(estate, range_table, std::ptr::null_mut(), every)
+        pg_sys::ExecInitRangeTable(estate, range_table, permissions, every)
     }
 }
 

@@ -248,6 +248,23 @@ pub fn stored_place(row: &impl spi::Columns, first: usize) -> Outcome<StoredPlac
 }
 
 fn load_places(sku: &str, locations: &[&str]) -> Outcome<Vec<StoredPlace>> {
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        // The transaction's snapshot may predate a change another transaction committed under
+        // the SKU's row without a new version (a pick, a receipt): taking each place's row is a
+        // serialization failure (40001) if it changed since the snapshot, as an UPDATE of it
+        // would be, rather than a decision made on what the snapshot shows.
+        direct::write(&[direct::STOCK], |w| {
+            for location in locations {
+                w.lock(
+                    0,
+                    &direct::STOCK_PLACE,
+                    &[Key::Text(sku), Key::Text(location)],
+                    &[],
+                )?;
+            }
+            Ok(())
+        })?;
+    }
     direct::read(|reader| {
         let mut places = Vec::with_capacity(locations.len());
         for location in locations {

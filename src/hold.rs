@@ -302,6 +302,17 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 q(&sku)
             )));
         }
+        if qty > crate::place::MAX_UNITS {
+            return Err(Failure::invalid(format!(
+                "quantity too large: {} of SKU {}",
+                units(qty),
+                q(&sku)
+            ))
+            .detail(format!(
+                "A movement is at most {} units.",
+                crate::place::MAX_UNITS
+            )));
+        }
         if !occurred_at.is_finite() {
             let text = if occurred_at.is_infinity() {
                 "infinity"

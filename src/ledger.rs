@@ -61,8 +61,8 @@ pub fn is_code(code: &str) -> bool {
     !code.is_empty()
         && code.chars().count() <= 100
         && !code.chars().any(char::is_control)
-        && !code.starts_with(' ')
-        && !code.ends_with(' ')
+        && !code.starts_with(char::is_whitespace)
+        && !code.ends_with(char::is_whitespace)
 }
 
 /// `kind`'s code, checked: NULL is `22004`, anything that is not a code `22023`.
@@ -326,6 +326,7 @@ fn check_names(rows: &[Movement]) -> Outcome<()> {
         if let Some(channel) = &m.row.channel {
             if !channels.contains(channel.as_str()) {
                 if !exists(&crate::direct::CHANNEL_CODE, channel)? {
+                    check_code("channel", Some(channel))?;
                     return Err(unknown_channel(channel));
                 }
                 channels.insert(channel);
@@ -417,8 +418,14 @@ fn actor_datum() -> pg_sys::Datum {
 /// commit side of the warehouse lag. Written without a plan (src/direct.rs), and without a
 /// privilege check: it runs at every commit of a ledger writer, whoever that is.
 pub fn record_commit() -> Outcome<()> {
+    if !crate::direct::exists(crate::direct::MOVEMENT_COMMIT) {
+        // The transaction dropped the extension after writing the ledger.
+        return Ok(());
+    }
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    crate::direct::write(&[crate::direct::MOVEMENT_COMMIT], |w| {
+    // The commit has no snapshot of its own; a trigger or CHECK a DBA added may need one.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let written = crate::direct::write(&[crate::direct::MOVEMENT_COMMIT], |w| {
         w.insert(
             0,
             &[
@@ -427,7 +434,9 @@ pub fn record_commit() -> Outcome<()> {
             ],
         )?;
         Ok(())
-    })
+    });
+    unsafe { pg_sys::PopActiveSnapshot() };
+    written
 }
 
 fn this_transaction() -> u64 {
@@ -437,7 +446,8 @@ fn this_transaction() -> u64 {
 /// The row trigger's work: whose the row is, what it is, and its filled-in columns. Returns the
 /// tuple to store.
 fn movement_row_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
-    let trigdata = fcinfo.trigger()?;
+    let trigdata =
+        fcinfo.insert_trigger_on(crate::direct::oid_of(crate::direct::MOVEMENT)?, true, true)?;
     let (tuple, relation) = (trigdata.tg_trigtuple, trigdata.tg_relation);
     let desc = unsafe { (*relation).rd_att };
     if unsafe { (*desc).natts } as usize != COLUMNS {
@@ -532,7 +542,11 @@ sql_function!(
 /// The statement trigger's work: the statement's new rows (restored history is left alone), in
 /// ledger order, checked for what they name and applied.
 fn movement_statement_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
-    let trigdata = fcinfo.trigger()?;
+    let trigdata = fcinfo.insert_trigger_on(
+        crate::direct::oid_of(crate::direct::MOVEMENT)?,
+        false,
+        false,
+    )?;
     let (store, relation) = (trigdata.tg_newtable, trigdata.tg_relation);
     if store.is_null() {
         return Err(Failure::internal(
@@ -707,7 +721,13 @@ impl<'a> Record<'a> {
 /// Marks the next ledger row, `r`, as applied by the caller (see applied.rs), and the
 /// transaction as a writer of the ledger.
 pub fn mark_applied(r: &Record<'_>) {
-    applied::mark_next(RowKey {
+    applied::mark_next(key_of(r));
+    xact::ledger_written();
+}
+
+/// What identifies `r` as a ledger row (applied.rs).
+fn key_of(r: &Record<'_>) -> RowKey {
+    RowKey {
         sku: r.sku.to_owned(),
         location: r.location.to_owned(),
         from: r.from,
@@ -715,8 +735,7 @@ pub fn mark_applied(r: &Record<'_>) {
         qty: r.qty,
         channel: r.channel.map(str::to_owned),
         reference: r.reference.map(str::to_owned),
-    });
-    xact::ledger_written();
+    }
 }
 
 /// Records a row the caller applies (or applied) itself, returning its id; the stored row goes
@@ -770,8 +789,24 @@ pub fn insert_applied(
             ("occurred_at", r.occurred_at.into_datum()),
         ],
     )?;
-    // The row trigger knew the row for the caller's (no statement trigger fires for it).
-    if !applied::statement_was_applied() {
+    // The row trigger knew the row for the caller's (no statement trigger fires for it), and
+    // no trigger after it changed what the caller applied.
+    let as_stored = RowKey {
+        sku: stored.get::<String>("sku")?.unwrap_or_default(),
+        location: stored.get::<String>("location")?.unwrap_or_default(),
+        from: r.from,
+        to: r.to,
+        qty: stored.get::<i64>("qty")?.unwrap_or_default(),
+        channel: stored.get::<String>("channel")?,
+        reference: stored.get::<String>("ref")?,
+    };
+    let stages_kept = stored
+        .get::<pg_sys::Datum>("from_stage")?
+        .map(|d| d.value())
+        == from_stage.map(|d| d.value())
+        && stored.get::<pg_sys::Datum>("to_stage")?.map(|d| d.value())
+            == to_stage.map(|d| d.value());
+    if !applied::statement_was_applied() || !stages_kept || as_stored != key_of(r) {
         return Err(Failure::internal(
             "inventory_truth: another trigger changed a function's ledger row",
         ));
@@ -1135,5 +1170,31 @@ mod tests {
         Spi::run("SELECT inventory_truth.add_location('DC1')").expect("add a location");
         Spi::run("SELECT * FROM inventory_truth.receive('SKU-1', 'DC1', 3)").expect("receive");
         Spi::run("UPDATE inventory_truth.movement SET qty = 30").expect("refused");
+    }
+}
+
+#[cfg(test)]
+mod code_rules {
+    use super::is_code;
+
+    #[test]
+    fn codes_are_what_scanners_send() {
+        let longest = "S".repeat(100);
+        for code in ["TEE-RED-M", "S1", "DC 1", "Größe-42", longest.as_str()] {
+            assert!(is_code(code), "{code:?} is a code");
+        }
+        let too_long = "S".repeat(101);
+        for code in [
+            "",
+            " TEE",
+            "TEE ",
+            "TEE\u{a0}",
+            "\u{3000}TEE",
+            "TE\tE",
+            "TE\u{1}E",
+            too_long.as_str(),
+        ] {
+            assert!(!is_code(code), "{code:?} is not a code");
+        }
     }
 }

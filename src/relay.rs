@@ -521,12 +521,16 @@ fn nudge_notify_queue() {
 /// restore does not move again. The relay stays out; the launcher starts it again later, and
 /// its first pass republishes from the restored data. (A plain dump restored with psql is not
 /// seen: restore it with --single-transaction, so the extension appears only when complete.)
+/// Only a superuser's session counts (restores are run as one): any role can call its session
+/// `pg_restore`, and would otherwise stop expiry and publishing for the database.
 fn restore_in_progress() -> bool {
     Spi::get_one::<bool>(
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity
-                         WHERE datname = pg_catalog.current_database()
-                           AND application_name = 'pg_restore'
-                           AND pid <> pg_catalog.pg_backend_pid())",
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+                           JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+                         WHERE a.datname = pg_catalog.current_database()
+                           AND a.application_name = 'pg_restore'
+                           AND r.rolsuper
+                           AND a.pid <> pg_catalog.pg_backend_pid())",
     )
     .ok()
     .flatten()
@@ -541,6 +545,22 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     let database = arg.value() as u32;
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
+    // Before any query: nothing but the catalogs on the path, whatever the database's or its
+    // owner's settings say. The relay runs as a superuser in every database, and an operator or
+    // function planted on a path it searched would run with those rights (a reviewer made a
+    // database owner superuser that way). It names every object of the extension it uses.
+    BackgroundWorker::transaction(|| unsafe {
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+            pg_sys::GucAction::GUC_ACTION_SET,
+            true,
+            pg_sys::PGERROR as i32,
+            false,
+        );
+    });
     if !BackgroundWorker::transaction(extension_installed)
         || BackgroundWorker::transaction(restore_in_progress)
         || !claim_slot(database)
@@ -548,12 +568,6 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         return;
     }
     unsafe { pg_sys::before_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
-    BackgroundWorker::transaction(|| {
-        // Nothing but the catalogs on the path: the relay names every object it uses.
-        if let Err(e) = Spi::run("SET search_path = pg_catalog") {
-            error!("inventory_truth relay: cannot pin search_path: {e}");
-        }
-    });
     let baseline = BackgroundWorker::transaction(|| {
         Spi::get_one::<i32>("SELECT inventory_truth._relay_baseline()")
             .ok()

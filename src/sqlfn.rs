@@ -85,6 +85,29 @@ impl Call {
             Ok(&*(context as *const pg_sys::TriggerData))
         }
     }
+
+    /// The trigger data of a trigger that must fire on `INSERT` into `table`, for each row
+    /// (`row`) or each statement, `BEFORE` or `AFTER` (`before`): anything else (the function
+    /// attached elsewhere by a superuser) is refused before the data is read.
+    pub fn insert_trigger_on(
+        self,
+        table: pg_sys::Oid,
+        row: bool,
+        before: bool,
+    ) -> Outcome<&'static pg_sys::TriggerData> {
+        let trigdata = self.trigger()?;
+        let event = trigdata.tg_event;
+        let fired_right = event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_INSERT
+            && (event & pg_sys::TRIGGER_EVENT_ROW != 0) == row
+            && (event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_BEFORE) == before;
+        let relation = trigdata.tg_relation;
+        if !fired_right || relation.is_null() || unsafe { (*relation).rd_id } != table {
+            return Err(Failure::internal(
+                "inventory_truth: a trigger function of the ledger fired where it does not belong",
+            ));
+        }
+        Ok(trigdata)
+    }
 }
 
 /// A set result, materialized: rows go into a tuplestore in the query's memory, so they may be

@@ -45,7 +45,9 @@ struct State {
     changed: BTreeSet<String>,
     /// `_atp_changed_everywhere`: every SKU may have changed.
     everything_changed: bool,
-    ledger_written: bool,
+    /// The (sub)transactions that wrote the ledger: a rolled-back savepoint's writes are gone,
+    /// and a commit with no ledger row left records no commit time.
+    ledger_writers: Vec<pg_sys::SubTransactionId>,
     /// Places a direct insert left with a stage below zero: judged at commit (IT001).
     negative: BTreeSet<(String, String)>,
     /// Direct sales that breached a fence or a buffer when written: judged at commit (IT003).
@@ -169,7 +171,13 @@ pub fn breached_in_transaction(sku: Option<&str>, channel: Option<&str>) -> bool
 /// Records that this transaction wrote the ledger: its commit time goes into movement_commit.
 pub fn ledger_written() {
     register_callbacks();
-    STATE.with(|s| s.borrow_mut().ledger_written = true);
+    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if !s.ledger_writers.contains(&subtransaction) {
+            s.ledger_writers.push(subtransaction);
+        }
+    });
 }
 
 fn register_callbacks() {
@@ -208,7 +216,7 @@ fn take_pre_commit_work(prepare: bool) -> Option<AtCommit> {
         if direct {
             s.everything_changed = false;
         }
-        let record_commit = std::mem::take(&mut s.ledger_written);
+        let record_commit = !std::mem::take(&mut s.ledger_writers).is_empty();
         let negative: Vec<(String, String)> = std::mem::take(&mut s.negative).into_iter().collect();
         let mut breaches: Vec<(String, String, String)> = std::mem::take(&mut s.breaches)
             .into_iter()
@@ -227,7 +235,9 @@ fn take_pre_commit_work(prepare: bool) -> Option<AtCommit> {
     })
 }
 
-fn at_commit_function() -> Outcome<pg_sys::Oid> {
+/// `_at_commit`'s OID, or `None` when the transaction dropped the extension (or the database is
+/// at a version without it).
+fn at_commit_function() -> Outcome<Option<pg_sys::Oid>> {
     let cached = AT_COMMIT.with(Cell::get);
     if cached != pg_sys::InvalidOid {
         let name = unsafe { pg_sys::get_func_name(cached) };
@@ -235,16 +245,17 @@ fn at_commit_function() -> Outcome<pg_sys::Oid> {
             let matches = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes() == b"_at_commit";
             unsafe { pg_sys::pfree(name.cast()) };
             if matches {
-                return Ok(cached);
+                return Ok(Some(cached));
             }
         }
     }
     let found = Spi::get_one::<pg_sys::Oid>(
         "SELECT pg_catalog.to_regprocedure('inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[])')::pg_catalog.oid",
     )
-    .map_err(|e| Failure::internal(format!("inventory_truth: {e}")))?
-    .ok_or_else(|| Failure::internal("inventory_truth._at_commit(boolean, text[], boolean, text[], text[], text[], text[], text[]) is missing"))?;
-    AT_COMMIT.with(|c| c.set(found));
+    .map_err(|e| Failure::internal(format!("inventory_truth: {e}")))?;
+    if let Some(found) = found {
+        AT_COMMIT.with(|c| c.set(found));
+    }
     Ok(found)
 }
 
@@ -272,7 +283,10 @@ fn prepare_pre_commit(prepare: bool) -> Outcome<Option<AtCommitCall>> {
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
     let function = at_commit_function();
     unsafe { pg_sys::PopActiveSnapshot() };
-    let function = function?;
+    let Some(function) = function? else {
+        // The transaction dropped the extension: nothing of it is left to judge or publish.
+        return Ok(None);
+    };
     let (publish, publish_all) = match work.publish {
         Some(skus) if skus.is_empty() => (Vec::new(), true),
         Some(skus) => (skus, false),
@@ -391,6 +405,7 @@ unsafe extern "C-unwind" fn on_subtransaction(
             SUBXACT_EVENT_ABORT_SUB => {
                 s.held.retain(|_, h| h.subtransaction != my_subid);
                 s.breaches.retain(|b| b.subtransaction != my_subid);
+                s.ledger_writers.retain(|&w| w != my_subid);
             }
             SUBXACT_EVENT_COMMIT_SUB => {
                 for h in s.held.values_mut() {
@@ -403,6 +418,12 @@ unsafe extern "C-unwind" fn on_subtransaction(
                         b.subtransaction = parent_subid;
                     }
                 }
+                for w in &mut s.ledger_writers {
+                    if *w == my_subid {
+                        *w = parent_subid;
+                    }
+                }
+                s.ledger_writers.dedup();
             }
             _ => {}
         }

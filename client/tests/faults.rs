@@ -613,3 +613,128 @@ async fn the_relay_stays_out_of_a_database_pg_restore_is_loading() {
     println!("  once it left, the relay expired them; verify() clean; what it published is the restored truth");
     follower.abort();
 }
+
+/// The relay runs as a superuser in every database. A role that owns a database (any role with
+/// CREATEDB) can set that database's search_path and plant functions and operators on it: the
+/// relay must not run them (a reviewer made such a role superuser through the relay's first
+/// query). And a role that names its session pg_restore must not stop the relay's work in a
+/// database (only a superuser's restore counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "fault tests: `scripts/test.sh faults` (part of make test) starts the cluster they need"]
+async fn no_role_below_superuser_can_steer_the_relay() {
+    let _serial = SERIAL.lock().await;
+    let (_, cluster) = fault_cluster();
+    let admin = connect(&format!("{cluster} dbname=postgres"))
+        .await
+        .expect("admin");
+    // One statement per call: DROP DATABASE cannot run in the implicit transaction of several.
+    for statement in [
+        "DROP DATABASE IF EXISTS it_faults_planted WITH (FORCE)",
+        "DROP ROLE IF EXISTS it_planter",
+        "CREATE ROLE it_planter LOGIN CREATEDB",
+    ] {
+        admin
+            .batch_execute(statement)
+            .await
+            .expect("a role that may create databases");
+    }
+    let planter = connect(&format!("{cluster} dbname=postgres user=it_planter"))
+        .await
+        .expect("the planter");
+    planter
+        .batch_execute("CREATE DATABASE it_faults_planted")
+        .await
+        .expect("its database");
+    let planted = connect(&format!(
+        "{cluster} dbname=it_faults_planted user=it_planter"
+    ))
+    .await
+    .expect("its database");
+    // An `=` on oids that records who ran it and tries to make the planter superuser.
+    planted
+        .batch_execute(
+            "CREATE TABLE public.ran (who text);
+             GRANT INSERT ON public.ran TO PUBLIC;
+             CREATE FUNCTION public.planted_eq(oid, oid) RETURNS boolean LANGUAGE plpgsql AS $$
+             BEGIN
+                 INSERT INTO public.ran VALUES (current_user);
+                 BEGIN EXECUTE 'ALTER ROLE it_planter SUPERUSER'; EXCEPTION WHEN others THEN NULL; END;
+                 RETURN $1 OPERATOR(pg_catalog.=) $2;
+             END $$;
+             CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = public.planted_eq);
+             CREATE FUNCTION public.current_database() RETURNS name LANGUAGE sql
+                 AS $$ INSERT INTO public.ran VALUES (current_user) RETURNING 'x'::name $$;
+             ALTER DATABASE it_faults_planted SET search_path = public, pg_catalog;",
+        )
+        .await
+        .expect("the planted objects");
+
+    // A store where a role below superuser calls its session pg_restore, with holds that
+    // expire in 1 s.
+    let (store_dsn, store_db) = store(&cluster, "it_faults_fake_restore").await;
+    store_db
+        .batch_execute(
+            "DROP ROLE IF EXISTS it_fake_restore;
+             CREATE ROLE it_fake_restore LOGIN IN ROLE inventory_truth_storefront;",
+        )
+        .await
+        .expect("a storefront role");
+    let fake = connect(&format!(
+        "{store_dsn} user=it_fake_restore application_name=pg_restore"
+    ))
+    .await
+    .expect("a session named pg_restore");
+    store_db
+        .batch_execute(
+            "SELECT inventory_truth.reserve('web', 'T1', 1, 'F-' || i, ttl => '1 second')
+               FROM generate_series(1, 3) i",
+        )
+        .await
+        .expect("holds");
+
+    // Past the launcher's discovery interval (10 s): a relay has tried the planted database.
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let superuser: bool = admin
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = 'it_planter'",
+            &[],
+        )
+        .await
+        .expect("the role")
+        .get(0);
+    let ran: i64 = planted
+        .query_one("SELECT count(*) FROM public.ran", &[])
+        .await
+        .expect("ran")
+        .get(0);
+    assert!(!superuser, "the planter became superuser through the relay");
+    assert_eq!(
+        ran, 0,
+        "the relay ran code planted on a database's search_path"
+    );
+    println!("  13 s with a planted = operator and search_path: the relay ran none of it");
+    let open: i64 = store_db
+        .query_one(
+            "SELECT count(*) FROM inventory_truth.hold WHERE status = 'open'",
+            &[],
+        )
+        .await
+        .expect("holds")
+        .get(0);
+    assert_eq!(
+        open, 0,
+        "a storefront session named pg_restore stopped the relay's expiry"
+    );
+    println!(
+        "  a storefront role's session named pg_restore did not stop the relay: its holds expired"
+    );
+    drop(fake);
+    drop(planted);
+    drop(planter);
+    for statement in [
+        "DROP DATABASE it_faults_planted WITH (FORCE)",
+        "DROP ROLE it_planter",
+    ] {
+        admin.batch_execute(statement).await.expect("clean up");
+    }
+}

@@ -188,10 +188,11 @@ SELECT pg_temp.verdict(19, '22023', :'SQLSTATE') AS unchanged;
 SELECT * FROM ship('MUG', 'DC2', 9223372036854775807);
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(20, '22023', :'SQLSTATE') AS unchanged;
--- 21. reserve of 9223372036854775807 MUG for the web: more than its ATP, IT001.
+-- 21. reserve of 9223372036854775807 MUG for the web: above 10^12 units, 22023 (before any
+-- question of stock).
 SELECT reserve('web', 'MUG', 9223372036854775807, 'W-9');
 \echo SQLSTATE :SQLSTATE
-SELECT pg_temp.verdict(21, 'IT001', :'SQLSTATE') AS unchanged;
+SELECT pg_temp.verdict(21, '22023', :'SQLSTATE') AS unchanged;
 -- 22. An order line of 9223372036854775808 units (no bigint): a malformed line, 22023.
 SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 9223372036854775808}]');
 \echo SQLSTATE :SQLSTATE
@@ -912,6 +913,24 @@ SELECT pg_temp.verdict(177, '22004', :'SQLSTATE') AS unchanged;
 SELECT * FROM readiness(NULL);
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(178, '22004', :'SQLSTATE') AS unchanged;
+
+-- M. Found by a review (a hostile user): refused as the codes and quantities above are.
+
+-- 179. receive of a SKU code ending in a no-break space (U+00A0): 22023, as a space is.
+SELECT * FROM receive(E'MUG\u00A0', 'DC1', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(179, '22023', :'SQLSTATE') AS unchanged;
+
+-- 180. A direct sale naming a channel code with a control character: 22023, not 42704.
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('MUG', 'DC1', 'available', 'picked', 1, E'w\u0001', 'SO-180');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(180, '22023', :'SQLSTATE') AS unchanged;
+
+-- 181. reserve of more than 10^12 units: 22023, not IT001.
+SELECT reserve('web', 'MUG', 1000000000001, 'R-181');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(181, '22023', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec

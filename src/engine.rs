@@ -175,13 +175,14 @@ pub fn lock_sku(
 }
 
 /// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
-/// time and cause of the change; returns the version it had (`None`: no such SKU).
+/// time and cause of the change; returns the version it had and the time written (`None`: no
+/// such SKU).
 fn advance_version(
     w: &mut direct::Writer,
     table: usize,
     sku: &str,
     cause: &str,
-) -> Outcome<Option<i64>> {
+) -> Outcome<Option<(i64, pg_sys::TimestampTz)>> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     let modified = w.modify(
         table,
@@ -199,7 +200,7 @@ fn advance_version(
         },
     )?;
     Ok(match modified {
-        direct::Modified::Done(version) => Some(version),
+        direct::Modified::Done(version) => Some((version, now)),
         _ => None,
     })
 }
@@ -1215,9 +1216,13 @@ const SALE_HOLD: usize = 2;
 const SALE_LEDGER: usize = 3;
 
 /// Takes `sku`'s row through a writer on [`SALE_TABLES`] (first of anything of the SKU, waiting
-/// for a transaction that holds it) and advances its version; returns the version it had, or
-/// `None` for an unknown SKU. The caller does not hold the row yet.
-pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<i64>> {
+/// for a transaction that holds it) and advances its version; returns the version it had and
+/// the time of the change, or `None` for an unknown SKU. The caller does not hold the row yet.
+pub fn take_sku(
+    w: &mut direct::Writer,
+    sku: &str,
+    cause: &str,
+) -> Outcome<Option<(i64, pg_sys::TimestampTz)>> {
     let version = advance_version(w, SALE_SKU, sku, cause)?;
     if version.is_some() {
         xact::note_held(sku, true);
@@ -1232,14 +1237,15 @@ pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Optio
 /// checked the sale against ATP on what it read. With `read_before_lock`, `stored` was read
 /// before the SKU's row was taken: the place's fences are written only if they are still as
 /// read (a pick or a loss against a hold changes what a fence counts as held without a new
-/// version), and `None` (nothing written) says to read again. Returns the hold's id.
+/// version), and `None` (nothing written) says to read again. Returns the hold's id and the
+/// place as written.
 pub fn write_sale(
     w: &mut direct::Writer,
     sale: &crate::ledger::Record<'_>,
     stored: &StoredPlace,
     options: &Options,
     read_before_lock: bool,
-) -> Outcome<Option<i64>> {
+) -> Outcome<Option<(i64, StoredPlace)>> {
     let row = sale.movement(0).row;
     let rows = std::slice::from_ref(&row);
     let reservation = row.from == Some(Stage::available)
@@ -1279,7 +1285,16 @@ pub fn write_sale(
     }
     let hold_id = insert_hold(w, SALE_HOLD, sale.sku, hold, options)?;
     crate::ledger::insert_applied(w, SALE_LEDGER, sale)?;
-    Ok(Some(hold_id))
+    let (fence_channels, fence_qty, fence_held) = fence_arrays(&place.fences, stored);
+    let written = StoredPlace {
+        location: place.location,
+        buckets: place.buckets,
+        fence_channels,
+        fence_qty,
+        fence_held,
+        exists: true,
+    };
+    Ok(Some((hold_id, written)))
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! (once per transaction: the engine, `_atp_changed`), so versions follow commit order; the SKU
 //! is noted in the transaction's state (`xact.rs`). In direct mode it is published just before
 //! commit by `_at_commit`; in relay mode it is handed to the relay through shared memory after
-//! commit (`relay::hand_over`). Publishing (`publish`) reads each SKU, what was last published
-//! of it, its places and buffers by index (`direct.rs`), computes each channel's ATP as
-//! `atp_snapshot()` does, notifies the channels whose ATP changed and records what it published
-//! (`atp_published`, updated in place).
+//! commit (`relay::hand_over`, with the SKU's state after a reservation). Publishing (`publish`)
+//! reads each SKU and its places (unless handed over) and its buffers by index (`direct.rs`),
+//! computes each channel's ATP as `atp_snapshot()` does, and, in one lookup of what was last
+//! published (`atp_published`, updated in place), notifies the channels whose ATP changed and
+//! records what it published.
 
 use pgrx::prelude::*;
+use std::collections::HashMap;
 
 use crate::direct::{self, Key};
 use crate::engine;
@@ -139,9 +141,9 @@ fn at_commit_call(call: Call) -> crate::error::Outcome<pg_sys::Datum> {
             for row in spi::run(client, &EVERY_SKU, &[])? {
                 every.push(spi::value::<String>(&row, 1)?);
             }
-            crate::notify::publish(client, &every)?;
+            crate::notify::publish(client, &every, &HashMap::new())?;
         } else if !publish.is_empty() {
-            crate::notify::publish(client, &publish)?;
+            crate::notify::publish(client, &publish, &HashMap::new())?;
         }
         Ok(())
     })?;
@@ -155,18 +157,6 @@ crate::sql_function!(
 
 // ---------------------------------------------------------------------------------------------
 // Publishing
-
-/// What was last published of a SKU, and what it is now.
-struct Sku {
-    version: i64,
-    changed_at: String,
-    cause: Option<String>,
-    published_version: i64,
-    published: std::collections::HashMap<String, i64>,
-    available: i64,
-    fenced: i64,
-    own: std::collections::HashMap<String, i64>,
-}
 
 static REMEMBER: Sql = Sql {
     text: "INSERT INTO inventory_truth.atp_published AS p (sku, version, atp, published_at)
@@ -222,18 +212,34 @@ fn listen_channel() -> std::ffi::CString {
     }
 }
 
+/// What publishing needs of a SKU, as the buyer that just wrote it hands it over through the
+/// relay's log (`relay::hand_over`): its version, when and why it changed, its available units
+/// and, per channel, its fenced units, all summed over its places. With them the relay reads
+/// only the SKU's buffers, not its row and its stock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtpInputs {
+    pub version: i64,
+    /// `sku.changed_at` (a timestamptz).
+    pub changed_at: pg_sys::TimestampTz,
+    pub cause: String,
+    pub available: i64,
+    /// Units fenced per channel (channels with none left out).
+    pub fenced: Vec<(String, i64)>,
+}
+
 /// Publishes the SKUs' ATP changes since their last publication: one notification per (SKU,
 /// channel) whose ATP differs from what was last published, or, when several commits were
 /// coalesced (the version moved by more than one), per channel: a storefront may have read a
 /// snapshot between them, holding a value neither published nor final. Then remembers what it
 /// published, never going back to an older version (another publisher may have published a
-/// newer state already). A SKU never published counts as 0 for every channel. Returns the
-/// notifications sent.
+/// newer state already). A SKU never published counts as 0 for every channel. `known` has the
+/// SKUs whose committed state was handed over (never read then). Returns the notifications sent.
 pub fn publish(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
+    known: &HashMap<String, AtpInputs>,
 ) -> crate::error::Outcome<i32> {
-    publish_or_record(client, skus, true)
+    publish_or_record(client, skus, known, true)
 }
 
 /// Records the SKUs' state as published without notifying anyone.
@@ -241,20 +247,138 @@ fn publish_silently(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
 ) -> crate::error::Outcome<i32> {
-    publish_or_record(client, skus, false)
+    publish_or_record(client, skus, &HashMap::new(), false)
 }
 
+/// A SKU's state to publish, from its rows or as handed over.
+struct Sku {
+    version: i64,
+    changed_at: String,
+    cause: Option<String>,
+    available: i64,
+    fenced: i64,
+    own: HashMap<String, i64>,
+}
+
+impl Sku {
+    fn handed_over(inputs: &AtpInputs) -> Sku {
+        let changed_at = pgrx::datum::TimestampWithTimeZone::try_from(inputs.changed_at)
+            .map_or_else(|_| "null".to_owned(), json_time);
+        Sku {
+            version: inputs.version,
+            changed_at,
+            cause: Some(inputs.cause.clone()),
+            available: inputs.available,
+            fenced: inputs.fenced.iter().map(|(_, qty)| qty).sum(),
+            own: inputs.fenced.iter().cloned().collect(),
+        }
+    }
+
+    /// The SKU's row and its places, as this snapshot sees them (`None`: no such SKU).
+    fn read(reader: &direct::Reader, code: &str) -> crate::error::Outcome<Option<Sku>> {
+        let mut current = None;
+        reader.rows(
+            &direct::SKU_CODE,
+            &[Key::Text(code)],
+            &["version", "changed_at", "change_cause"],
+            |row| {
+                let changed_at: Option<pgrx::datum::TimestampWithTimeZone> = spi::get(row, 2)?;
+                current = Some((
+                    spi::value::<i64>(row, 1)?,
+                    changed_at.map_or_else(|| "null".to_owned(), json_time),
+                    spi::get::<String>(row, 3)?,
+                ));
+                Ok(())
+            },
+        )?;
+        let Some((version, changed_at, cause)) = current else {
+            return Ok(None);
+        };
+        let mut sku = Sku {
+            version,
+            changed_at,
+            cause,
+            available: 0,
+            fenced: 0,
+            own: HashMap::new(),
+        };
+        reader.rows(
+            &direct::STOCK_PLACE,
+            &[Key::Text(code)],
+            &["available", "fence_channels", "fence_qty"],
+            |row| {
+                sku.available += spi::value::<i64>(row, 1)?;
+                let channels: Vec<String> = spi::value(row, 2)?;
+                let quantities: Vec<i64> = spi::value(row, 3)?;
+                for (channel, qty) in channels.into_iter().zip(quantities) {
+                    sku.fenced += qty;
+                    *sku.own.entry(channel).or_insert(0) += qty;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(Some(sku))
+    }
+}
+
+/// What one SKU's publication writes and sends: each channel's ATP as an `atp_published.atp`
+/// object, and a notification payload for each channel whose ATP differs from `published`
+/// (every channel when commits were coalesced; none unless `notify`).
+fn publication(
+    code: &str,
+    sku: &Sku,
+    published_version: i64,
+    published: &HashMap<String, i64>,
+    channels: &[(String, i64)],
+    buffers: &HashMap<(String, String), i64>,
+    notify: bool,
+) -> (String, Vec<std::ffi::CString>) {
+    let coalesced = sku.version - published_version > 1;
+    let mut map = String::from("{");
+    let mut payloads = Vec::new();
+    for (i, (channel, default_buffer)) in channels.iter().enumerate() {
+        let buffer = buffers
+            .get(&(code.to_owned(), channel.clone()))
+            .copied()
+            .unwrap_or(*default_buffer);
+        let own = sku.own.get(channel).copied().unwrap_or(0);
+        let atp = (sku.available - sku.fenced + own - buffer).max(0);
+        let previous = published.get(channel).copied().unwrap_or(0);
+        if i > 0 {
+            map.push_str(", ");
+        }
+        map.push_str(&format!("{}: {atp}", json_string(channel)));
+        if notify && (atp != previous || coalesced) {
+            // The keys in the order PostgreSQL's jsonb prints them (shortest first).
+            let payload = format!(
+                "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, \"previous_atp\": {previous}}}",
+                json_string(code),
+                sku.cause.as_deref().map_or_else(|| "null".into(), json_string),
+                json_string(channel),
+                sku.version,
+                sku.changed_at,
+            );
+            payloads.push(std::ffi::CString::new(payload).unwrap_or_default());
+        }
+    }
+    map.push('}');
+    (map, payloads)
+}
+
+/// Publishing in two steps: each SKU's state and buffers read under one snapshot (a lookup per
+/// SKU, none for a SKU handed over), then its atp_published row updated in place from what it
+/// holds (src/direct.rs), one lookup that both reads what was last published and records the
+/// new state. SKUs published for the first time are inserted by a statement that yields to a
+/// concurrent first publication.
 fn publish_or_record(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
+    known: &HashMap<String, AtpInputs>,
     notify: bool,
 ) -> crate::error::Outcome<i32> {
-    use std::collections::HashMap;
     if skus.is_empty() {
         return Ok(0);
     }
-    // Each SKU, what was last published of it, its places and the buffers, read without a plan
-    // under one snapshot (src/direct.rs): a lookup per SKU.
     let mut by_sku: std::collections::BTreeMap<String, Sku> = std::collections::BTreeMap::new();
     let mut channels: Vec<(String, i64)> = Vec::new();
     let mut buffers: HashMap<(String, String), i64> = HashMap::new();
@@ -263,64 +387,13 @@ fn publish_or_record(
             if by_sku.contains_key(code) {
                 continue;
             }
-            let mut current = None;
-            reader.rows(
-                &direct::SKU_CODE,
-                &[Key::Text(code)],
-                &["version", "changed_at", "change_cause"],
-                |row| {
-                    let changed_at: Option<pgrx::datum::TimestampWithTimeZone> = spi::get(row, 2)?;
-                    current = Some((
-                        spi::value::<i64>(row, 1)?,
-                        changed_at.map_or_else(|| "null".to_owned(), json_time),
-                        spi::get::<String>(row, 3)?,
-                    ));
-                    Ok(())
+            let sku = match known.get(code) {
+                Some(inputs) => Sku::handed_over(inputs),
+                None => match Sku::read(reader, code)? {
+                    Some(sku) => sku,
+                    None => continue,
                 },
-            )?;
-            let Some((version, changed_at, cause)) = current else {
-                continue;
             };
-            let mut published_version = 0;
-            let mut published = HashMap::new();
-            reader.rows(
-                &direct::ATP_PUBLISHED_SKU,
-                &[Key::Text(code)],
-                &["version", "atp"],
-                |row| {
-                    published_version = spi::value(row, 1)?;
-                    published = parse_atp_map(&jsonb_text(row, 2)?);
-                    Ok(())
-                },
-            )?;
-            if version <= published_version {
-                continue;
-            }
-            let mut sku = Sku {
-                version,
-                changed_at,
-                cause,
-                published_version,
-                published,
-                available: 0,
-                fenced: 0,
-                own: HashMap::new(),
-            };
-            reader.rows(
-                &direct::STOCK_PLACE,
-                &[Key::Text(code)],
-                &["available", "fence_channels", "fence_qty"],
-                |row| {
-                    sku.available += spi::value::<i64>(row, 1)?;
-                    let channels: Vec<String> = spi::value(row, 2)?;
-                    let quantities: Vec<i64> = spi::value(row, 3)?;
-                    for (channel, qty) in channels.into_iter().zip(quantities) {
-                        sku.fenced += qty;
-                        *sku.own.entry(channel).or_insert(0) += qty;
-                    }
-                    Ok(())
-                },
-            )?;
             reader.rows(
                 &direct::SKU_BUFFER_KEY,
                 &[Key::Text(code)],
@@ -344,110 +417,76 @@ fn publish_or_record(
         return Ok(0);
     }
     channels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let fresh: Vec<String> = by_sku.keys().cloned().collect();
 
-    let listen = if notify {
-        listen_channel()
-    } else {
-        c"inventory_truth".to_owned()
-    };
-    let mut sent = 0;
-    let (mut versions, mut maps) = (
-        Vec::with_capacity(fresh.len()),
-        Vec::with_capacity(fresh.len()),
-    );
-    for (sku, s) in &by_sku {
-        let coalesced = s.version - s.published_version > 1;
-        let mut map = String::from("{");
-        for (i, (channel, default_buffer)) in channels.iter().enumerate() {
-            let buffer = buffers
-                .get(&(sku.clone(), channel.clone()))
-                .copied()
-                .unwrap_or(*default_buffer);
-            let own = s.own.get(channel).copied().unwrap_or(0);
-            let atp = (s.available - s.fenced + own - buffer).max(0);
-            let previous = s.published.get(channel).copied().unwrap_or(0);
-            if i > 0 {
-                map.push_str(", ");
-            }
-            map.push_str(&format!("{}: {atp}", json_string(channel)));
-            if notify && (atp != previous || coalesced) {
-                // The keys in the order PostgreSQL's jsonb prints them (shortest first).
-                let payload = format!(
-                    "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, \"previous_atp\": {previous}}}",
-                    json_string(sku),
-                    s.cause.as_deref().map_or_else(|| "null".into(), json_string),
-                    json_string(channel),
-                    s.version,
-                    s.changed_at,
-                );
-                let payload = std::ffi::CString::new(payload).unwrap_or_default();
-                // NOTIFY's own entry point (commands/async.h), which pgrx does not bind; guarded,
-                // so that an error in it unwinds this frame instead of jumping over it.
-                unsafe {
-                    pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                        Async_Notify(listen.as_ptr(), payload.as_ptr())
-                    })
-                };
-                sent += 1;
-            }
-        }
-        map.push('}');
-        versions.push(s.version);
-        maps.push(map);
-    }
-    remember(client, &fresh, &versions, &maps)?;
-    Ok(sent)
-}
-
-/// Records what was published (atp_published), never going back to an older version: the rows
-/// that exist are updated in place, under their lock (src/direct.rs); SKUs published for the
-/// first time are inserted by a statement that yields to a concurrent first publication.
-fn remember(
-    client: &mut pgrx::spi::SpiClient<'_>,
-    skus: &[String],
-    versions: &[i64],
-    maps: &[String],
-) -> crate::error::Outcome<()> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    let mut new: (Vec<String>, Vec<i64>, Vec<String>) = Default::default();
+    let mut payloads = Vec::new();
+    let mut first: (Vec<String>, Vec<i64>, Vec<String>) = Default::default();
     direct::write(&[direct::ATP_PUBLISHED], |w| {
-        for ((sku, &version), map) in skus.iter().zip(versions).zip(maps) {
-            let atp = jsonb_datum(map)?;
+        for (code, sku) in &by_sku {
             let written = w.modify(
                 0,
                 &direct::ATP_PUBLISHED_SKU,
-                &[Key::Text(sku)],
-                &["version"],
+                &[Key::Text(code)],
+                &["version", "atp"],
                 |row| {
-                    if spi::value::<i64>(row, 1)? >= version {
-                        // Another publisher recorded a newer state already.
+                    let published_version: i64 = spi::value(row, 1)?;
+                    if published_version >= sku.version {
+                        // Published already, or another publisher recorded a newer state.
                         return Ok(None);
                     }
+                    let published = parse_atp_map(&jsonb_text(row, 2)?);
+                    let (map, sent) = publication(
+                        code,
+                        sku,
+                        published_version,
+                        &published,
+                        &channels,
+                        &buffers,
+                        notify,
+                    );
                     let changes = vec![
-                        ("version", version.into_datum()),
-                        ("atp", Some(atp)),
+                        ("version", sku.version.into_datum()),
+                        ("atp", Some(jsonb_datum(&map)?)),
                         ("published_at", Some(pg_sys::Datum::from(now))),
                     ];
-                    Ok(Some((changes, ())))
+                    Ok(Some((changes, sent)))
                 },
             )?;
-            if matches!(written, direct::Modified::Missing) {
-                new.0.push(sku.clone());
-                new.1.push(version);
-                new.2.push(map.clone());
+            match written {
+                direct::Modified::Done(sent) => payloads.extend(sent),
+                direct::Modified::Declined => {}
+                direct::Modified::Missing => {
+                    let (map, sent) =
+                        publication(code, sku, 0, &HashMap::new(), &channels, &buffers, notify);
+                    payloads.extend(sent);
+                    first.0.push(code.clone());
+                    first.1.push(sku.version);
+                    first.2.push(map);
+                }
             }
         }
         Ok(())
     })?;
-    if !new.0.is_empty() {
+    if !first.0.is_empty() {
         spi::run(
             client,
             &REMEMBER,
-            &[new.0.into(), new.1.into(), new.2.into()],
+            &[first.0.into(), first.1.into(), first.2.into()],
         )?;
     }
-    Ok(())
+    if notify && !payloads.is_empty() {
+        let listen = listen_channel();
+        for payload in &payloads {
+            // NOTIFY's own entry point (commands/async.h), which pgrx does not bind; guarded,
+            // so that an error in it unwinds this frame instead of jumping over it.
+            unsafe {
+                pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                    Async_Notify(listen.as_ptr(), payload.as_ptr())
+                })
+            };
+        }
+    }
+    Ok(payloads.len() as i32)
 }
 
 // jsonb's and JSON's C entry points; pgrx binds them as Rust wrappers, and DirectFunctionCall
@@ -569,7 +608,7 @@ fn unescape_json(text: &str) -> String {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn _publish(p_skus: Vec<String>) -> i32 {
-    match spi::connect(|client| publish(client, &p_skus)) {
+    match spi::connect(|client| publish(client, &p_skus, &HashMap::new())) {
         Ok(sent) => sent,
         Err(failure) => crate::error::report(failure),
     }

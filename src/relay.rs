@@ -10,7 +10,8 @@
 //! database's relay through shared memory, or asks the launcher to start one at once.
 //!
 //! Buyers hand the SKUs they changed to the relay after their commit through a log in shared
-//! memory (`hand_over`), not through rows: a change costs them no write. The log is a ring that
+//! memory (`hand_over`), not through rows: a change costs them no write. A reservation hands over
+//! the SKU's state as it committed it too, so the relay need not read it. The log is a ring that
 //! every relay reads from its own position, taking its database's entries; a relay that falls a
 //! whole ring behind, or a code too long for an entry, makes it look for every SKU whose version
 //! moved past what it last published (`_relay_stale`). So does a relay's start.
@@ -31,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::guc::{RELAY_BATCH_SIZE, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
+use crate::notify::AtpInputs;
 
 /// Databases served at once: one relay each.
 const SLOTS: usize = 64;
@@ -59,11 +61,15 @@ struct Slot {
     wanted: bool,
 }
 
-/// Entries in the shared log of changed SKUs. A relay more than this many entries behind looks
+/// Entries in the shared log of changed SKUs (about 1 MB; pgrx builds it on the postmaster's
+/// stack first, so it cannot be much larger). A relay more than this many entries behind looks
 /// for changes by version instead.
-const LOG_ENTRIES: usize = 8192;
+const LOG_ENTRIES: usize = 4096;
 /// The longest SKU code (in bytes) an entry holds; a longer one makes its relay look by version.
 const CODE_BYTES: usize = 118;
+/// Room in an entry for the SKU's state as committed (`encode_inputs`); a state that does not
+/// fit (long channel codes, many fences) is not handed over, and the relay reads it.
+const STATE_BYTES: usize = 136;
 
 #[derive(Copy, Clone)]
 struct LogEntry {
@@ -73,6 +79,10 @@ struct LogEntry {
     /// A prepared transaction changed SKUs: look by version until none is left.
     prepared: bool,
     code: [u8; CODE_BYTES],
+    /// Bytes of `state` in use; 0: the relay reads the SKU's state itself.
+    state_len: u8,
+    /// The SKU's state as its transaction committed it (`notify::AtpInputs`, `encode_inputs`).
+    state: [u8; STATE_BYTES],
 }
 
 impl Default for LogEntry {
@@ -82,8 +92,63 @@ impl Default for LogEntry {
             len: 0,
             prepared: false,
             code: [0; CODE_BYTES],
+            state_len: 0,
+            state: [0; STATE_BYTES],
         }
     }
+}
+
+/// A SKU's state for the log: version, change time and available units (8 bytes each, little
+/// endian), the cause, then each channel's fenced units, a string being a length byte and its
+/// bytes. `None` if it does not fit an entry.
+fn encode_inputs(inputs: &AtpInputs) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(STATE_BYTES);
+    out.extend_from_slice(&inputs.version.to_le_bytes());
+    out.extend_from_slice(&inputs.changed_at.to_le_bytes());
+    out.extend_from_slice(&inputs.available.to_le_bytes());
+    let string = |out: &mut Vec<u8>, text: &str| -> Option<()> {
+        out.push(u8::try_from(text.len()).ok()?);
+        out.extend_from_slice(text.as_bytes());
+        Some(())
+    };
+    string(&mut out, &inputs.cause)?;
+    for (channel, qty) in &inputs.fenced {
+        string(&mut out, channel)?;
+        out.extend_from_slice(&qty.to_le_bytes());
+    }
+    (out.len() <= STATE_BYTES).then_some(out)
+}
+
+/// The state `encode_inputs` wrote (`None` for bytes it did not write).
+fn decode_inputs(bytes: &[u8]) -> Option<AtpInputs> {
+    fn int(bytes: &[u8], at: &mut usize) -> Option<i64> {
+        let value = i64::from_le_bytes(bytes.get(*at..*at + 8)?.try_into().ok()?);
+        *at += 8;
+        Some(value)
+    }
+    fn string(bytes: &[u8], at: &mut usize) -> Option<String> {
+        let len = *bytes.get(*at)? as usize;
+        let text = std::str::from_utf8(bytes.get(*at + 1..*at + 1 + len)?).ok()?;
+        *at += 1 + len;
+        Some(text.to_owned())
+    }
+    let mut at = 0;
+    let version = int(bytes, &mut at)?;
+    let changed_at = int(bytes, &mut at)?;
+    let available = int(bytes, &mut at)?;
+    let cause = string(bytes, &mut at)?;
+    let mut fenced = Vec::new();
+    while at < bytes.len() {
+        let channel = string(bytes, &mut at)?;
+        fenced.push((channel, int(bytes, &mut at)?));
+    }
+    Some(AtpInputs {
+        version,
+        changed_at,
+        available,
+        cause,
+        fenced,
+    })
 }
 
 /// The log: entry n is at `entries[n % LOG_ENTRIES]`; `written` entries were ever written.
@@ -163,33 +228,52 @@ fn set_latch(latch: usize) {
 }
 
 /// After a commit that may have changed these SKUs' ATP (every SKU's, with `everything`): logs
-/// them for this database's relay and wakes it. Runs after the commit is durable and visible, so
-/// it only touches shared memory and cannot fail.
-pub fn hand_over(skus: &std::collections::BTreeSet<String>, everything: bool) {
+/// them for this database's relay, with the state of those in `handed`, and wakes it. Runs
+/// after the commit is durable and visible (and before the SKUs' row locks are released, so
+/// a SKU's entries follow its commits' order), so it only touches shared memory and cannot
+/// fail.
+pub fn hand_over<T>(
+    skus: &std::collections::BTreeSet<String>,
+    handed: &HashMap<String, (T, AtpInputs)>,
+    everything: bool,
+) {
     if !preloaded() || (skus.is_empty() && !everything) {
         return;
     }
     let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let states: Vec<Option<Vec<u8>>> = skus
+        .iter()
+        .map(|sku| {
+            handed
+                .get(sku)
+                .and_then(|(_, inputs)| encode_inputs(inputs))
+        })
+        .collect();
     {
         let mut log = CHANGE_LOG.exclusive();
-        let mut append = |code: &[u8], prepared: bool| {
+        let mut append = |code: &[u8], state: Option<&[u8]>| {
             let at = (log.written % LOG_ENTRIES as u64) as usize;
             let entry = &mut log.entries[at];
             entry.database = database;
-            entry.prepared = prepared;
+            entry.prepared = false;
+            entry.state_len = 0;
             if code.len() <= CODE_BYTES && !code.is_empty() {
                 entry.len = code.len() as u8;
                 entry.code[..code.len()].copy_from_slice(code);
+                if let Some(state) = state {
+                    entry.state_len = state.len() as u8;
+                    entry.state[..state.len()].copy_from_slice(state);
+                }
             } else {
                 entry.len = 0;
             }
             log.written += 1;
         };
         if everything || skus.len() > LOG_ENTRIES / 4 {
-            append(&[], false);
+            append(&[], None);
         } else {
-            for sku in skus {
-                append(sku.as_bytes(), false);
+            for (sku, state) in skus.iter().zip(&states) {
+                append(sku.as_bytes(), state.as_deref());
             }
         }
     }
@@ -207,21 +291,22 @@ pub fn hand_over_prepared() {
     {
         let mut log = CHANGE_LOG.exclusive();
         let at = (log.written % LOG_ENTRIES as u64) as usize;
-        log.entries[at] = LogEntry {
-            database,
-            len: 0,
-            prepared: true,
-            code: [0; CODE_BYTES],
-        };
+        let entry = &mut log.entries[at];
+        entry.database = database;
+        entry.len = 0;
+        entry.prepared = true;
+        entry.state_len = 0;
         log.written += 1;
     }
     wake_for_my_database();
 }
 
-/// What a relay takes from the log since `read`: its database's SKUs, whether it must look by
-/// version (fell a whole log behind, a long code, every SKU), and whether a prepared transaction
-/// is pending. Moves `read` to the end.
-fn take_changes(database: u32, read: &mut u64) -> (Vec<String>, bool, bool) {
+/// What a relay takes from the log since `read`: its database's SKUs in commit order, each with
+/// its state if it was handed over, whether it must look by version (fell a whole log behind, a
+/// long code, every SKU), and whether a prepared transaction is pending. Moves `read` to the
+/// end.
+type Changes = (Vec<(String, Option<AtpInputs>)>, bool, bool);
+fn take_changes(database: u32, read: &mut u64) -> Changes {
     let log = CHANGE_LOG.share();
     let mut skus = Vec::new();
     let mut by_version = false;
@@ -239,7 +324,10 @@ fn take_changes(database: u32, read: &mut u64) -> (Vec<String>, bool, bool) {
         if entry.len == 0 {
             by_version |= !entry.prepared;
         } else if let Ok(code) = std::str::from_utf8(&entry.code[..entry.len as usize]) {
-            skus.push(code.to_owned());
+            let state = (entry.state_len > 0)
+                .then(|| decode_inputs(&entry.state[..entry.state_len as usize]))
+                .flatten();
+            skus.push((code.to_owned(), state));
         }
     }
     *read = log.written;
@@ -472,7 +560,7 @@ static QUEUE_USAGE: crate::spi::Sql = crate::spi::Sql {
 /// One batch: unless the notify queue is too full, publishes `skus` (notify::publish) in the
 /// current transaction, which need not wait for its WAL flush (what a publication writes is
 /// derived: after a crash the start-up pass republishes, so the notifications go out sooner).
-fn publish_batch(skus: &[String], limit: f64) -> Publication {
+fn publish_batch(skus: &[String], known: &HashMap<String, AtpInputs>, limit: f64) -> Publication {
     let usage = notify_queue_usage();
     if usage >= limit {
         return Publication::QueueFull(usage);
@@ -489,7 +577,8 @@ fn publish_batch(skus: &[String], limit: f64) -> Publication {
             false,
         );
     }
-    if let Err(failure) = crate::spi::connect(|client| crate::notify::publish(client, skus)) {
+    if let Err(failure) = crate::spi::connect(|client| crate::notify::publish(client, skus, known))
+    {
         error!("inventory_truth relay: cannot publish: {}", failure.message);
     }
     Publication::Published
@@ -581,6 +670,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     // From the end of the log on; what was changed before is found by version first.
     let mut read = log_end();
     let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // Pending SKUs whose state as last committed was handed over: published without reading it.
+    let mut known: HashMap<String, AtpInputs> = HashMap::new();
     let mut by_version = true;
     let mut prepared_pending = false;
     let mut last_by_version: Option<Instant> = None;
@@ -649,7 +740,14 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             }
         }
         let (skus, behind, prepared) = take_changes(database, &mut read);
-        pending.extend(skus);
+        for (sku, state) in skus {
+            // The latest entry of a SKU says what it is now: a state, or read it.
+            match state {
+                Some(state) => known.insert(sku.clone(), state),
+                None => known.remove(&sku),
+            };
+            pending.insert(sku);
+        }
         by_version |= behind;
         prepared_pending |= prepared;
         // A prepared transaction's commit is not handed over: look by version, at most every
@@ -659,6 +757,9 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         }
         if by_version {
             last_by_version = Some(Instant::now());
+            // A change that was not handed over (a prepared transaction's, every SKU's) may be
+            // newer than a state that was: read them all.
+            known.clear();
             let (stale, prepared_left) = BackgroundWorker::transaction(|| {
                 let stale = Spi::get_one::<Vec<String>>(
                     "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
@@ -684,8 +785,13 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             let limit = RELAY_QUEUE_LIMIT.get();
             let taken: Vec<String> = pending.iter().take(batch).cloned().collect();
             let skus = taken.clone();
+            let states: HashMap<String, AtpInputs> = taken
+                .iter()
+                .filter_map(|sku| known.get(sku).map(|state| (sku.clone(), state.clone())))
+                .collect();
             // Not for expiring holds (above), which moves stock and must be durable.
-            let outcome = BackgroundWorker::transaction(move || publish_batch(&skus, limit));
+            let outcome =
+                BackgroundWorker::transaction(move || publish_batch(&skus, &states, limit));
             match outcome {
                 Publication::QueueFull(usage) => {
                     if paused_since.is_none() {
@@ -709,6 +815,7 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                     }
                     for sku in &taken {
                         pending.remove(sku);
+                        known.remove(sku);
                     }
                     last_publication = Some(Instant::now());
                 }
@@ -719,6 +826,54 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         }
         if !BackgroundWorker::wait_latch(Some(wake)) {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(fenced: &[(&str, i64)]) -> AtpInputs {
+        AtpInputs {
+            version: 41,
+            changed_at: 818_000_000_123_456,
+            cause: "available->committed".into(),
+            available: -3,
+            fenced: fenced.iter().map(|(c, q)| (c.to_string(), *q)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_state_reads_back_as_it_was_handed_over() {
+        for fenced in [
+            &[][..],
+            &[("amazon", 20)],
+            &[("amazon", 20), ("wholesale", 1 << 40)],
+        ] {
+            let handed = state(fenced);
+            let bytes = encode_inputs(&handed).expect("fits");
+            assert_eq!(decode_inputs(&bytes), Some(handed));
+        }
+    }
+
+    #[test]
+    fn a_state_that_does_not_fit_an_entry_is_not_handed_over() {
+        let long = "c".repeat(60);
+        let many: Vec<(&str, i64)> = vec![(long.as_str(), 1), (long.as_str(), 2)];
+        assert_eq!(encode_inputs(&state(&many)), None);
+        let too_long_for_a_length_byte = "c".repeat(300);
+        assert_eq!(
+            encode_inputs(&state(&[(too_long_for_a_length_byte.as_str(), 1)])),
+            None
+        );
+    }
+
+    #[test]
+    fn cut_bytes_are_not_a_state() {
+        let bytes = encode_inputs(&state(&[("amazon", 20)])).expect("fits");
+        for cut in [0, 7, 24, 30, bytes.len() - 1] {
+            assert_eq!(decode_inputs(&bytes[..cut]), None, "cut at {cut}");
         }
     }
 }

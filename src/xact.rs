@@ -43,6 +43,10 @@ struct Breach {
 struct State {
     held: HashMap<String, Held>,
     changed: BTreeSet<String>,
+    /// Changed SKUs whose state as this transaction leaves it is known without reading it (a
+    /// reservation's, relay mode): handed to the relay with the SKU, which then reads less. The
+    /// sub-transaction that wrote it: the state goes if that one rolls back.
+    handed: HashMap<String, (pg_sys::SubTransactionId, crate::notify::AtpInputs)>,
     /// `_atp_changed_everywhere`: every SKU may have changed.
     everything_changed: bool,
     /// The (sub)transactions that wrote the ledger: a rolled-back savepoint's writes are gone,
@@ -109,6 +113,24 @@ pub fn changed(sku: &str) {
         if !s.changed.contains(sku) {
             s.changed.insert(sku.to_owned());
         }
+        // Whatever was known of its state is out of date now.
+        s.handed.remove(sku);
+    });
+}
+
+/// Records that `sku` changed (see [`changed`]) and that `inputs` is its whole state for
+/// publishing as this transaction commits it, unless a later change says otherwise. Only in
+/// relay mode, the only one that hands changes over.
+pub fn changed_to(sku: &str, inputs: crate::notify::AtpInputs) {
+    changed(sku);
+    if notify_mode() != NotifyMode::Relay {
+        return;
+    }
+    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    STATE.with(|s| {
+        s.borrow_mut()
+            .handed
+            .insert(sku.to_owned(), (subtransaction, inputs))
     });
 }
 
@@ -375,7 +397,7 @@ unsafe extern "C-unwind" fn on_transaction(
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => {
             let state = STATE.with(|s| std::mem::take(&mut *s.borrow_mut()));
             if state.mode == Some(NotifyMode::Relay) {
-                relay::hand_over(&state.changed, state.everything_changed);
+                relay::hand_over(&state.changed, &state.handed, state.everything_changed);
             }
         }
         XACT_EVENT_PREPARE => {
@@ -406,6 +428,7 @@ unsafe extern "C-unwind" fn on_subtransaction(
                 s.held.retain(|_, h| h.subtransaction != my_subid);
                 s.breaches.retain(|b| b.subtransaction != my_subid);
                 s.ledger_writers.retain(|&w| w != my_subid);
+                s.handed.retain(|_, (sub, _)| *sub != my_subid);
             }
             SUBXACT_EVENT_COMMIT_SUB => {
                 for h in s.held.values_mut() {
@@ -424,6 +447,11 @@ unsafe extern "C-unwind" fn on_subtransaction(
                     }
                 }
                 s.ledger_writers.dedup();
+                for (sub, _) in s.handed.values_mut() {
+                    if *sub == my_subid {
+                        *sub = parent_subid;
+                    }
+                }
             }
             _ => {}
         }

@@ -712,3 +712,89 @@ async fn a_snapshot_read_between_two_coalesced_commits_is_corrected() {
         }
     }
 }
+
+/// A reservation hands the relay its SKU's state as committed (version, cause, available and
+/// fenced units over every location), so the relay does not read it; anything else the
+/// transaction does to the SKU afterwards, a rolled-back savepoint, or a reservation under a
+/// lock taken earlier makes the relay read it again. Each step's notifications must say exactly
+/// what atp_snapshot() says after it, at the SKU's version, with its cause.
+#[tokio::test]
+async fn what_a_reservation_hands_the_relay_is_what_it_committed() {
+    let (dsn, db) = relay_database("it_notify_relay_handed").await;
+    db.batch_execute(
+        "SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
+         SELECT inventory_truth.add_channel('web', 10, 2), inventory_truth.add_channel('amazon', 20);",
+    )
+    .await
+    .expect("channels");
+    shelve(&db, "M", "DC1", 100).await.expect("stock");
+    shelve(&db, "M", "DC2", 50).await.expect("stock");
+    db.execute(
+        "SELECT inventory_truth.set_ringfence('amazon', 'M', percent => 30)",
+        &[],
+    )
+    .await
+    .expect("fence");
+    relay_pid(&db).await;
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    drain(&mut listener, Duration::from_secs(1)).await; // the set-up is published
+
+    async fn truth(db: &Client) -> HashMap<String, i64> {
+        snapshot(db, None)
+            .await
+            .expect("snapshot")
+            .into_iter()
+            .filter(|(sku, ..)| sku == "M")
+            .map(|(_, channel, atp, _)| (channel, atp))
+            .collect()
+    }
+    let steps = [
+        "SELECT inventory_truth.reserve('web', 'M', 3, 'r1')",
+        "SELECT inventory_truth.reserve('amazon', 'M', 5, 'r2', location => 'DC2')",
+        "BEGIN; SELECT inventory_truth.reserve('web', 'M', 1, 'r3');
+                SELECT inventory_truth.release('web', 'r1'); COMMIT",
+        "BEGIN; SAVEPOINT s; SELECT inventory_truth.reserve('web', 'M', 2, 'r4');
+                ROLLBACK TO s; SELECT inventory_truth.reserve('web', 'M', 1, 'r5'); COMMIT",
+        "BEGIN; SELECT inventory_truth.release('web', 'r3');
+                SELECT inventory_truth.reserve('web', 'M', 4, 'r6'); COMMIT",
+        "BEGIN; SELECT inventory_truth.reserve('amazon', 'M', 2, 'r7');
+                SELECT inventory_truth.report_damage('M', 'DC1', 7); COMMIT",
+    ];
+    let mut before = truth(&db).await;
+    for step in steps {
+        db.batch_execute(step).await.expect(step);
+        let after = truth(&db).await;
+        let (version, cause): (i64, String) = {
+            let row = db
+                .query_one(
+                    "SELECT version, change_cause FROM inventory_truth.sku WHERE code = 'M'",
+                    &[],
+                )
+                .await
+                .expect("sku");
+            (row.get(0), row.get(1))
+        };
+        let arrived = by_channel(&drain(&mut listener, Duration::from_millis(700)).await);
+        for (channel, atp) in &after {
+            match arrived.get(channel) {
+                Some(change) => {
+                    assert_eq!(
+                        (
+                            change.atp,
+                            change.previous_atp,
+                            change.version,
+                            &change.cause
+                        ),
+                        (*atp, before[channel], version, &cause),
+                        "{step}: {channel}"
+                    );
+                }
+                None => assert_eq!(
+                    before[channel], *atp,
+                    "{step}: {channel} changed without a notification"
+                ),
+            }
+        }
+        before = after;
+    }
+}

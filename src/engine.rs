@@ -142,36 +142,88 @@ pub fn lock_sku(
     create: bool,
     cause: &str,
 ) -> Outcome<bool> {
+    Ok(!matches!(
+        take_row(client, sku, advance, create, cause)?,
+        Taken::Missing
+    ))
+}
+
+/// What [`take_row`] found.
+enum Taken {
+    Missing,
+    /// Held already (its version advanced already if asked).
+    Held,
+    /// Its version advanced now: the version it will have and the time written.
+    Advanced(i64, pg_sys::TimestampTz),
+}
+
+/// [`lock_sku`], saying whether the version advanced now, and to what.
+fn take_row(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    advance: bool,
+    create: bool,
+    cause: &str,
+) -> Outcome<Taken> {
     match xact::held(sku) {
         Some(advanced) if advanced || !advance => {
             if advance {
                 xact::changed(sku);
             }
-            return Ok(true);
+            return Ok(Taken::Held);
         }
         _ => {}
     }
     for attempt in 0..2 {
         let found = direct::write(&[direct::SKU], |w| {
             if advance {
-                return Ok(advance_version(w, 0, sku, cause)?.is_some());
+                return Ok(advance_version(w, 0, sku, cause)?
+                    .map(|(version, at)| Taken::Advanced(version + 1, at)));
             }
             Ok(w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &[])?
-                .is_some())
+                .map(|_| Taken::Held))
         })?;
-        if found {
+        if let Some(taken) = found {
             xact::note_held(sku, advance);
             if advance {
                 xact::changed(sku);
             }
-            return Ok(true);
+            return Ok(taken);
         }
         if !create || attempt > 0 {
             break;
         }
         spi::run(client, &CREATE_SKU, &[sku.into()])?;
     }
-    Ok(false)
+    Ok(Taken::Missing)
+}
+
+/// A SKU's state for publishing (`notify::AtpInputs`) from all its places as they will be
+/// committed.
+pub fn committed_state<'a>(
+    places: impl Iterator<Item = &'a StoredPlace>,
+    version: i64,
+    changed_at: pg_sys::TimestampTz,
+    cause: &str,
+) -> crate::notify::AtpInputs {
+    let mut available = 0;
+    let mut fenced: Vec<(String, i64)> = Vec::new();
+    for place in places {
+        available += place.buckets[Stage::available as usize];
+        for (channel, qty) in place.fence_channels.iter().zip(&place.fence_qty) {
+            match fenced.iter_mut().find(|(c, _)| c == channel) {
+                Some((_, units)) => *units += qty,
+                None => fenced.push((channel.clone(), *qty)),
+            }
+        }
+    }
+    crate::notify::AtpInputs {
+        version,
+        changed_at,
+        cause: cause.to_owned(),
+        available,
+        fenced,
+    }
 }
 
 /// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
@@ -281,6 +333,23 @@ fn load_places(sku: &str, locations: &[&str]) -> Outcome<Vec<StoredPlace>> {
             )?;
             places.push(found.unwrap_or_else(|| StoredPlace::empty(location)));
         }
+        Ok(places)
+    })
+}
+
+/// Every place of `sku` (read committed: the caller holds the SKU's row).
+fn load_all_places(sku: &str) -> Outcome<Vec<StoredPlace>> {
+    direct::read(|reader| {
+        let mut places = Vec::new();
+        reader.rows(
+            &direct::STOCK_PLACE,
+            &[Key::Text(sku)],
+            &PLACE_COLUMNS,
+            |row| {
+                places.push(stored_place(row, 1)?);
+                Ok(())
+            },
+        )?;
         Ok(places)
     })
 }
@@ -603,9 +672,16 @@ pub fn apply_sku(
     let advance = changes_atp(&rows);
     let create = rows.iter().any(introduces);
     let cause = options.cause.clone().unwrap_or_else(|| cause_of(&rows));
-    if !lock_sku(client, sku, advance, create, &cause)? {
-        return Err(unknown_sku(sku));
-    }
+    let taken = take_row(client, sku, advance, create, &cause)?;
+    // A version advanced now, in relay mode, read committed: every place of the SKU is read, so
+    // that its whole state as committed is handed to the relay, which then need not read it.
+    let hand_over = match taken {
+        Taken::Missing => return Err(unknown_sku(sku)),
+        Taken::Held => None,
+        Taken::Advanced(version, at) => (xact::notify_mode() == crate::guc::NotifyMode::Relay
+            && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32)
+            .then_some((version, at)),
+    };
 
     // Everything below reads under one snapshot, taken now that the SKU's row is held.
     direct::with_snapshot(|| {
@@ -617,7 +693,12 @@ pub fn apply_sku(
             }
         }
         locations.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let stored = load_places(sku, &locations)?;
+        let stored = if hand_over.is_some() {
+            load_all_places(sku)?
+        } else {
+            load_places(sku, &locations)?
+        };
+        let mut written_places: Vec<StoredPlace> = Vec::with_capacity(locations.len());
         let mut holds = Holds::new();
         let named: Vec<&str> = {
             let mut refs: Vec<&str> = movements
@@ -727,6 +808,18 @@ pub fn apply_sku(
                     describe(sku, location)
                 )));
             }
+            if hand_over.is_some() {
+                let (fence_channels, fence_qty, fence_held) =
+                    fence_arrays(&place.fences, &stored_place);
+                written_places.push(StoredPlace {
+                    location: place.location.clone(),
+                    buckets: place.buckets,
+                    fence_channels,
+                    fence_qty,
+                    fence_held,
+                    exists: true,
+                });
+            }
             if !options.strict && place.buckets.iter().any(|&q| q < 0) {
                 crate::xact::went_negative(sku, location);
             }
@@ -742,6 +835,13 @@ pub fn apply_sku(
             direct::write(&[direct::HOLD], |w| {
                 write_holds(w, 0, sku, &mut holds, options, applied)
             })?;
+        }
+        if let Some((version, at)) = hand_over {
+            let untouched = stored
+                .iter()
+                .filter(|p| !locations.contains(&p.location.as_str()));
+            let state = committed_state(untouched.chain(&written_places), version, at, &cause);
+            xact::changed_to(sku, state);
         }
         Ok(())
     })

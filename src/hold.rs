@@ -420,10 +420,19 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             match changed_at {
                 // The SKU's whole state is known: the read, unchanged since (same version), with
                 // this sale's place as written.
-                Some(changed_at) => xact::changed_to(
-                    &r.sku,
-                    committed_state(&read, written, read.version + 1, changed_at, CAUSE),
-                ),
+                Some(changed_at) => {
+                    let others = read
+                        .places
+                        .iter()
+                        .filter(|p| p.location != written.location);
+                    let state = engine::committed_state(
+                        others.chain(std::iter::once(&written)),
+                        read.version + 1,
+                        changed_at,
+                        CAUSE,
+                    );
+                    xact::changed_to(&r.sku, state);
+                }
                 // Under a lock taken earlier in the transaction the state may be older than the
                 // transaction's own changes: the relay reads it.
                 None => xact::changed(&r.sku),
@@ -439,38 +448,6 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
     Err(Failure::internal(
         "inventory_truth: the SKU kept changing under its lock",
     ))
-}
-
-/// The SKU's state for publishing after a sale at `written`'s place, its other places as `read`.
-fn committed_state(
-    read: &Read,
-    written: StoredPlace,
-    version: i64,
-    changed_at: pg_sys::TimestampTz,
-    cause: &str,
-) -> crate::notify::AtpInputs {
-    let others = read
-        .places
-        .iter()
-        .filter(|p| p.location != written.location);
-    let mut available = 0;
-    let mut fenced: Vec<(String, i64)> = Vec::new();
-    for place in others.chain(std::iter::once(&written)) {
-        available += place.buckets[Stage::available as usize];
-        for (channel, qty) in place.fence_channels.iter().zip(&place.fence_qty) {
-            match fenced.iter_mut().find(|(c, _)| c == channel) {
-                Some((_, units)) => *units += qty,
-                None => fenced.push((channel.clone(), *qty)),
-            }
-        }
-    }
-    crate::notify::AtpInputs {
-        version,
-        changed_at,
-        cause: cause.to_owned(),
-        available,
-        fenced,
-    }
 }
 
 static HOLD_BY_KEY: Sql = Sql {

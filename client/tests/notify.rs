@@ -713,13 +713,13 @@ async fn a_snapshot_read_between_two_coalesced_commits_is_corrected() {
     }
 }
 
-/// A reservation hands the relay its SKU's state as committed (version, cause, available and
-/// fenced units over every location), so the relay does not read it; anything else the
-/// transaction does to the SKU afterwards, a rolled-back savepoint, or a reservation under a
-/// lock taken earlier makes the relay read it again. Each step's notifications must say exactly
+/// A reservation or a movement hands the relay its SKU's state as committed (version, cause,
+/// available and fenced units over every location), so the relay does not read it; anything
+/// else the transaction does to the SKU afterwards, a rolled-back savepoint, or a reservation
+/// under a lock taken earlier makes the relay read it again. Each step's notifications must say exactly
 /// what atp_snapshot() says after it, at the SKU's version, with its cause.
 #[tokio::test]
-async fn what_a_reservation_hands_the_relay_is_what_it_committed() {
+async fn what_a_writer_hands_the_relay_is_what_it_committed() {
     let (dsn, db) = relay_database("it_notify_relay_handed").await;
     db.batch_execute(
         "SELECT inventory_truth.add_location('DC1'), inventory_truth.add_location('DC2');
@@ -759,6 +759,16 @@ async fn what_a_reservation_hands_the_relay_is_what_it_committed() {
                 SELECT inventory_truth.reserve('web', 'M', 4, 'r6'); COMMIT",
         "BEGIN; SELECT inventory_truth.reserve('amazon', 'M', 2, 'r7');
                 SELECT inventory_truth.report_damage('M', 'DC1', 7); COMMIT",
+        // Movements through the engine hand over the state too: all places are read then.
+        "SELECT inventory_truth.release('amazon', 'r2')",
+        "SELECT inventory_truth.report_damage('M', 'DC2', 4)",
+        "BEGIN; SELECT inventory_truth.receive('M', 'DC2', 9);
+                SELECT inventory_truth.put_away('M', 'DC2', 9); COMMIT",
+        "SELECT inventory_truth.pick('M', 'DC1', 2)",
+        "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+         VALUES ('M', 'DC2', 'available', 'damaged', 3)",
+        "BEGIN; SELECT inventory_truth.report_damage('M', 'DC1', 1);
+                SELECT inventory_truth.reserve('amazon', 'M', 1, 'r8'); COMMIT",
     ];
     let mut before = truth(&db).await;
     for step in steps {

@@ -718,10 +718,13 @@ pub fn apply_sku(
             load_named_holds(sku, &named, &mut holds)?;
         }
         let rules = if needs_rules(&rows) {
-            if priorities.is_none() {
+            let rules = load_rules(sku)?;
+            // Priorities order fences; a SKU with neither rules nor fences has none to order.
+            let fenced = !rules.is_empty() || stored.iter().any(|p| !p.fence_channels.is_empty());
+            if fenced && priorities.is_none() {
                 *priorities = Some(load_channel_priorities()?);
             }
-            Some(load_rules(sku)?)
+            Some(rules)
         } else {
             None
         };

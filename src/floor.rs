@@ -12,7 +12,8 @@ use crate::engine::{self, Options};
 use crate::error::{describe, q, units, Failure, Outcome};
 use crate::hold::{check_sale, load_sale_places};
 use crate::ledger::{
-    check_code, check_qty, known_channel, known_location, known_sku, move_stock, Record,
+    check_code, check_qty, known_channel, known_location, known_sku, missing_sku, move_stock,
+    sku_exists, Record,
 };
 use crate::spi::{self, oid, Sql};
 use crate::sql_function;
@@ -371,13 +372,26 @@ fn pick_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let reference: Option<String> = fcinfo.arg(3);
     let channel: Option<String> = fcinfo.arg(5);
     spi::connect(|client| {
-        let sku = known_sku(sku.as_deref())?;
-        let location = known_location(location.as_deref())?;
-        let qty = check_qty(fcinfo.arg(2), sku, location)?;
-        let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
-        if channel.is_some() {
-            known_channel(channel.as_deref())?;
-        }
+        // Whether the SKU exists is found as its row is taken (a lookup fewer on every scan);
+        // when another argument is wrong, an unknown SKU is still the error, as when the
+        // arguments are checked in order.
+        let sku = sku.as_deref().ok_or_else(|| Failure::null("sku"))?;
+        let arguments = (|| {
+            let location = known_location(location.as_deref())?;
+            let qty = check_qty(fcinfo.arg(2), sku, location)?;
+            let occurred_at: TimestampWithTimeZone = fcinfo.required(4, "occurred_at")?;
+            if channel.is_some() {
+                known_channel(channel.as_deref())?;
+            }
+            Ok((location, qty, occurred_at))
+        })();
+        let (location, qty, occurred_at) = match arguments {
+            Ok(arguments) => arguments,
+            Err(failure) => {
+                known_sku(Some(sku))?;
+                return Err(failure);
+            }
+        };
         let mut sale_channel = channel.clone();
         if let Some(reference) = reference.as_deref() {
             // The order's channel: given, or the one whose holds of this SKU carry the reference.
@@ -406,7 +420,7 @@ fn pick_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         }
         let Some(sale_channel) = sale_channel else {
             // A scan for no channel: units off the shelf, a loss to available stock.
-            move_stock(
+            let moved = move_stock(
                 client,
                 &[Record::new(
                     sku,
@@ -420,8 +434,11 @@ fn pick_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 )],
                 &Options::default(),
                 Some(&result),
-            )?;
-            return Ok(());
+            );
+            return match moved {
+                Err(_) if !sku_exists(sku)? => Err(missing_sku(sku)),
+                other => other.map(|_| ()),
+            };
         };
         pick_for_channel(
             client,
@@ -455,7 +472,9 @@ fn pick_for_channel(
 ) -> Outcome<()> {
     // A pick for a channel may sell (units beyond its holds): sales of a SKU take turns on its
     // row, and the holds are read under it.
-    engine::lock_sku(client, sku, false, false, "")?;
+    if !engine::lock_sku(client, sku, false, false, "")? {
+        return Err(missing_sku(sku));
+    }
     let mut open: Vec<i64> = Vec::new();
     if let Some(reference) = reference {
         let rows = spi::run(

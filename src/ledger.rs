@@ -208,13 +208,27 @@ fn exists(index: &crate::direct::Index, code: &str) -> Outcome<bool> {
 }
 
 /// A SKU that must exist: `22004` for NULL, `22023` for something that is not a code, `42704`.
+/// One this transaction holds the row of exists (no lookup).
 pub fn known_sku(sku: Option<&str>) -> Outcome<&str> {
     let sku = sku.ok_or_else(|| Failure::null("sku"))?;
-    if !exists(&crate::direct::SKU_CODE, sku)? {
-        check_code("SKU", Some(sku))?;
-        return Err(Failure::unknown(format!("unknown SKU {}", q(sku))));
+    if crate::xact::held(sku).is_none() && !exists(&crate::direct::SKU_CODE, sku)? {
+        return Err(missing_sku(sku));
     }
     Ok(sku)
+}
+
+/// What [`known_sku`] says of a SKU that does not exist: `22023` if it is not a code, else
+/// `42704`.
+pub fn missing_sku(sku: &str) -> Failure {
+    match check_code("SKU", Some(sku)) {
+        Err(failure) => failure,
+        Ok(_) => Failure::unknown(format!("unknown SKU {}", q(sku))),
+    }
+}
+
+/// Whether SKU `sku` exists, as committed or as this transaction made it.
+pub fn sku_exists(sku: &str) -> Outcome<bool> {
+    exists(&crate::direct::SKU_CODE, sku)
 }
 
 pub fn unknown_location(location: &str) -> Failure {

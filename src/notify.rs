@@ -141,9 +141,9 @@ fn at_commit_call(call: Call) -> crate::error::Outcome<pg_sys::Datum> {
             for row in spi::run(client, &EVERY_SKU, &[])? {
                 every.push(spi::value::<String>(&row, 1)?);
             }
-            crate::notify::publish(client, &every, &HashMap::new())?;
+            crate::notify::publish(client, &every, &mut Known::default())?;
         } else if !publish.is_empty() {
-            crate::notify::publish(client, &publish, &HashMap::new())?;
+            crate::notify::publish(client, &publish, &mut Known::default())?;
         }
         Ok(())
     })?;
@@ -232,14 +232,26 @@ pub struct AtpInputs {
 /// coalesced (the version moved by more than one), per channel: a storefront may have read a
 /// snapshot between them, holding a value neither published nor final. Then remembers what it
 /// published, never going back to an older version (another publisher may have published a
-/// newer state already). A SKU never published counts as 0 for every channel. `known` has the
-/// SKUs whose committed state was handed over (never read then). Returns the notifications sent.
+/// newer state already). A SKU never published counts as 0 for every channel. What `known`
+/// holds is not read again. Returns the notifications sent.
 pub fn publish(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
-    known: &HashMap<String, AtpInputs>,
+    known: &mut Known,
 ) -> crate::error::Outcome<i32> {
     publish_or_record(client, skus, known, true)
+}
+
+/// What a publisher knows of SKUs without reading them.
+#[derive(Default)]
+pub struct Known {
+    /// SKUs' committed states, as handed over.
+    pub states: HashMap<String, AtpInputs>,
+    /// SKUs' own buffers (channel, units) as read before. The relay keeps them across
+    /// publications and forgets a SKU's at every change of it that was not handed over with its
+    /// state (a buffer is set with a change of the SKU's version that is not). Used only for a
+    /// SKU in `states`; every SKU read has its buffers read and remembered here.
+    pub buffers: HashMap<String, Vec<(String, i64)>>,
 }
 
 /// Records the SKUs' state as published without notifying anyone.
@@ -247,7 +259,7 @@ fn publish_silently(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
 ) -> crate::error::Outcome<i32> {
-    publish_or_record(client, skus, &HashMap::new(), false)
+    publish_or_record(client, skus, &mut Known::default(), false)
 }
 
 /// A SKU's state to publish, from its rows or as handed over.
@@ -373,7 +385,7 @@ fn publication(
 fn publish_or_record(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
-    known: &HashMap<String, AtpInputs>,
+    known: &mut Known,
     notify: bool,
 ) -> crate::error::Outcome<i32> {
     if skus.is_empty() {
@@ -387,22 +399,34 @@ fn publish_or_record(
             if by_sku.contains_key(code) {
                 continue;
             }
-            let sku = match known.get(code) {
+            let handed_over = known.states.get(code);
+            let sku = match handed_over {
                 Some(inputs) => Sku::handed_over(inputs),
                 None => match Sku::read(reader, code)? {
                     Some(sku) => sku,
                     None => continue,
                 },
             };
-            reader.rows(
-                &direct::SKU_BUFFER_KEY,
-                &[Key::Text(code)],
-                &["channel", "units"],
-                |row| {
-                    buffers.insert((code.clone(), spi::value(row, 1)?), spi::value(row, 2)?);
-                    Ok(())
-                },
-            )?;
+            let own_buffers = match known.buffers.get(code) {
+                Some(remembered) if handed_over.is_some() => remembered.clone(),
+                _ => {
+                    let mut read = Vec::new();
+                    reader.rows(
+                        &direct::SKU_BUFFER_KEY,
+                        &[Key::Text(code)],
+                        &["channel", "units"],
+                        |row| {
+                            read.push((spi::value(row, 1)?, spi::value(row, 2)?));
+                            Ok(())
+                        },
+                    )?;
+                    known.buffers.insert(code.clone(), read.clone());
+                    read
+                }
+            };
+            for (channel, units) in own_buffers {
+                buffers.insert((code.clone(), channel), units);
+            }
             by_sku.insert(code.clone(), sku);
         }
         if !by_sku.is_empty() {
@@ -608,7 +632,7 @@ fn unescape_json(text: &str) -> String {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn _publish(p_skus: Vec<String>) -> i32 {
-    match spi::connect(|client| publish(client, &p_skus, &HashMap::new())) {
+    match spi::connect(|client| publish(client, &p_skus, &mut Known::default())) {
         Ok(sent) => sent,
         Err(failure) => crate::error::report(failure),
     }

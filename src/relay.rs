@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::guc::{RELAY_BATCH_SIZE, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
-use crate::notify::AtpInputs;
+use crate::notify::{AtpInputs, Known};
 
 /// Databases served at once: one relay each.
 const SLOTS: usize = 64;
@@ -47,6 +47,8 @@ const EXPIRY_BATCH: i32 = 50;
 const QUEUE_RECHECK: Duration = Duration::from_secs(1);
 /// The longest time between two nudges of the notify queue while paused.
 const NUDGE_MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// SKUs whose buffers a relay remembers at most (about 100 bytes each).
+const BUFFERS_REMEMBERED: usize = 200_000;
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -560,7 +562,7 @@ static QUEUE_USAGE: crate::spi::Sql = crate::spi::Sql {
 /// One batch: unless the notify queue is too full, publishes `skus` (notify::publish) in the
 /// current transaction, which need not wait for its WAL flush (what a publication writes is
 /// derived: after a crash the start-up pass republishes, so the notifications go out sooner).
-fn publish_batch(skus: &[String], known: &HashMap<String, AtpInputs>, limit: f64) -> Publication {
+fn publish_batch(skus: &[String], known: &mut Known, limit: f64) -> Publication {
     let usage = notify_queue_usage();
     if usage >= limit {
         return Publication::QueueFull(usage);
@@ -672,6 +674,9 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     // Pending SKUs whose state as last committed was handed over: published without reading it.
     let mut known: HashMap<String, AtpInputs> = HashMap::new();
+    // SKUs' own buffers as last read (notify::Known): forgotten at every change of a SKU that
+    // was not handed over with its state, and all at every look by version.
+    let mut buffers: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     let mut by_version = true;
     let mut prepared_pending = false;
     let mut last_by_version: Option<Instant> = None;
@@ -743,9 +748,14 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         for (sku, state) in skus {
             // The latest entry of a SKU says what it is now: a state, or read it.
             match state {
-                Some(state) => known.insert(sku.clone(), state),
-                None => known.remove(&sku),
-            };
+                Some(state) => {
+                    known.insert(sku.clone(), state);
+                }
+                None => {
+                    known.remove(&sku);
+                    buffers.remove(&sku);
+                }
+            }
             pending.insert(sku);
         }
         by_version |= behind;
@@ -760,6 +770,7 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             // A change that was not handed over (a prepared transaction's, every SKU's) may be
             // newer than a state that was: read them all.
             known.clear();
+            buffers.clear();
             let (stale, prepared_left) = BackgroundWorker::transaction(|| {
                 let stale = Spi::get_one::<Vec<String>>(
                     "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
@@ -785,13 +796,22 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             let limit = RELAY_QUEUE_LIMIT.get();
             let taken: Vec<String> = pending.iter().take(batch).cloned().collect();
             let skus = taken.clone();
-            let states: HashMap<String, AtpInputs> = taken
-                .iter()
-                .filter_map(|sku| known.get(sku).map(|state| (sku.clone(), state.clone())))
-                .collect();
+            if buffers.len() > BUFFERS_REMEMBERED {
+                buffers.clear();
+            }
+            let mut batch = Known {
+                states: taken
+                    .iter()
+                    .filter_map(|sku| known.get(sku).map(|state| (sku.clone(), state.clone())))
+                    .collect(),
+                buffers: std::mem::take(&mut buffers),
+            };
             // Not for expiring holds (above), which moves stock and must be durable.
-            let outcome =
-                BackgroundWorker::transaction(move || publish_batch(&skus, &states, limit));
+            let (outcome, remembered) = BackgroundWorker::transaction(move || {
+                let outcome = publish_batch(&skus, &mut batch, limit);
+                (outcome, batch.buffers)
+            });
+            buffers = remembered;
             match outcome {
                 Publication::QueueFull(usage) => {
                     if paused_since.is_none() {

@@ -808,3 +808,62 @@ async fn what_a_writer_hands_the_relay_is_what_it_committed() {
         before = after;
     }
 }
+
+/// The relay remembers each SKU's buffers between reservations it publishes without reading
+/// the SKU; a buffer set in between must be read, even when the relay takes the buffer's
+/// change and the next reservation's hand-over together (held back here, as a busy relay is).
+#[tokio::test]
+async fn a_buffer_set_between_handed_over_reservations_reaches_storefronts() {
+    let (dsn, db) = relay_database("it_notify_relay_buffers").await;
+    store(&db).await;
+    shelve(&db, "CAP", "DC1", 10).await.expect("stock");
+    relay_pid(&db).await;
+    db.execute("SELECT inventory_truth.reserve('web', 'TEE', 1, 'b1')", &[])
+        .await
+        .expect("reserve");
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    drain(&mut listener, Duration::from_secs(1)).await; // published, buffers remembered
+
+    // The relay stops in the middle of publishing another SKU; meanwhile the buffer is set and
+    // a reservation of TEE hands its state over; the relay then takes both at once.
+    let blocker = connect(&dsn).await.expect("connect");
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE inventory_truth.atp_published IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    db.execute("SELECT inventory_truth.reserve('web', 'CAP', 1, 'c1')", &[])
+        .await
+        .expect("reserve another SKU");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.execute("SELECT inventory_truth.set_buffer('web', 'TEE', 0)", &[])
+        .await
+        .expect("buffer");
+    db.execute(
+        "SELECT inventory_truth.reserve('amazon', 'TEE', 1, 'b2')",
+        &[],
+    )
+    .await
+    .expect("then a reservation, in a transaction of its own");
+    blocker
+        .batch_execute("COMMIT")
+        .await
+        .expect("let the relay go");
+    let tee: Vec<AtpChange> = drain(&mut listener, Duration::from_secs(1))
+        .await
+        .into_iter()
+        .filter(|c| c.sku == "TEE")
+        .collect();
+    let arrived = by_channel(&tee);
+    let truth: HashMap<String, i64> = snapshot(&db, None)
+        .await
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(sku, ..)| sku == "TEE")
+        .map(|(_, channel, atp, _)| (channel, atp))
+        .collect();
+    assert_eq!(
+        arrived.get("web").map(|c| c.atp),
+        Some(truth["web"]),
+        "web's ATP with its new buffer: {arrived:?}"
+    );
+}

@@ -932,6 +932,29 @@ SELECT reserve('web', 'MUG', 1000000000001, 'R-181');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(181, '22023', :'SQLSTATE') AS unchanged;
 
+-- N. pick() finds out whether the SKU exists as it takes the SKU's row: the answers stay those
+-- of checking its arguments in order.
+
+-- 182. pick of an unknown SKU at an unknown location: 42704 for the SKU.
+SELECT * FROM pick('NOPE', 'NOWHERE', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(182, '42704', :'SQLSTATE') AS unchanged;
+
+-- 183. pick of an unknown SKU for a channel: 42704.
+SELECT * FROM pick('NOPE', 'DC1', 1, channel => 'web');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(183, '42704', :'SQLSTATE') AS unchanged;
+
+-- 184. pick of an unknown SKU under an order reference: 42704.
+SELECT * FROM pick('NOPE', 'DC1', 1, 'SO-184');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(184, '42704', :'SQLSTATE') AS unchanged;
+
+-- 185. pick of an unknown SKU, and zero units: 42704 for the SKU.
+SELECT * FROM pick('NOPE', 'DC1', 0);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(185, '42704', :'SQLSTATE') AS unchanged;
+
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).

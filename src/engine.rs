@@ -153,8 +153,8 @@ enum Taken {
     Missing,
     /// Held already (its version advanced already if asked).
     Held,
-    /// Its version advanced now: the version it will have and the time written.
-    Advanced(i64, pg_sys::TimestampTz),
+    /// Its version advanced now: the version it will have.
+    Advanced(i64),
 }
 
 /// [`lock_sku`], saying whether the version advanced now, and to what.
@@ -177,8 +177,9 @@ fn take_row(
     for attempt in 0..2 {
         let found = direct::write(&[direct::SKU], |w| {
             if advance {
-                return Ok(advance_version(w, 0, sku, cause)?
-                    .map(|(version, at)| Taken::Advanced(version + 1, at)));
+                return Ok(
+                    advance_version(w, 0, sku, cause)?.map(|version| Taken::Advanced(version + 1))
+                );
             }
             Ok(w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &[])?
                 .map(|_| Taken::Held))
@@ -203,8 +204,6 @@ fn take_row(
 pub fn committed_state<'a>(
     places: impl Iterator<Item = &'a StoredPlace>,
     version: i64,
-    changed_at: pg_sys::TimestampTz,
-    cause: &str,
 ) -> crate::notify::AtpInputs {
     let mut available = 0;
     let mut fenced: Vec<(String, i64)> = Vec::new();
@@ -219,22 +218,19 @@ pub fn committed_state<'a>(
     }
     crate::notify::AtpInputs {
         version,
-        changed_at,
-        cause: cause.to_owned(),
         available,
         fenced,
     }
 }
 
 /// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
-/// time and cause of the change; returns the version it had and the time written (`None`: no
-/// such SKU).
+/// time and cause of the change; returns the version it had (`None`: no such SKU).
 fn advance_version(
     w: &mut direct::Writer,
     table: usize,
     sku: &str,
     cause: &str,
-) -> Outcome<Option<(i64, pg_sys::TimestampTz)>> {
+) -> Outcome<Option<i64>> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     let modified = w.modify(
         table,
@@ -252,7 +248,7 @@ fn advance_version(
         },
     )?;
     Ok(match modified {
-        direct::Modified::Done(version) => Some((version, now)),
+        direct::Modified::Done(version) => Some(version),
         _ => None,
     })
 }
@@ -678,9 +674,9 @@ pub fn apply_sku(
     let hand_over = match taken {
         Taken::Missing => return Err(unknown_sku(sku)),
         Taken::Held => None,
-        Taken::Advanced(version, at) => (xact::notify_mode() == crate::guc::NotifyMode::Relay
+        Taken::Advanced(version) => (xact::notify_mode() == crate::guc::NotifyMode::Relay
             && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32)
-            .then_some((version, at)),
+            .then_some(version),
     };
 
     // Everything below reads under one snapshot, taken now that the SKU's row is held.
@@ -839,11 +835,11 @@ pub fn apply_sku(
                 write_holds(w, 0, sku, &mut holds, options, applied)
             })?;
         }
-        if let Some((version, at)) = hand_over {
+        if let Some(version) = hand_over {
             let untouched = stored
                 .iter()
                 .filter(|p| !locations.contains(&p.location.as_str()));
-            let state = committed_state(untouched.chain(&written_places), version, at, &cause);
+            let state = committed_state(untouched.chain(&written_places), version);
             xact::changed_to(sku, state);
         }
         Ok(())
@@ -1319,13 +1315,9 @@ const SALE_HOLD: usize = 2;
 const SALE_LEDGER: usize = 3;
 
 /// Takes `sku`'s row through a writer on [`SALE_TABLES`] (first of anything of the SKU, waiting
-/// for a transaction that holds it) and advances its version; returns the version it had and
-/// the time of the change, or `None` for an unknown SKU. The caller does not hold the row yet.
-pub fn take_sku(
-    w: &mut direct::Writer,
-    sku: &str,
-    cause: &str,
-) -> Outcome<Option<(i64, pg_sys::TimestampTz)>> {
+/// for a transaction that holds it) and advances its version; returns the version it had, or
+/// `None` for an unknown SKU. The caller does not hold the row yet.
+pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<i64>> {
     let version = advance_version(w, SALE_SKU, sku, cause)?;
     if version.is_some() {
         xact::note_held(sku, true);

@@ -405,37 +405,32 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         // One writer: the SKU's row (unless held), then, if nobody changed the SKU since the
         // read, the place, the hold and the ledger row.
         let sold = direct::write(&engine::SALE_TABLES, |w| {
-            let mut changed_at = None;
             if !under_lock {
                 match engine::take_sku(w, &r.sku, CAUSE)? {
                     None => return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
-                    Some((version, at)) if version == read.version => changed_at = Some(at),
+                    Some(version) if version == read.version => {}
                     Some(_) => return Ok(None),
                 }
             }
-            Ok(engine::write_sale(w, &sale, place, &options, !under_lock)?
-                .map(|(id, written)| (id, written, changed_at)))
+            engine::write_sale(w, &sale, place, &options, !under_lock)
         })?;
-        if let Some((id, written, changed_at)) = sold {
-            match changed_at {
+        if let Some((id, written)) = sold {
+            if under_lock {
+                // Under a lock taken earlier in the transaction the state read may be older
+                // than the transaction's own changes: the relay reads the SKU.
+                xact::changed(&r.sku);
+            } else {
                 // The SKU's whole state is known: the read, unchanged since (same version), with
                 // this sale's place as written.
-                Some(changed_at) => {
-                    let others = read
-                        .places
-                        .iter()
-                        .filter(|p| p.location != written.location);
-                    let state = engine::committed_state(
-                        others.chain(std::iter::once(&written)),
-                        read.version + 1,
-                        changed_at,
-                        CAUSE,
-                    );
-                    xact::changed_to(&r.sku, state);
-                }
-                // Under a lock taken earlier in the transaction the state may be older than the
-                // transaction's own changes: the relay reads it.
-                None => xact::changed(&r.sku),
+                let others = read
+                    .places
+                    .iter()
+                    .filter(|p| p.location != written.location);
+                let state = engine::committed_state(
+                    others.chain(std::iter::once(&written)),
+                    read.version + 1,
+                );
+                xact::changed_to(&r.sku, state);
             }
             return Ok(id);
         }

@@ -141,9 +141,9 @@ fn at_commit_call(call: Call) -> crate::error::Outcome<pg_sys::Datum> {
             for row in spi::run(client, &EVERY_SKU, &[])? {
                 every.push(spi::value::<String>(&row, 1)?);
             }
-            crate::notify::publish(client, &every, &mut Known::default())?;
+            crate::notify::publish(client, &every, &HashMap::new())?;
         } else if !publish.is_empty() {
-            crate::notify::publish(client, &publish, &mut Known::default())?;
+            crate::notify::publish(client, &publish, &HashMap::new())?;
         }
         Ok(())
     })?;
@@ -212,16 +212,13 @@ fn listen_channel() -> std::ffi::CString {
     }
 }
 
-/// What publishing needs of a SKU, as the buyer that just wrote it hands it over through the
-/// relay's log (`relay::hand_over`): its version, when and why it changed, its available units
+/// What publishing needs of a SKU's places, as the writer that just committed them hands it
+/// over through the relay's log (`relay::hand_over`): the SKU's version, its available units
 /// and, per channel, its fenced units, all summed over its places. With them the relay reads
-/// only the SKU's buffers, not its row and its stock.
+/// the SKU's row and buffers, not its stock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AtpInputs {
     pub version: i64,
-    /// `sku.changed_at` (a timestamptz).
-    pub changed_at: pg_sys::TimestampTz,
-    pub cause: String,
     pub available: i64,
     /// Units fenced per channel (channels with none left out).
     pub fenced: Vec<(String, i64)>,
@@ -232,26 +229,16 @@ pub struct AtpInputs {
 /// coalesced (the version moved by more than one), per channel: a storefront may have read a
 /// snapshot between them, holding a value neither published nor final. Then remembers what it
 /// published, never going back to an older version (another publisher may have published a
-/// newer state already). A SKU never published counts as 0 for every channel. What `known`
-/// holds is not read again. Returns the notifications sent.
+/// newer state already). A SKU never published counts as 0 for every channel. `known` has
+/// SKUs' committed states as handed over: one is used instead of reading the SKU's places if it
+/// is the SKU's version in this snapshot (so everything else read, the buffers, belongs to the
+/// same state). Returns the notifications sent.
 pub fn publish(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
-    known: &mut Known,
+    known: &HashMap<String, AtpInputs>,
 ) -> crate::error::Outcome<i32> {
     publish_or_record(client, skus, known, true)
-}
-
-/// What a publisher knows of SKUs without reading them.
-#[derive(Default)]
-pub struct Known {
-    /// SKUs' committed states, as handed over.
-    pub states: HashMap<String, AtpInputs>,
-    /// SKUs' own buffers (channel, units) as read before. The relay keeps them across
-    /// publications and forgets a SKU's at every change of it that was not handed over with its
-    /// state (a buffer is set with a change of the SKU's version that is not). Used only for a
-    /// SKU in `states`; every SKU read has its buffers read and remembered here.
-    pub buffers: HashMap<String, Vec<(String, i64)>>,
 }
 
 /// Records the SKUs' state as published without notifying anyone.
@@ -259,7 +246,7 @@ fn publish_silently(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
 ) -> crate::error::Outcome<i32> {
-    publish_or_record(client, skus, &mut Known::default(), false)
+    publish_or_record(client, skus, &HashMap::new(), false)
 }
 
 /// A SKU's state to publish, from its rows or as handed over.
@@ -273,21 +260,13 @@ struct Sku {
 }
 
 impl Sku {
-    fn handed_over(inputs: &AtpInputs) -> Sku {
-        let changed_at = pgrx::datum::TimestampWithTimeZone::try_from(inputs.changed_at)
-            .map_or_else(|_| "null".to_owned(), json_time);
-        Sku {
-            version: inputs.version,
-            changed_at,
-            cause: Some(inputs.cause.clone()),
-            available: inputs.available,
-            fenced: inputs.fenced.iter().map(|(_, qty)| qty).sum(),
-            own: inputs.fenced.iter().cloned().collect(),
-        }
-    }
-
-    /// The SKU's row and its places, as this snapshot sees them (`None`: no such SKU).
-    fn read(reader: &direct::Reader, code: &str) -> crate::error::Outcome<Option<Sku>> {
+    /// The SKU's row and, unless `handed_over` is its state at the version this snapshot sees,
+    /// its places (`None`: no such SKU).
+    fn read(
+        reader: &direct::Reader,
+        code: &str,
+        handed_over: Option<&AtpInputs>,
+    ) -> crate::error::Outcome<Option<Sku>> {
         let mut current = None;
         reader.rows(
             &direct::SKU_CODE,
@@ -306,6 +285,16 @@ impl Sku {
         let Some((version, changed_at, cause)) = current else {
             return Ok(None);
         };
+        if let Some(state) = handed_over.filter(|state| state.version == version) {
+            return Ok(Some(Sku {
+                version,
+                changed_at,
+                cause,
+                available: state.available,
+                fenced: state.fenced.iter().map(|(_, qty)| qty).sum(),
+                own: state.fenced.iter().cloned().collect(),
+            }));
+        }
         let mut sku = Sku {
             version,
             changed_at,
@@ -385,7 +374,7 @@ fn publication(
 fn publish_or_record(
     client: &mut pgrx::spi::SpiClient<'_>,
     skus: &[String],
-    known: &mut Known,
+    known: &HashMap<String, AtpInputs>,
     notify: bool,
 ) -> crate::error::Outcome<i32> {
     if skus.is_empty() {
@@ -399,34 +388,18 @@ fn publish_or_record(
             if by_sku.contains_key(code) {
                 continue;
             }
-            let handed_over = known.states.get(code);
-            let sku = match handed_over {
-                Some(inputs) => Sku::handed_over(inputs),
-                None => match Sku::read(reader, code)? {
-                    Some(sku) => sku,
-                    None => continue,
+            let Some(sku) = Sku::read(reader, code, known.get(code))? else {
+                continue;
+            };
+            reader.rows(
+                &direct::SKU_BUFFER_KEY,
+                &[Key::Text(code)],
+                &["channel", "units"],
+                |row| {
+                    buffers.insert((code.clone(), spi::value(row, 1)?), spi::value(row, 2)?);
+                    Ok(())
                 },
-            };
-            let own_buffers = match known.buffers.get(code) {
-                Some(remembered) if handed_over.is_some() => remembered.clone(),
-                _ => {
-                    let mut read = Vec::new();
-                    reader.rows(
-                        &direct::SKU_BUFFER_KEY,
-                        &[Key::Text(code)],
-                        &["channel", "units"],
-                        |row| {
-                            read.push((spi::value(row, 1)?, spi::value(row, 2)?));
-                            Ok(())
-                        },
-                    )?;
-                    known.buffers.insert(code.clone(), read.clone());
-                    read
-                }
-            };
-            for (channel, units) in own_buffers {
-                buffers.insert((code.clone(), channel), units);
-            }
+            )?;
             by_sku.insert(code.clone(), sku);
         }
         if !by_sku.is_empty() {
@@ -632,7 +605,7 @@ fn unescape_json(text: &str) -> String {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn _publish(p_skus: Vec<String>) -> i32 {
-    match spi::connect(|client| publish(client, &p_skus, &mut Known::default())) {
+    match spi::connect(|client| publish(client, &p_skus, &HashMap::new())) {
         Ok(sent) => sent,
         Err(failure) => crate::error::report(failure),
     }

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::guc::{RELAY_BATCH_SIZE, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
-use crate::notify::{AtpInputs, Known};
+use crate::notify::AtpInputs;
 
 /// Databases served at once: one relay each.
 const SLOTS: usize = 64;
@@ -47,8 +47,6 @@ const EXPIRY_BATCH: i32 = 50;
 const QUEUE_RECHECK: Duration = Duration::from_secs(1);
 /// The longest time between two nudges of the notify queue while paused.
 const NUDGE_MAX_INTERVAL: Duration = Duration::from_secs(60);
-/// SKUs whose buffers a relay remembers at most (about 100 bytes each).
-const BUFFERS_REMEMBERED: usize = 200_000;
 /// Least time between two starts of a relay for the same database.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 
@@ -71,7 +69,7 @@ const LOG_ENTRIES: usize = 4096;
 const CODE_BYTES: usize = 118;
 /// Room in an entry for the SKU's state as committed (`encode_inputs`); a state that does not
 /// fit (long channel codes, many fences) is not handed over, and the relay reads it.
-const STATE_BYTES: usize = 136;
+const STATE_BYTES: usize = 120;
 
 #[derive(Copy, Clone)]
 struct LogEntry {
@@ -100,20 +98,18 @@ impl Default for LogEntry {
     }
 }
 
-/// A SKU's state for the log: version, change time and available units (8 bytes each, little
-/// endian), the cause, then each channel's fenced units, a string being a length byte and its
-/// bytes. `None` if it does not fit an entry.
+/// A SKU's state for the log: version and available units (8 bytes each, little endian), then
+/// each channel's code (a length byte and its bytes) and fenced units. `None` if it does not fit
+/// an entry.
 fn encode_inputs(inputs: &AtpInputs) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(STATE_BYTES);
     out.extend_from_slice(&inputs.version.to_le_bytes());
-    out.extend_from_slice(&inputs.changed_at.to_le_bytes());
     out.extend_from_slice(&inputs.available.to_le_bytes());
     let string = |out: &mut Vec<u8>, text: &str| -> Option<()> {
         out.push(u8::try_from(text.len()).ok()?);
         out.extend_from_slice(text.as_bytes());
         Some(())
     };
-    string(&mut out, &inputs.cause)?;
     for (channel, qty) in &inputs.fenced {
         string(&mut out, channel)?;
         out.extend_from_slice(&qty.to_le_bytes());
@@ -136,9 +132,7 @@ fn decode_inputs(bytes: &[u8]) -> Option<AtpInputs> {
     }
     let mut at = 0;
     let version = int(bytes, &mut at)?;
-    let changed_at = int(bytes, &mut at)?;
     let available = int(bytes, &mut at)?;
-    let cause = string(bytes, &mut at)?;
     let mut fenced = Vec::new();
     while at < bytes.len() {
         let channel = string(bytes, &mut at)?;
@@ -146,9 +140,7 @@ fn decode_inputs(bytes: &[u8]) -> Option<AtpInputs> {
     }
     Some(AtpInputs {
         version,
-        changed_at,
         available,
-        cause,
         fenced,
     })
 }
@@ -231,9 +223,9 @@ fn set_latch(latch: usize) {
 
 /// After a commit that may have changed these SKUs' ATP (every SKU's, with `everything`): logs
 /// them for this database's relay, with the state of those in `handed`, and wakes it. Runs
-/// after the commit is durable and visible (and before the SKUs' row locks are released, so
-/// a SKU's entries follow its commits' order), so it only touches shared memory and cannot
-/// fail.
+/// after the commit is durable and visible, so it only touches shared memory and cannot fail.
+/// Not necessarily in commit order: the transaction has left the proc array, so the next
+/// writer of its SKUs may commit and hand over first (CommitTransaction in xact.c).
 pub fn hand_over<T>(
     skus: &std::collections::BTreeSet<String>,
     handed: &HashMap<String, (T, AtpInputs)>,
@@ -562,7 +554,7 @@ static QUEUE_USAGE: crate::spi::Sql = crate::spi::Sql {
 /// One batch: unless the notify queue is too full, publishes `skus` (notify::publish) in the
 /// current transaction, which need not wait for its WAL flush (what a publication writes is
 /// derived: after a crash the start-up pass republishes, so the notifications go out sooner).
-fn publish_batch(skus: &[String], known: &mut Known, limit: f64) -> Publication {
+fn publish_batch(skus: &[String], known: &HashMap<String, AtpInputs>, limit: f64) -> Publication {
     let usage = notify_queue_usage();
     if usage >= limit {
         return Publication::QueueFull(usage);
@@ -672,11 +664,9 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
     // From the end of the log on; what was changed before is found by version first.
     let mut read = log_end();
     let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    // Pending SKUs whose state as last committed was handed over: published without reading it.
+    // Pending SKUs' newest state handed over: published without reading the SKU's places if it
+    // is still the SKU's version when published (notify::publish checks).
     let mut known: HashMap<String, AtpInputs> = HashMap::new();
-    // SKUs' own buffers as last read (notify::Known): forgotten at every change of a SKU that
-    // was not handed over with its state, and all at every look by version.
-    let mut buffers: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     let mut by_version = true;
     let mut prepared_pending = false;
     let mut last_by_version: Option<Instant> = None;
@@ -746,14 +736,15 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         }
         let (skus, behind, prepared) = take_changes(database, &mut read);
         for (sku, state) in skus {
-            // The latest entry of a SKU says what it is now: a state, or read it.
-            match state {
-                Some(state) => {
-                    known.insert(sku.clone(), state);
-                }
-                None => {
-                    known.remove(&sku);
-                    buffers.remove(&sku);
+            // A SKU's entries need not arrive in commit order (a transaction leaves the proc
+            // array, freeing its rows, before its commit callback hands over): the newest
+            // state is kept, and publishing uses it only if it is still the SKU's version.
+            if let Some(state) = state {
+                match known.get(&sku) {
+                    Some(kept) if kept.version >= state.version => {}
+                    _ => {
+                        known.insert(sku.clone(), state);
+                    }
                 }
             }
             pending.insert(sku);
@@ -770,7 +761,6 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             // A change that was not handed over (a prepared transaction's, every SKU's) may be
             // newer than a state that was: read them all.
             known.clear();
-            buffers.clear();
             let (stale, prepared_left) = BackgroundWorker::transaction(|| {
                 let stale = Spi::get_one::<Vec<String>>(
                     "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
@@ -796,22 +786,13 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             let limit = RELAY_QUEUE_LIMIT.get();
             let taken: Vec<String> = pending.iter().take(batch).cloned().collect();
             let skus = taken.clone();
-            if buffers.len() > BUFFERS_REMEMBERED {
-                buffers.clear();
-            }
-            let mut batch = Known {
-                states: taken
-                    .iter()
-                    .filter_map(|sku| known.get(sku).map(|state| (sku.clone(), state.clone())))
-                    .collect(),
-                buffers: std::mem::take(&mut buffers),
-            };
+            let states: HashMap<String, AtpInputs> = taken
+                .iter()
+                .filter_map(|sku| known.get(sku).map(|state| (sku.clone(), state.clone())))
+                .collect();
             // Not for expiring holds (above), which moves stock and must be durable.
-            let (outcome, remembered) = BackgroundWorker::transaction(move || {
-                let outcome = publish_batch(&skus, &mut batch, limit);
-                (outcome, batch.buffers)
-            });
-            buffers = remembered;
+            let outcome =
+                BackgroundWorker::transaction(move || publish_batch(&skus, &states, limit));
             match outcome {
                 Publication::QueueFull(usage) => {
                     if paused_since.is_none() {
@@ -857,8 +838,6 @@ mod tests {
     fn state(fenced: &[(&str, i64)]) -> AtpInputs {
         AtpInputs {
             version: 41,
-            changed_at: 818_000_000_123_456,
-            cause: "available->committed".into(),
             available: -3,
             fenced: fenced.iter().map(|(c, q)| (c.to_string(), *q)).collect(),
         }
@@ -892,7 +871,7 @@ mod tests {
     #[test]
     fn cut_bytes_are_not_a_state() {
         let bytes = encode_inputs(&state(&[("amazon", 20)])).expect("fits");
-        for cut in [0, 7, 24, 30, bytes.len() - 1] {
+        for cut in [0, 7, 12, 17, bytes.len() - 1] {
             assert_eq!(decode_inputs(&bytes[..cut]), None, "cut at {cut}");
         }
     }

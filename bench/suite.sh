@@ -325,9 +325,8 @@ INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT 'S' || g, 'DC1', NULL, 'available', 20 + g % 50 FROM generate_series(1, $ATP_SKUS) g;
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT 'S' || g, 'DC2', NULL, 'available', 20 + g % 50 FROM generate_series(1, $ATP_SKUS) g;
--- Statistics first: planned without them (the tables were empty a moment ago, the channels
--- never reach autovacuum's threshold), atp_snapshot()'s query ran for more than 12 minutes
--- instead of 2 s (see BENCHMARKS.md's analysis).
+-- Statistics first, so that the reads below are measured in the steady state (without them
+-- atp_snapshot() once ran for more than 12 minutes here: see BENCHMARKS.md's analysis).
 ANALYZE;
 CREATE TABLE bench_atp_flat (sku text, channel text, atp bigint, PRIMARY KEY (sku, channel));
 INSERT INTO bench_atp_flat SELECT sku, channel, atp FROM inventory_truth.atp_snapshot();

@@ -304,10 +304,15 @@ AS $$
                        - coalesce(buffer, 0))::bigint
 $$;
 
+-- No merge joins: planned without statistics (right after a bulk load, before autovacuum has
+-- analyzed stock and sku), PostgreSQL merged the per-channel fences on the channel alone and
+-- filtered on the SKU, quadratic in the SKUs: 33 s for 20,000 SKUs, more than 12 minutes for
+-- 100,000, where hash joins take under a second with or without statistics (BENCHMARKS.md).
 CREATE FUNCTION atp_snapshot(channel text DEFAULT NULL)
 RETURNS SETOF channel_atp
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
+SET enable_mergejoin = off
 AS $$
 #variable_conflict use_column
 BEGIN

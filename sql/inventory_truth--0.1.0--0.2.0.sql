@@ -469,6 +469,7 @@ $$;
 CREATE OR REPLACE FUNCTION inventory_truth.atp_snapshot(channel text DEFAULT NULL::text) RETURNS SETOF inventory_truth.channel_atp
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    SET enable_mergejoin TO 'off'
     AS $$
 #variable_conflict use_column
 BEGIN

@@ -573,6 +573,13 @@ impl Stored {
     }
 }
 
+/// A row [`Writer::find`] found: its slot, its tid, the columns asked for.
+struct Found {
+    slot: *mut pg_sys::TupleTableSlot,
+    tid: pg_sys::ItemPointerData,
+    columns: Vec<usize>,
+}
+
 /// What [`Writer::modify`] did.
 pub enum Modified<R> {
     /// No such row.
@@ -804,17 +811,15 @@ impl Writer {
         }
     }
 
-    /// Locks the row of table `t` whose key equals `key`, at its latest version, as an UPDATE
-    /// does: waiting for a transaction that holds it, then following its update (in REPEATABLE
-    /// READ and above a row changed since the snapshot is a serialization failure). `None` when
-    /// there is no such row.
-    pub fn lock(
+    /// The row of table `t` whose key in `index` equals `key`, as the writer's snapshot sees it,
+    /// in a slot of the writer's, with the `columns` asked for numbered; `None` if there is none.
+    fn find(
         &mut self,
         t: usize,
         index: &Index,
         key: &[Key],
         columns: &[&str],
-    ) -> Outcome<Option<Locked>> {
+    ) -> Outcome<Option<Found>> {
         let (name, rel) = {
             let target = self.target(t);
             (target.name, target.rel)
@@ -843,12 +848,34 @@ impl Writer {
             );
             let found =
                 pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
-            let mut tid = (*slot).tts_tid;
+            let tid = (*slot).tts_tid;
             pg_sys::index_endscan(scan);
             pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
-            if !found {
-                return Ok(None);
-            }
+            Ok(found.then_some(Found { slot, tid, columns }))
+        }
+    }
+
+    /// Locks the row of table `t` whose key equals `key`, at its latest version, as an UPDATE
+    /// does: waiting for a transaction that holds it, then following its update (in REPEATABLE
+    /// READ and above a row changed since the snapshot is a serialization failure). `None` when
+    /// there is no such row.
+    pub fn lock(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+    ) -> Outcome<Option<Locked>> {
+        let rel = self.target(t).rel;
+        let Some(Found {
+            slot,
+            mut tid,
+            columns,
+        }) = self.find(t, index, key, columns)?
+        else {
+            return Ok(None);
+        };
+        unsafe {
             let mut failure = pg_sys::TM_FailureData::default();
             let result = pg_sys::table_tuple_lock(
                 rel,
@@ -908,15 +935,10 @@ impl Writer {
         columns: &[&str],
         mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
     ) -> Outcome<Modified<R>> {
-        let (name, rel, info) = {
+        let (rel, info) = {
             let target = self.target(t);
-            (target.name, target.rel, target.info)
+            (target.rel, target.info)
         };
-        if name != index.table {
-            return Err(Failure::internal(
-                "inventory_truth: an index of another table",
-            ));
-        }
         let has_row_triggers = unsafe {
             let triggers = (*info).ri_TrigDesc;
             !triggers.is_null()
@@ -939,31 +961,15 @@ impl Writer {
                 }
             };
         }
-        let index_oid = relation(index.name)?;
-        let attnums: Vec<usize> = columns
-            .iter()
-            .map(|c| attnum(rel, c))
-            .collect::<Outcome<_>>()?;
+        let Some(Found {
+            slot,
+            mut tid,
+            columns: attnums,
+        }) = self.find(t, index, key, columns)?
+        else {
+            return Ok(Modified::Missing);
+        };
         unsafe {
-            let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
-            let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-            let mut keys = scan_keys(index, key);
-            let scan = begin_index_scan(rel, index, self.snapshot, keys.len());
-            pg_sys::index_rescan(
-                scan,
-                keys.as_mut_ptr(),
-                keys.len() as i32,
-                std::ptr::null_mut(),
-                0,
-            );
-            let found =
-                pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
-            let mut tid = (*slot).tts_tid;
-            pg_sys::index_endscan(scan);
-            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
-            if !found {
-                return Ok(Modified::Missing);
-            }
             loop {
                 pg_sys::slot_getallattrs(slot);
                 let current = Selected {

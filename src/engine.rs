@@ -389,6 +389,16 @@ fn load_rules(sku: &str) -> Outcome<HashMap<String, Rule>> {
     Ok(every)
 }
 
+/// The channels' priorities, read at most once per statement (`cache`).
+fn loaded_priorities(cache: &mut Option<HashMap<String, i32>>) -> Outcome<&HashMap<String, i32>> {
+    if cache.is_none() {
+        *cache = Some(load_channel_priorities()?);
+    }
+    cache
+        .as_ref()
+        .ok_or_else(|| Failure::internal("inventory_truth: channel priorities not loaded"))
+}
+
 fn load_channel_priorities() -> Outcome<HashMap<String, i32>> {
     let mut priorities = HashMap::new();
     direct::read(|reader| {
@@ -717,8 +727,8 @@ pub fn apply_sku(
             let rules = load_rules(sku)?;
             // Priorities order fences; a SKU with neither rules nor fences has none to order.
             let fenced = !rules.is_empty() || stored.iter().any(|p| !p.fence_channels.is_empty());
-            if fenced && priorities.is_none() {
-                *priorities = Some(load_channel_priorities()?);
+            if fenced {
+                loaded_priorities(priorities)?;
             }
             Some(rules)
         } else {
@@ -740,15 +750,7 @@ pub fn apply_sku(
                 .iter()
                 .any(|r| r.from == Some(Stage::committed) && r.channel.is_none())
             {
-                if priorities.is_none() {
-                    *priorities = Some(load_channel_priorities()?);
-                }
-                load_open_holds(
-                    sku,
-                    location,
-                    priorities.as_ref().expect("loaded above"),
-                    &mut holds,
-                )?
+                load_open_holds(sku, location, loaded_priorities(priorities)?, &mut holds)?
             } else {
                 Vec::new()
             };
@@ -1073,15 +1075,7 @@ fn write_holds(
         let id = match hold.id {
             None => insert_hold(w, table, sku, hold, options)?,
             Some(id) => {
-                let mut changes: Vec<direct::Value> = vec![
-                    ("qty", hold.qty.into_datum()),
-                    ("open_qty", hold.open_qty.into_datum()),
-                    ("fence_qty", hold.fence_qty.into_datum()),
-                    ("picked_qty", hold.picked_qty.into_datum()),
-                    ("released_qty", hold.released_qty.into_datum()),
-                    ("lost_qty", hold.lost_qty.into_datum()),
-                    ("status", hold.status.label().into_datum()),
-                ];
+                let mut changes: Vec<direct::Value> = hold_units(hold).to_vec();
                 if hold.clears_expiry {
                     changes.push(("expires_at", None));
                 }
@@ -1130,27 +1124,34 @@ fn insert_hold(
     let ended_at = hold
         .ended
         .then(|| pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }));
-    w.insert(
-        table,
-        &[
-            ("id", id.into_datum()),
-            ("channel", hold.channel.as_str().into_datum()),
-            ("ref", hold.reference.as_str().into_datum()),
-            ("sku", sku.into_datum()),
-            ("location", hold.location.as_str().into_datum()),
-            ("qty", hold.qty.into_datum()),
-            ("open_qty", hold.open_qty.into_datum()),
-            ("fence_qty", hold.fence_qty.into_datum()),
-            ("picked_qty", hold.picked_qty.into_datum()),
-            ("released_qty", hold.released_qty.into_datum()),
-            ("lost_qty", hold.lost_qty.into_datum()),
-            ("status", hold.status.label().into_datum()),
-            ("expires_at", expires_at.into_datum()),
-            ("created_at", Some(pg_sys::Datum::from(created_at))),
-            ("ended_at", ended_at),
-        ],
-    )?;
+    let mut values: Vec<direct::Value> = vec![
+        ("id", id.into_datum()),
+        ("channel", hold.channel.as_str().into_datum()),
+        ("ref", hold.reference.as_str().into_datum()),
+        ("sku", sku.into_datum()),
+        ("location", hold.location.as_str().into_datum()),
+    ];
+    values.extend(hold_units(hold));
+    values.extend([
+        ("expires_at", expires_at.into_datum()),
+        ("created_at", Some(pg_sys::Datum::from(created_at))),
+        ("ended_at", ended_at),
+    ]);
+    w.insert(table, &values)?;
     Ok(id)
+}
+
+/// A hold's units and status, as its row stores them.
+fn hold_units(hold: &Hold) -> [direct::Value<'static>; 7] {
+    [
+        ("qty", hold.qty.into_datum()),
+        ("open_qty", hold.open_qty.into_datum()),
+        ("fence_qty", hold.fence_qty.into_datum()),
+        ("picked_qty", hold.picked_qty.into_datum()),
+        ("released_qty", hold.released_qty.into_datum()),
+        ("lost_qty", hold.lost_qty.into_datum()),
+        ("status", hold.status.label().into_datum()),
+    ]
 }
 
 /// Whether a sale of `channel` at this place now breaches: takes other channels' fenced units
@@ -1407,6 +1408,12 @@ mod tests {
             expiry: false,
             eta: None,
         }
+    }
+
+    #[test]
+    fn a_place_has_a_column_per_stage_in_stage_order() {
+        let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.label()).collect();
+        assert_eq!(PLACE_COLUMNS[1..=Stage::ALL.len()], stages[..]);
     }
 
     #[test]

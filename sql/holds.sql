@@ -56,6 +56,105 @@ AS 'MODULE_PATHNAME', 'inventory_truth_reserve';
 COMMENT ON FUNCTION reserve(text, text, bigint, text, interval, text, timestamptz) IS
     'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
 
+-- An order's lines, checked, one per SKU in byte order (the engine's lock order): lines that
+-- name the same SKU (two kits sharing a component) are summed into one line, which must not
+-- name two locations (a hold is at one). Errors in the order of reserve's: the shape of the
+-- array (22004, 22023), every SKU known (42704, whatever the other lines), then quantities and
+-- locations (22023).
+CREATE FUNCTION _order_lines(p_lines jsonb) RETURNS TABLE (sku text, location text, qty bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    bad record;
+BEGIN
+    PERFORM _require(p_lines, 'lines');
+    IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        RAISE EXCEPTION 'lines must be a non-empty JSON array of {"sku": ..., "qty": ...}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM jsonb_array_elements(p_lines) l
+                WHERE CASE WHEN jsonb_typeof(l) <> 'object' THEN true
+                           WHEN jsonb_typeof(l -> 'sku') IS DISTINCT FROM 'string' THEN true
+                           WHEN jsonb_typeof(l -> 'qty') IS DISTINCT FROM 'number' THEN true
+                           WHEN (l -> 'qty')::numeric <> trunc((l -> 'qty')::numeric) THEN true
+                           WHEN abs((l -> 'qty')::numeric) > 9223372036854775807 THEN true
+                           WHEN l ? 'location' AND jsonb_typeof(l -> 'location') NOT IN ('string', 'null') THEN true
+                           ELSE EXISTS (SELECT FROM jsonb_object_keys(l) k WHERE k NOT IN ('sku', 'qty', 'location'))
+                      END) THEN
+        RAISE EXCEPTION 'every line must be {"sku": text, "qty": whole number, "location": text (optional)}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
+    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
+    -- conflict with the lines held already.
+    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(p_lines) l;
+    SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric AS qty INTO bad
+      FROM jsonb_array_elements(p_lines) l WHERE (l -> 'qty')::numeric <= 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quantity must be positive: % of SKU %', _units(bad.qty::bigint), _q(bad.sku)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l ->> 'sku' AS sku,
+           string_agg(DISTINCT _q(l ->> 'location'), ', ' ORDER BY _q(l ->> 'location')) AS locations
+      INTO bad
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+    HAVING count(DISTINCT l ->> 'location') > 1
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the lines of SKU % name two locations: %', _q(bad.sku), bad.locations
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A hold is at one location: name one, or none and let the reservation choose.';
+    END IF;
+    SELECT l ->> 'sku' AS sku, sum((l -> 'qty')::numeric) AS qty INTO bad
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+    HAVING sum((l -> 'qty')::numeric) > _max_units()
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quantity too large: % units of SKU % over its lines', bad.qty, _q(bad.sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A movement is at most %s units.', _max_units());
+    END IF;
+    RETURN QUERY
+    SELECT l ->> 'sku', max(l ->> 'location'), sum((l -> 'qty')::numeric)::bigint
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+     ORDER BY (l ->> 'sku') COLLATE "C";
+END
+$$;
+
+-- What each line of an order could get now, from committed state: the channel's ATP of the SKU
+-- and the most one reservation of the line would be granted, which is what reserve checks:
+-- within the ATP and within what the channel can sell at one location (the line's, else the
+-- one where it can sell the most).
+CREATE FUNCTION _order_reach(p_channel text, p_lines jsonb)
+RETURNS TABLE (sku text, location text, qty bigint, atp bigint, reservable bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT l.sku, l.location, l.qty, greatest(0, a.atp),
+           greatest(0, least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
+                                               WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0)))
+      FROM _order_lines(p_lines) l
+     CROSS JOIN LATERAL (SELECT _sellable(l.sku, p_channel, NULL) - _buffer(p_channel, l.sku) AS atp) a
+$$;
+
+CREATE FUNCTION check_order(channel text, lines jsonb)
+RETURNS TABLE (sku text, location text, qty bigint, atp bigint, reservable bigint, short boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+BEGIN
+    PERFORM _known_channel(check_order.channel);
+    RETURN QUERY
+    SELECT r.sku, r.location, r.qty, r.atp, r.reservable, r.qty > r.reservable
+      FROM _order_reach(check_order.channel, check_order.lines) r;
+END
+$$;
+COMMENT ON FUNCTION check_order(text, jsonb) IS
+    'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (at its location, if it names one: a hold is at one location), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
+
 -- IT004 unless the SKUs held under (channel, ref) are none, or exactly the SKUs of lines.
 CREATE FUNCTION _same_order_lines(p_channel text, p_ref text, p_lines jsonb) RETURNS void
 LANGUAGE plpgsql
@@ -66,7 +165,8 @@ DECLARE
 BEGIN
     SELECT array_agg(h.sku ORDER BY h.sku COLLATE "C") INTO held FROM hold h
      WHERE h.channel = p_channel AND h.ref = p_ref;
-    SELECT array_agg(l ->> 'sku' ORDER BY l ->> 'sku' COLLATE "C") INTO asked FROM jsonb_array_elements(p_lines) l;
+    SELECT array_agg(DISTINCT (l ->> 'sku') COLLATE "C" ORDER BY (l ->> 'sku') COLLATE "C") INTO asked
+      FROM jsonb_array_elements(p_lines) l;
     IF held IS NOT NULL AND held IS DISTINCT FROM asked THEN
         RAISE EXCEPTION 'order % of channel % already holds other lines: %', _q(p_ref), _q(p_channel),
                 array_to_string(held, ', ')
@@ -74,6 +174,34 @@ BEGIN
                   DETAIL = format('This call lists %s.', array_to_string(asked, ', ')),
                   HINT = 'A retry lists the same lines; a changed order goes under another reference.';
     END IF;
+END
+$$;
+
+-- IT001 for an order that cannot be served, naming every short line: those the committed state
+-- cannot serve now, and the line whose reservation was refused (p_refused) whatever the state
+-- says now (another buyer may have taken the units between the two).
+CREATE FUNCTION _refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    short json;
+    summary text;
+BEGIN
+    SELECT json_agg(json_build_object('sku', r.sku, 'location', r.location, 'qty', r.qty,
+                                        'atp', r.atp, 'reservable', r.reservable)
+                     ORDER BY r.sku COLLATE "C"),
+           string_agg(format('%s (%s asked, %s can be reserved)', _q(r.sku), r.qty, r.reservable), ', '
+                      ORDER BY r.sku COLLATE "C")
+      INTO short, summary
+      FROM _order_reach(p_channel, p_lines) r
+     WHERE r.qty > r.reservable OR r.sku = p_refused;
+    RAISE EXCEPTION 'insufficient stock: order % of channel % has % short: %', _q(p_ref), _q(p_channel),
+            CASE json_array_length(short) WHEN 1 THEN '1 line' ELSE json_array_length(short) || ' lines' END,
+            summary
+        USING ERRCODE = 'IT001',
+              DETAIL = short::text,
+              HINT = 'DETAIL lists every short line as JSON (sku, location, qty, atp, reservable); check_order() gives the same without reserving.';
 END
 $$;
 
@@ -86,37 +214,13 @@ AS $$
 #variable_conflict use_column
 DECLARE
     line record;
+    order_lines jsonb;
     hold_id bigint;
 BEGIN
     PERFORM _known_channel(reserve_order.channel),
             _check_code('reference', reserve_order.ref),
-            _check_ttl(reserve_order.ttl),
-            _require(reserve_order.lines, 'lines');
-    IF jsonb_typeof(reserve_order.lines) <> 'array'
-       OR jsonb_array_length(reserve_order.lines) = 0 THEN
-        RAISE EXCEPTION 'lines must be a non-empty JSON array of {"sku": ..., "qty": ...}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF EXISTS (SELECT FROM jsonb_array_elements(reserve_order.lines) l
-                WHERE CASE WHEN jsonb_typeof(l) <> 'object' THEN true
-                           WHEN jsonb_typeof(l -> 'sku') IS DISTINCT FROM 'string' THEN true
-                           WHEN jsonb_typeof(l -> 'qty') IS DISTINCT FROM 'number' THEN true
-                           WHEN (l -> 'qty')::numeric <> trunc((l -> 'qty')::numeric) THEN true
-                           WHEN abs((l -> 'qty')::numeric) > 9223372036854775807 THEN true
-                           WHEN l ? 'location' AND jsonb_typeof(l -> 'location') NOT IN ('string', 'null') THEN true
-                           ELSE EXISTS (SELECT FROM jsonb_object_keys(l) k WHERE k NOT IN ('sku', 'qty', 'location'))
-                      END) THEN
-        RAISE EXCEPTION 'every line must be {"sku": text, "qty": whole number, "location": text (optional)}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF (SELECT count(DISTINCT l ->> 'sku') <> count(*) FROM jsonb_array_elements(reserve_order.lines) l) THEN
-        RAISE EXCEPTION 'an order lists each SKU once'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
-    END IF;
-    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
-    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
-    -- conflict with the lines held already.
-    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
+            _check_ttl(reserve_order.ttl);
+    order_lines := (SELECT jsonb_agg(l ORDER BY l.sku COLLATE "C") FROM _order_lines(reserve_order.lines) l);
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
     PERFORM pg_advisory_xact_lock(hashtext('inventory_truth order ' || reserve_order.channel),
@@ -125,26 +229,30 @@ BEGIN
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
     -- SKU order (byte order, the engine's lock order), whatever the basket's order: two baskets,
-    -- or a basket and a statement of several SKUs, never wait for each other in a cycle.
-    FOR line IN
-        SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location
-          FROM jsonb_array_elements(reserve_order.lines) l
-         ORDER BY l ->> 'sku' COLLATE "C"
-    LOOP
-        hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
-                           reserve_order.ttl, line.location, reserve_order.occurred_at);
-        SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
-         WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
-        hold := hold_id;
-        RETURN NEXT;
-    END LOOP;
+    -- or a basket and a statement of several SKUs, never wait for each other in a cycle. A
+    -- refused line undoes the lines before it (the block's subtransaction: one per call, not per
+    -- line) and the call names every short line.
+    BEGIN
+        FOR line IN
+            SELECT * FROM jsonb_to_recordset(order_lines) AS l(sku text, location text, qty bigint)
+        LOOP
+            hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
+                               reserve_order.ttl, line.location, reserve_order.occurred_at);
+            SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
+             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
+            hold := hold_id;
+            RETURN NEXT;
+        END LOOP;
+    EXCEPTION WHEN SQLSTATE 'IT001' THEN
+        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku);
+    END;
     -- Checked again after the lines: a reserve() under the same reference may have added one
     -- (the call fails whole, undoing the lines reserved above).
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
 END
 $$;
 COMMENT ON FUNCTION reserve_order(text, text, jsonb, interval, timestamptz) IS
-    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them: the first line refused fails the call. Returns one hold per line; a retry must list the same lines (IT004 otherwise) and behaves as reserve''s.';
+    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one hold. A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one hold per SKU; a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
 
 CREATE FUNCTION release(channel text, ref text, occurred_at timestamptz DEFAULT now()) RETURNS int
 LANGUAGE c SECURITY DEFINER

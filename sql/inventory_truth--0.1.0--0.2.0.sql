@@ -368,6 +368,80 @@ CREATE OR REPLACE FUNCTION inventory_truth._movement_statement() RETURNS trigger
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_movement_statement';
 
+CREATE OR REPLACE FUNCTION inventory_truth._order_lines(p_lines jsonb) RETURNS TABLE(sku text, location text, qty bigint)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    bad record;
+BEGIN
+    PERFORM _require(p_lines, 'lines');
+    IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        RAISE EXCEPTION 'lines must be a non-empty JSON array of {"sku": ..., "qty": ...}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM jsonb_array_elements(p_lines) l
+                WHERE CASE WHEN jsonb_typeof(l) <> 'object' THEN true
+                           WHEN jsonb_typeof(l -> 'sku') IS DISTINCT FROM 'string' THEN true
+                           WHEN jsonb_typeof(l -> 'qty') IS DISTINCT FROM 'number' THEN true
+                           WHEN (l -> 'qty')::numeric <> trunc((l -> 'qty')::numeric) THEN true
+                           WHEN abs((l -> 'qty')::numeric) > 9223372036854775807 THEN true
+                           WHEN l ? 'location' AND jsonb_typeof(l -> 'location') NOT IN ('string', 'null') THEN true
+                           ELSE EXISTS (SELECT FROM jsonb_object_keys(l) k WHERE k NOT IN ('sku', 'qty', 'location'))
+                      END) THEN
+        RAISE EXCEPTION 'every line must be {"sku": text, "qty": whole number, "location": text (optional)}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
+    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
+    -- conflict with the lines held already.
+    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(p_lines) l;
+    SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric AS qty INTO bad
+      FROM jsonb_array_elements(p_lines) l WHERE (l -> 'qty')::numeric <= 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quantity must be positive: % of SKU %', _units(bad.qty::bigint), _q(bad.sku)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l ->> 'sku' AS sku,
+           string_agg(DISTINCT _q(l ->> 'location'), ', ' ORDER BY _q(l ->> 'location')) AS locations
+      INTO bad
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+    HAVING count(DISTINCT l ->> 'location') > 1
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the lines of SKU % name two locations: %', _q(bad.sku), bad.locations
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A hold is at one location: name one, or none and let the reservation choose.';
+    END IF;
+    SELECT l ->> 'sku' AS sku, sum((l -> 'qty')::numeric) AS qty INTO bad
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+    HAVING sum((l -> 'qty')::numeric) > _max_units()
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quantity too large: % units of SKU % over its lines', bad.qty, _q(bad.sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A movement is at most %s units.', _max_units());
+    END IF;
+    RETURN QUERY
+    SELECT l ->> 'sku', max(l ->> 'location'), sum((l -> 'qty')::numeric)::bigint
+      FROM jsonb_array_elements(p_lines) l
+     GROUP BY l ->> 'sku'
+     ORDER BY (l ->> 'sku') COLLATE "C";
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT l.sku, l.location, l.qty, greatest(0, a.atp),
+           greatest(0, least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
+                                               WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0)))
+      FROM _order_lines(p_lines) l
+     CROSS JOIN LATERAL (SELECT _sellable(l.sku, p_channel, NULL) - _buffer(p_channel, l.sku) AS atp) a
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth._publish(p_skus text[]) RETURNS integer
     LANGUAGE c STRICT
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -387,6 +461,30 @@ BEGIN
             USING ERRCODE = 'IT003',
                   HINT = 'Commit or roll back the sales first; changing the rules cannot make them right.';
     END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    short json;
+    summary text;
+BEGIN
+    SELECT json_agg(json_build_object('sku', r.sku, 'location', r.location, 'qty', r.qty,
+                                        'atp', r.atp, 'reservable', r.reservable)
+                     ORDER BY r.sku COLLATE "C"),
+           string_agg(format('%s (%s asked, %s can be reserved)', _q(r.sku), r.qty, r.reservable), ', '
+                      ORDER BY r.sku COLLATE "C")
+      INTO short, summary
+      FROM _order_reach(p_channel, p_lines) r
+     WHERE r.qty > r.reservable OR r.sku = p_refused;
+    RAISE EXCEPTION 'insufficient stock: order % of channel % has % short: %', _q(p_ref), _q(p_channel),
+            CASE json_array_length(short) WHEN 1 THEN '1 line' ELSE json_array_length(short) || ' lines' END,
+            summary
+        USING ERRCODE = 'IT001',
+              DETAIL = short::text,
+              HINT = 'DETAIL lists every short line as JSON (sku, location, qty, atp, reservable); check_order() gives the same without reserving.';
 END
 $$;
 
@@ -412,7 +510,8 @@ DECLARE
 BEGIN
     SELECT array_agg(h.sku ORDER BY h.sku COLLATE "C") INTO held FROM hold h
      WHERE h.channel = p_channel AND h.ref = p_ref;
-    SELECT array_agg(l ->> 'sku' ORDER BY l ->> 'sku' COLLATE "C") INTO asked FROM jsonb_array_elements(p_lines) l;
+    SELECT array_agg(DISTINCT (l ->> 'sku') COLLATE "C" ORDER BY (l ->> 'sku') COLLATE "C") INTO asked
+      FROM jsonb_array_elements(p_lines) l;
     IF held IS NOT NULL AND held IS DISTINCT FROM asked THEN
         RAISE EXCEPTION 'order % of channel % already holds other lines: %', _q(p_ref), _q(p_channel),
                 array_to_string(held, ', ')
@@ -580,6 +679,43 @@ CREATE OR REPLACE FUNCTION inventory_truth.cancel_expected(sku text, location te
     LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_cancel_expected';
+
+CREATE OR REPLACE FUNCTION inventory_truth.check_order(channel text, lines jsonb) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint, short boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM _known_channel(check_order.channel);
+    RETURN QUERY
+    SELECT r.sku, r.location, r.qty, r.atp, r.reservable, r.qty > r.reservable
+      FROM _order_reach(check_order.channel, check_order.lines) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.declare_sku(sku text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$ SELECT declare_skus(ARRAY[_require(sku, 'sku')]) = 1 $$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.declare_skus(skus text[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+DECLARE
+    created bigint;
+BEGIN
+    PERFORM _require(declare_skus.skus, 'skus');
+    -- Every code first, so that a bad one changes nothing (22004 for NULL, 22023 otherwise).
+    PERFORM _check_code('SKU', s) FROM unnest(declare_skus.skus) s;
+    -- In byte order, the engine's lock order: two imports of overlapping catalogues wait for
+    -- each other's new rows in the same order, never in a cycle.
+    INSERT INTO sku (code)
+    SELECT DISTINCT s COLLATE "C" FROM unnest(declare_skus.skus) s ORDER BY 1
+        ON CONFLICT (code) DO NOTHING;
+    GET DIAGNOSTICS created = ROW_COUNT;
+    RETURN created;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION inventory_truth.expect(sku text, location text, qty bigint, ref text, eta date, occurred_at timestamp with time zone DEFAULT now()) RETURNS SETOF inventory_truth.movement
     LANGUAGE c SECURITY DEFINER
@@ -905,37 +1041,13 @@ CREATE OR REPLACE FUNCTION inventory_truth.reserve_order(channel text, ref text,
 #variable_conflict use_column
 DECLARE
     line record;
+    order_lines jsonb;
     hold_id bigint;
 BEGIN
     PERFORM _known_channel(reserve_order.channel),
             _check_code('reference', reserve_order.ref),
-            _check_ttl(reserve_order.ttl),
-            _require(reserve_order.lines, 'lines');
-    IF jsonb_typeof(reserve_order.lines) <> 'array'
-       OR jsonb_array_length(reserve_order.lines) = 0 THEN
-        RAISE EXCEPTION 'lines must be a non-empty JSON array of {"sku": ..., "qty": ...}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF EXISTS (SELECT FROM jsonb_array_elements(reserve_order.lines) l
-                WHERE CASE WHEN jsonb_typeof(l) <> 'object' THEN true
-                           WHEN jsonb_typeof(l -> 'sku') IS DISTINCT FROM 'string' THEN true
-                           WHEN jsonb_typeof(l -> 'qty') IS DISTINCT FROM 'number' THEN true
-                           WHEN (l -> 'qty')::numeric <> trunc((l -> 'qty')::numeric) THEN true
-                           WHEN abs((l -> 'qty')::numeric) > 9223372036854775807 THEN true
-                           WHEN l ? 'location' AND jsonb_typeof(l -> 'location') NOT IN ('string', 'null') THEN true
-                           ELSE EXISTS (SELECT FROM jsonb_object_keys(l) k WHERE k NOT IN ('sku', 'qty', 'location'))
-                      END) THEN
-        RAISE EXCEPTION 'every line must be {"sku": text, "qty": whole number, "location": text (optional)}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF (SELECT count(DISTINCT l ->> 'sku') <> count(*) FROM jsonb_array_elements(reserve_order.lines) l) THEN
-        RAISE EXCEPTION 'an order lists each SKU once'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Add up the quantities of repeated lines.';
-    END IF;
-    -- Every SKU must exist: an unknown one is 42704 whichever line it is on, before anything
-    -- else is judged: not the refusal of a line that happens to come first, nor a retry's
-    -- conflict with the lines held already.
-    PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(reserve_order.lines) l;
+            _check_ttl(reserve_order.ttl);
+    order_lines := (SELECT jsonb_agg(l ORDER BY l.sku COLLATE "C") FROM _order_lines(reserve_order.lines) l);
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
     PERFORM pg_advisory_xact_lock(hashtext('inventory_truth order ' || reserve_order.channel),
@@ -944,19 +1056,23 @@ BEGIN
     -- or lines it adds, are a conflict.
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
     -- SKU order (byte order, the engine's lock order), whatever the basket's order: two baskets,
-    -- or a basket and a statement of several SKUs, never wait for each other in a cycle.
-    FOR line IN
-        SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric::bigint AS qty, l ->> 'location' AS location
-          FROM jsonb_array_elements(reserve_order.lines) l
-         ORDER BY l ->> 'sku' COLLATE "C"
-    LOOP
-        hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
-                           reserve_order.ttl, line.location, reserve_order.occurred_at);
-        SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
-         WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
-        hold := hold_id;
-        RETURN NEXT;
-    END LOOP;
+    -- or a basket and a statement of several SKUs, never wait for each other in a cycle. A
+    -- refused line undoes the lines before it (the block's subtransaction: one per call, not per
+    -- line) and the call names every short line.
+    BEGIN
+        FOR line IN
+            SELECT * FROM jsonb_to_recordset(order_lines) AS l(sku text, location text, qty bigint)
+        LOOP
+            hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
+                               reserve_order.ttl, line.location, reserve_order.occurred_at);
+            SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
+             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
+            hold := hold_id;
+            RETURN NEXT;
+        END LOOP;
+    EXCEPTION WHEN SQLSTATE 'IT001' THEN
+        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku);
+    END;
     -- Checked again after the lines: a reserve() under the same reference may have added one
     -- (the call fails whole, undoing the lines reserved above).
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
@@ -1365,10 +1481,13 @@ COMMENT ON FUNCTION inventory_truth._movement_append_only() IS 'Trigger that ref
 COMMENT ON FUNCTION inventory_truth._movement_row() IS 'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and notes direct sales that breach a fence or buffer for their judgement at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._order_lines(p_lines jsonb) IS 'An order''s lines checked (shape, known SKUs, positive quantities, one location per SKU) and summed per SKU, in byte order of SKU: what reserve_order reserves and check_order checks. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) IS 'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now, from committed state. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._rebalance_sku(sku text) IS 'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, less what each channel holds from its fence, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(p_sku text, p_channel text, what text) IS 'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) IS 'Raises IT001 for an order, naming every short line (and the refused one) in the message and as a JSON array in DETAIL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_baseline() IS 'Called by the relay as it starts: when a crash emptied atp_published (its row of SKU '''' is gone), records every SKU''s state as published without notifying (every listener reconnects and resyncs after a crash) and returns how many SKUs; -1 when the table was intact. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_stale() IS 'The SKUs whose version moved past what was last published: what the relay publishes when it starts, when it fell behind the shared log of changes, and while a prepared transaction may commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(value anyelement, what text) IS 'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
@@ -1382,7 +1501,10 @@ COMMENT ON FUNCTION inventory_truth.atp(sku text, channel text, location text) I
 COMMENT ON FUNCTION inventory_truth.atp_snapshot(channel text) IS 'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, with each SKU''s version, ordered by channel and SKU. The resync protocol: LISTEN, read this, then apply only notifications of a higher version.';
 COMMENT ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) IS 'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
 COMMENT ON FUNCTION inventory_truth.cancel_expected(sku text, location text, ref text, qty bigint, occurred_at timestamp with time zone) IS 'Cancels qty open units (all of them when qty is NULL) of an expected receipt: inbound -> outside.';
+COMMENT ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) IS 'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (at its location, if it names one: a hold is at one location), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.clear_ringfence(channel text, sku text) IS 'Removes a channel''s ringfence rule for a SKU (sku NULL: its every-SKU rule) and rebalances: the fenced units go to the pool, or to another rule that now applies. Returns false when there was no such rule.';
+COMMENT ON FUNCTION inventory_truth.declare_sku(sku text) IS 'Declares one SKU ahead of its first receipt (see declare_skus). Returns true if it was new, false if it existed. Floor level.';
+COMMENT ON FUNCTION inventory_truth.declare_skus(skus text[]) IS 'Declares SKUs ahead of their first receipt (a catalogue import), so that their buffers and fences can be set before stock arrives. Returns how many were new; codes that exist already are left alone. A declared SKU has no stock and an ATP of 0 until stock arrives. Floor level.';
 COMMENT ON FUNCTION inventory_truth.expect(sku text, location text, qty bigint, ref text, eta date, occurred_at timestamp with time zone) IS 'Records an expected receipt (PO/ASN line) of qty units with its ETA: outside -> inbound. Creates an unknown SKU. Repeating the same call returns the original movement; other quantities or ETAs under the same reference fail with IT004.';
 COMMENT ON FUNCTION inventory_truth.expected_receipts() IS 'Open expected receipts (stock still inbound): reference, SKU, location, ETA, units expected and still open.';
 COMMENT ON FUNCTION inventory_truth.expire_holds() IS 'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay does the same every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';
@@ -1402,7 +1524,7 @@ COMMENT ON FUNCTION inventory_truth.receive_return(sku text, location text, qty 
 COMMENT ON FUNCTION inventory_truth.release(channel text, ref text, occurred_at timestamp with time zone) IS 'Releases every open hold of a channel''s order (ref): committed -> available, each unit back to the bucket it came from (the channel''s fence or the pool). Returns the number of holds released; 0 when they had all ended already.';
 COMMENT ON FUNCTION inventory_truth.report_damage(sku text, location text, qty bigint, from_stage inventory_truth.stage, occurred_at timestamp with time zone) IS 'Damage found: from_stage (available by default; also receiving, quality_control, committed, picked) -> damaged.';
 COMMENT ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone) IS 'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
-COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them: the first line refused fails the call. Returns one hold per line; a retry must list the same lines (IT004 otherwise) and behaves as reserve''s.';
+COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one hold. A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one hold per SKU; a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
 COMMENT ON FUNCTION inventory_truth.set_buffer(channel text, sku text, units bigint) IS 'Sets the safety buffer (units hidden from the channel) for one SKU; sku NULL sets the channel''s default; units NULL removes a SKU''s own buffer.';
 COMMENT ON FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) IS 'Moves the ETA of an expected receipt (the supplier is late or early), or sets it for one an ERP wrote into the ledger directly. Returns the new ETA.';
 COMMENT ON FUNCTION inventory_truth.set_ringfence(channel text, sku text, units bigint, percent numeric) IS 'Fences units (a fixed number, or a percent of the available units) of a SKU, or of every SKU when sku is NULL, at each location for one channel; no other channel may sell them. Rebalances at once.';
@@ -1467,12 +1589,27 @@ REVOKE ALL ON FUNCTION inventory_truth._movement_row() FROM PUBLIC, inventory_tr
 REVOKE ALL ON FUNCTION inventory_truth._movement_row() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) TO inventory_truth_storefront;
+REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.declare_sku(sku text) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

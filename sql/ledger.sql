@@ -294,3 +294,35 @@ BEGIN
 END
 $$;
 
+
+-- SKUs ahead of stock: a catalogue import declares them, so that buffers and fences can be set
+-- before the first receipt. Besides this, only expect, receive and a count gain create a SKU;
+-- everywhere else an unknown code stays 42704, so a typo in a rule cannot create one.
+CREATE FUNCTION declare_skus(skus text[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    created bigint;
+BEGIN
+    PERFORM _require(declare_skus.skus, 'skus');
+    -- Every code first, so that a bad one changes nothing (22004 for NULL, 22023 otherwise).
+    PERFORM _check_code('SKU', s) FROM unnest(declare_skus.skus) s;
+    -- In byte order, the engine's lock order: two imports of overlapping catalogues wait for
+    -- each other's new rows in the same order, never in a cycle.
+    INSERT INTO sku (code)
+    SELECT DISTINCT s COLLATE "C" FROM unnest(declare_skus.skus) s ORDER BY 1
+        ON CONFLICT (code) DO NOTHING;
+    GET DIAGNOSTICS created = ROW_COUNT;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION declare_skus(text[]) IS
+    'Declares SKUs ahead of their first receipt (a catalogue import), so that their buffers and fences can be set before stock arrives. Returns how many were new; codes that exist already are left alone. A declared SKU has no stock and an ATP of 0 until stock arrives. Floor level.';
+
+CREATE FUNCTION declare_sku(sku text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$ SELECT declare_skus(ARRAY[_require(sku, 'sku')]) = 1 $$;
+COMMENT ON FUNCTION declare_sku(text) IS
+    'Declares one SKU ahead of its first receipt (see declare_skus). Returns true if it was new, false if it existed. Floor level.';

@@ -56,11 +56,14 @@ GRANT EXECUTE ON FUNCTION
     stock(text),
     atp(text, text, text),
     atp_snapshot(text),
-    atp_timeline(text, text)
+    atp_timeline(text, text),
+    check_order(text, jsonb)
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
 GRANT EXECUTE ON FUNCTION
+    declare_sku(text),
+    declare_skus(text[]),
     expect(text, text, bigint, text, date, timestamptz),
     set_eta(text, text, text, date),
     cancel_expected(text, text, text, bigint, timestamptz),

@@ -782,8 +782,8 @@ SELECT pg_temp.verdict(154, '22023', :'SQLSTATE') AS unchanged;
 SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 1.5}]');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(155, '22023', :'SQLSTATE') AS unchanged;
--- 156. An order listing a SKU twice.
-SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 1}, {"sku": "MUG", "qty": 1}]');
+-- 156. An order listing a SKU twice at two locations (a hold is at one).
+SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 1, "location": "DC1"}, {"sku": "MUG", "qty": 1, "location": "DC2"}]');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(156, '22023', :'SQLSTATE') AS unchanged;
 -- 157. A channel of an unknown kind.
@@ -954,6 +954,74 @@ SELECT pg_temp.verdict(184, '42704', :'SQLSTATE') AS unchanged;
 SELECT * FROM pick('NOPE', 'DC1', 0);
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(185, '42704', :'SQLSTATE') AS unchanged;
+
+------------------------------------------------------------------------------------------------
+-- O. SKUs declared ahead of stock, and orders checked or summed line by line.
+
+-- 186. declare_skus(NULL): 22004.
+SELECT declare_skus(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(186, '22004', :'SQLSTATE') AS unchanged;
+
+-- 187. declare_skus with a NULL code among good ones: 22004, and none of them declared.
+SELECT declare_skus(ARRAY['NEW-1', NULL, 'NEW-2']);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(187, '22004', :'SQLSTATE') AS unchanged;
+
+-- 188. declare_skus with a code that is not a code among good ones: 22023, none declared.
+SELECT declare_skus(ARRAY['NEW-1', 'NEW 2 ', 'NEW-3']);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(188, '22023', :'SQLSTATE') AS unchanged;
+
+-- 189. declare_sku(NULL): 22004.
+SELECT declare_sku(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(189, '22004', :'SQLSTATE') AS unchanged;
+
+-- 190. A buffer for a SKU nobody declared: 42704 (a typo does not create a SKU).
+SELECT set_buffer('web', 'MUGG', 2);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(190, '42704', :'SQLSTATE') AS unchanged;
+
+-- 191. A fence for a SKU nobody declared: 42704.
+SELECT set_ringfence('web', 'MUGG', units => 2);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(191, '42704', :'SQLSTATE') AS unchanged;
+
+-- 192. check_order for an unknown channel: 42704.
+SELECT * FROM check_order('ebay', '[{"sku": "MUG", "qty": 1}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(192, '42704', :'SQLSTATE') AS unchanged;
+
+-- 193. check_order with an unknown SKU on the second line: 42704.
+SELECT * FROM check_order('web', '[{"sku": "MUG", "qty": 1}, {"sku": "NOPE", "qty": 1}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(193, '42704', :'SQLSTATE') AS unchanged;
+
+-- 194. check_order with lines that are not an array: 22023.
+SELECT * FROM check_order('web', '{"sku": "MUG", "qty": 1}');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(194, '22023', :'SQLSTATE') AS unchanged;
+
+-- 195. check_order(lines NULL): 22004.
+SELECT * FROM check_order('web', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(195, '22004', :'SQLSTATE') AS unchanged;
+
+-- 196. Two lines of one SKU, one of them 0 units: 22023, though their sum is positive.
+SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 2}, {"sku": "MUG", "qty": 0}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(196, '22023', :'SQLSTATE') AS unchanged;
+
+-- 197. Two lines of one SKU summing to more than 10^12 units: 22023, not IT001.
+SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 900000000000}, {"sku": "MUG", "qty": 900000000000}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(197, '22023', :'SQLSTATE') AS unchanged;
+
+-- 198. An order with two short lines: IT001 (the DETAIL lists both), nothing reserved.
+SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 1}, {"sku": "MUG", "qty": 99}, {"sku": "TEE", "qty": 99}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(198, 'IT001', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec

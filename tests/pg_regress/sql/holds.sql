@@ -117,7 +117,7 @@ SELECT * FROM reserve_order('web', 'O-3', '[{"sku": "MUG", "qty": "1"}]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM reserve_order('web', 'O-3', '[{"sku": "MUG", "qty": 1, "colour": "red"}]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM reserve_order('web', 'O-3', '[{"sku": "MUG", "qty": 1}, {"sku": "MUG", "qty": 1}]');
+SELECT * FROM reserve_order('web', 'O-3', '[{"sku": "MUG", "qty": 1, "location": "DC1"}, {"sku": "MUG", "qty": 1, "location": "DC2"}]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM reserve_order('web', 'O-3', '[{"sku": "MUG", "qty": 0}]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -1,0 +1,83 @@
+-- Orders as a storefront's checkout sends them (issue 20): SKUs declared before their first
+-- receipt, baskets that list a SKU on several lines, an order checked before it is reserved,
+-- and a refusal that names every short line in a form a program reads.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS inventory_truth CASCADE;
+CREATE EXTENSION inventory_truth;
+RESET client_min_messages;
+SET search_path = inventory_truth, public;
+SET TimeZone = 'UTC';
+\set SHOW_CONTEXT never
+
+SELECT add_location('DC1'), add_location('DC2');
+SELECT add_channel('amazon', priority => 10, kind => 'marketplace'),
+       add_channel('web', priority => 20, buffer => 1);
+CREATE FUNCTION pg_temp.shelve(sku text, location text, qty bigint) RETURNS void
+LANGUAGE sql AS $$
+    SELECT count(*) FROM inventory_truth.receive(sku, location, qty);
+    SELECT count(*) FROM inventory_truth.put_away(sku, location, qty);
+$$;
+
+-- 1. A launch is prepared before the truck arrives: the catalogue import declares its SKUs,
+-- and their rules are set at once. declare_skus returns how many were new.
+SELECT declare_skus(ARRAY['BOOT-41', 'BOOT-42', 'BOOT-43']) AS declared;
+SELECT declare_skus(ARRAY['BOOT-42', 'BOOT-44']) AS declared;
+SELECT declare_sku('BOOT-44') AS new, declare_sku('BOOT-45') AS new;
+SELECT set_ringfence('amazon', 'BOOT-42', units => 3);
+SELECT set_buffer('web', 'BOOT-42', 2);
+-- Declared SKUs have no stock and nothing to promise; a storefront's snapshot lists them.
+SELECT * FROM stock('BOOT-42');
+SELECT sku, channel, atp FROM atp_snapshot('web') ORDER BY sku;
+-- A rule on a code nobody declared is still an error: a typo does not create a SKU.
+SELECT set_buffer('web', 'BOOT-4Z', 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- The first receipt fills the prepared fence, and the buffer holds.
+SELECT pg_temp.shelve('BOOT-42', 'DC1', 10);
+SELECT * FROM stock('BOOT-42');
+SELECT atp('BOOT-42', 'amazon') AS amazon, atp('BOOT-42', 'web') AS web;
+
+-- 2. Stock for the baskets: mugs 5 at DC1 and 4 at DC2, caps 2 at DC1.
+SELECT pg_temp.shelve('MUG', 'DC1', 5), pg_temp.shelve('MUG', 'DC2', 4), pg_temp.shelve('CAP', 'DC1', 2);
+
+-- 3. check_order says what each line could get now, without reserving: the channel's ATP
+-- and the most one reservation of the line is granted (a hold is at one location, so 5 mugs
+-- of the web's 8). Lines naming the same SKU are summed.
+SELECT * FROM check_order('web', '[{"sku": "MUG", "qty": 2}, {"sku": "CAP", "qty": 2},
+                                   {"sku": "MUG", "qty": 3}, {"sku": "BOOT-41", "qty": 1}]');
+-- A line naming a location is judged there: 4 mugs at DC2 (within the web's ATP of 8).
+SELECT * FROM check_order('web', '[{"sku": "MUG", "qty": 5, "location": "DC2"}]');
+
+-- 4. A basket with a SKU on two lines (two kits sharing a component) is one hold of their sum.
+SELECT * FROM reserve_order('web', 'SO-1', '[{"sku": "MUG", "qty": 2}, {"sku": "CAP", "qty": 1},
+                                             {"sku": "MUG", "qty": 1}]');
+-- A retry that splits the lines differently is the same order: the same holds, nothing moved.
+SELECT * FROM reserve_order('web', 'SO-1', '[{"sku": "CAP", "qty": 1}, {"sku": "MUG", "qty": 3}]');
+SELECT count(*) AS reservations FROM movement WHERE to_stage = 'committed';
+-- Lines of one SKU may name its location once; two locations are refused (a hold is at one).
+SELECT * FROM reserve_order('web', 'SO-2', '[{"sku": "MUG", "qty": 1, "location": "DC2"}, {"sku": "MUG", "qty": 1}]');
+SELECT * FROM reserve_order('web', 'SO-3', '[{"sku": "MUG", "qty": 1, "location": "DC2"}, {"sku": "MUG", "qty": 1, "location": "DC1"}]');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- 5. An order that cannot be served is refused whole (IT001), naming every short line with
+-- what it could get, and reserving nothing. The web can promise 3 more mugs at one location
+-- (2 at DC1, 3 at DC2, buffer 1: 4 in all) and no cap (1 left, its buffer).
+SELECT * FROM reserve_order('web', 'SO-4', '[{"sku": "CAP", "qty": 1}, {"sku": "MUG", "qty": 4},
+                                             {"sku": "BOOT-42", "qty": 1}]');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS holds FROM hold WHERE ref = 'SO-4';
+-- A program reads the short lines from the error's DETAIL, a JSON array.
+DO $$
+DECLARE
+    detail text;
+    line json;
+BEGIN
+    PERFORM * FROM inventory_truth.reserve_order('web', 'SO-4',
+        '[{"sku": "CAP", "qty": 1}, {"sku": "MUG", "qty": 4}, {"sku": "BOOT-42", "qty": 1}]');
+EXCEPTION WHEN SQLSTATE 'IT001' THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    FOR line IN SELECT * FROM json_array_elements(detail::json) LOOP
+        RAISE NOTICE 'short: % wants %, can have %', line ->> 'sku', line ->> 'qty', line ->> 'reservable';
+    END LOOP;
+END
+$$;
+SELECT * FROM verify();

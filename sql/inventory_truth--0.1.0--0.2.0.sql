@@ -722,6 +722,11 @@ CREATE OR REPLACE FUNCTION inventory_truth.expect(sku text, location text, qty b
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_expect';
 
+CREATE OR REPLACE FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) RETURNS integer
+    LANGUAGE c SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS '$libdir/inventory_truth', 'inventory_truth_extend_hold';
+
 CREATE OR REPLACE FUNCTION inventory_truth.inspect_return(sku text, location text, qty bigint, resale boolean, occurred_at timestamp with time zone DEFAULT now()) RETURNS SETOF inventory_truth.movement
     LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -1078,6 +1083,11 @@ BEGIN
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
 END
 $$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE c SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS '$libdir/inventory_truth', 'inventory_truth_resize_hold';
 
 CREATE OR REPLACE FUNCTION inventory_truth.set_buffer(channel text, sku text, units bigint) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1508,6 +1518,7 @@ COMMENT ON FUNCTION inventory_truth.declare_skus(skus text[]) IS 'Declares SKUs 
 COMMENT ON FUNCTION inventory_truth.expect(sku text, location text, qty bigint, ref text, eta date, occurred_at timestamp with time zone) IS 'Records an expected receipt (PO/ASN line) of qty units with its ETA: outside -> inbound. Creates an unknown SKU. Repeating the same call returns the original movement; other quantities or ETAs under the same reference fail with IT004.';
 COMMENT ON FUNCTION inventory_truth.expected_receipts() IS 'Open expected receipts (stock still inbound): reference, SKU, location, ETA, units expected and still open.';
 COMMENT ON FUNCTION inventory_truth.expire_holds() IS 'Releases every open hold past its expiry (committed -> available, back to the buckets the units came from) and returns how many. The relay does the same every relay_wake_interval when the library is preloaded; safe to run from pg_cron too, at any frequency and concurrently with itself. It waits for a buyer of the same SKU to commit; with lock_timeout set, holds of a SKU busy for longer are left for the next run.';
+COMMENT ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) IS 'Sets the expiry of every open hold of a channel''s order (ref) to ttl from now (a checkout that needs more time, or less); NULL: they no longer expire. Returns the number of open holds changed. Moves no stock and changes no ATP. No hold with that reference for the channel is 42704.';
 COMMENT ON FUNCTION inventory_truth.inspect_return(sku text, location text, qty bigint, resale boolean, occurred_at timestamp with time zone) IS 'A manager''s inspection of returned units: quarantine -> available when resale, else quarantine -> damaged.';
 COMMENT ON FUNCTION inventory_truth.lag_stats(since interval) IS 'Warehouse lag per kind of event (movement from -> to) recorded within `since`: movements, units, and the nearest-rank p50, p95 and max of commit time minus physical event time (occurred_at). A negative lag means the scanner''s clock is ahead of the database''s.';
 COMMENT ON FUNCTION inventory_truth.movement_allowed(from_stage inventory_truth.stage, to_stage inventory_truth.stage) IS 'True when stock may move from the first stage to the second; NULL means outside the system (supplier, customer, lost for good).';
@@ -1525,6 +1536,7 @@ COMMENT ON FUNCTION inventory_truth.release(channel text, ref text, occurred_at 
 COMMENT ON FUNCTION inventory_truth.report_damage(sku text, location text, qty bigint, from_stage inventory_truth.stage, occurred_at timestamp with time zone) IS 'Damage found: from_stage (available by default; also receiving, quality_control, committed, picked) -> damaged.';
 COMMENT ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone) IS 'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
 COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one hold. A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one hold per SKU; a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
+COMMENT ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) IS 'Changes the quantity of a channel''s hold of a SKU for an order (ref) to qty, under the same reference and at the same location: growing reserves the difference (available -> committed, checked like reserve: IT001 beyond the channel''s ATP or what it can sell there), shrinking releases it (committed -> available, fence units first, like a release); 0 releases the hold. qty counts what the hold asked for less what was released, picked and lost units included, so the same call again changes nothing. Returns the hold id. A hold that ended cannot change (IT004); no such hold is 42704.';
 COMMENT ON FUNCTION inventory_truth.set_buffer(channel text, sku text, units bigint) IS 'Sets the safety buffer (units hidden from the channel) for one SKU; sku NULL sets the channel''s default; units NULL removes a SKU''s own buffer.';
 COMMENT ON FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) IS 'Moves the ETA of an expected receipt (the supplier is late or early), or sets it for one an ERP wrote into the ledger directly. Returns the new ETA.';
 COMMENT ON FUNCTION inventory_truth.set_ringfence(channel text, sku text, units bigint, percent numeric) IS 'Fences units (a fixed number, or a percent of the available units) of a SKU, or of every SKU when sku is NULL, at each location for one channel; no other channel may sell them. Rebalances at once.';
@@ -1610,6 +1622,12 @@ GRANT ALL ON FUNCTION inventory_truth.declare_sku(sku text) TO inventory_truth_f
 REVOKE ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

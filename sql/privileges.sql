@@ -79,6 +79,8 @@ GRANT EXECUTE ON FUNCTION
     reserve(text, text, bigint, text, interval, text, timestamptz),
     reserve_order(text, text, jsonb, interval, timestamptz),
     release(text, text, timestamptz),
+    resize_hold(text, text, text, bigint, timestamptz),
+    extend_hold(text, text, interval),
     expire_holds(),
     expected_receipts(),
     verify(),

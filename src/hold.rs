@@ -683,6 +683,201 @@ sql_function!(
     expire_hold_call
 );
 
+// ---------------------------------------------------------------------------------------------
+// changing a hold
+
+static HOLD_LINE: Sql = Sql {
+    text: "SELECT id, location, status, qty - released_qty, open_qty FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+/// `resize_hold(channel, ref, sku, qty, occurred_at) RETURNS bigint`: sets what a hold asks
+/// for, its quantity less what was released, to `qty`, under the SKU's lock: growing is a
+/// reservation of the difference at the hold's location (checked as `reserve` checks), shrinking
+/// a release of it (back to the buckets the units came from, the fence first). The same call
+/// again changes nothing, so a retry is safe whatever came in between (a pick included).
+fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let channel: Option<String> = fcinfo.arg(0);
+    let reference: Option<String> = fcinfo.arg(1);
+    let sku: Option<String> = fcinfo.arg(2);
+    let qty: Option<i64> = fcinfo.arg(3);
+    let occurred_at: Option<TimestampWithTimeZone> = fcinfo.arg(4);
+    let id = spi::connect(|client| {
+        let channel = known_channel(channel.as_deref())?;
+        let reference = check_code("reference", reference.as_deref())?;
+        let sku = known_sku(sku.as_deref())?;
+        let qty = qty.ok_or_else(|| Failure::null("qty"))?;
+        let occurred_at = occurred_at.ok_or_else(|| Failure::null("occurred_at"))?;
+        if qty < 0 {
+            return Err(Failure::invalid(format!(
+                "a hold's quantity cannot be negative: {} of SKU {}",
+                units(qty),
+                q(sku)
+            )));
+        }
+        if qty > crate::place::MAX_UNITS {
+            return Err(Failure::invalid(format!(
+                "quantity too large: {} of SKU {}",
+                units(qty),
+                q(sku)
+            ))
+            .detail(format!(
+                "A movement is at most {} units.",
+                crate::place::MAX_UNITS
+            )));
+        }
+        if !occurred_at.is_finite() {
+            return Err(Failure::invalid("occurred_at must be a real time"));
+        }
+        // The SKU first (the lock order), then the hold as it is under that lock.
+        engine::lock_sku(client, sku, false, false, "")?;
+        let rows = spi::run(
+            client,
+            &HOLD_LINE,
+            &[reference.into(), sku.into(), channel.into()],
+        )?;
+        if rows.is_empty() {
+            return Err(Failure::unknown(format!(
+                "no hold {} of channel {} for SKU {}",
+                q(reference),
+                q(channel),
+                q(sku)
+            ))
+            .hint("Reserve it first."));
+        }
+        let row = rows.first();
+        let id: i64 = spi::value(&row, 1)?;
+        let location: String = spi::value(&row, 2)?;
+        let status: String = spi::value(&row, 3)?;
+        let asked: i64 = spi::value(&row, 4)?;
+        let open_qty: i64 = spi::value(&row, 5)?;
+        let change = qty - asked;
+        if change == 0 {
+            return Ok(id);
+        }
+        if HoldStatus::parse(&status) != Some(HoldStatus::Open) {
+            return Err(Failure::conflict(format!(
+                "hold {} of channel {} for SKU {} has ended ({}): it cannot change",
+                q(reference),
+                q(channel),
+                q(sku),
+                status
+            ))
+            .hint("Reserve under another reference."));
+        }
+        let record = if change > 0 {
+            let (places, buffer) = load_sale_places(client, sku, channel)?;
+            check_sale(&places, buffer, channel, sku, Some(&location), change)?;
+            Record::new(
+                sku,
+                &location,
+                Some(Stage::available),
+                Some(Stage::committed),
+                change,
+                Some(reference),
+                "hold grown",
+                occurred_at,
+            )
+        } else {
+            if -change > open_qty {
+                return Err(Failure::invalid(format!(
+                    "hold {} of channel {} for SKU {} cannot shrink to {}, below the {} picked or lost",
+                    q(reference),
+                    q(channel),
+                    q(sku),
+                    units(qty),
+                    units(asked - open_qty)
+                ))
+                .hint("A hold keeps the units it no longer holds open; shrink it to at least those."));
+            }
+            Record::new(
+                sku,
+                &location,
+                Some(Stage::committed),
+                Some(Stage::available),
+                -change,
+                Some(reference),
+                "hold reduced",
+                occurred_at,
+            )
+        };
+        crate::ledger::move_stock(
+            client,
+            &[record.for_channel(Some(channel))],
+            &Options::default(),
+            None,
+        )?;
+        Ok(id)
+    })?;
+    Ok(pg_sys::Datum::from(id))
+}
+sql_function!(
+    inventory_truth_resize_hold,
+    pg_finfo_inventory_truth_resize_hold,
+    resize_hold_call
+);
+
+static SET_EXPIRY: Sql = Sql {
+    text: "UPDATE inventory_truth.hold SET expires_at = $4
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' RETURNING true",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT, oid::TIMESTAMPTZ],
+};
+
+/// `extend_hold(channel, ref, ttl) RETURNS int`: every open hold of the order expires `ttl`
+/// from now (never, for NULL). Each under its SKU's lock, in SKU order, as expiry takes them: an
+/// expiry that waited for the lock reads the new time and leaves the hold.
+fn extend_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let channel: Option<String> = fcinfo.arg(0);
+    let reference: Option<String> = fcinfo.arg(1);
+    let ttl: Option<Interval> = fcinfo.arg(2);
+    let extended = spi::connect(|client| {
+        let channel = known_channel(channel.as_deref())?;
+        let reference = check_code("reference", reference.as_deref())?;
+        let expires_at = check_ttl(client, ttl)?;
+        if spi::run(client, &ANY_HOLD, &[reference.into(), channel.into()])?.is_empty() {
+            return Err(Failure::unknown(format!(
+                "no hold {} for channel {}",
+                q(reference),
+                q(channel)
+            )));
+        }
+        let mut skus: Vec<String> = Vec::new();
+        for row in spi::run(
+            client,
+            &OPEN_HOLDS_OF_ORDER,
+            &[reference.into(), channel.into()],
+        )? {
+            skus.push(spi::value(&row, 1)?);
+        }
+        skus.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut extended = 0i32;
+        for sku in &skus {
+            engine::lock_sku(client, sku, false, false, "")?;
+            let updated = spi::run(
+                client,
+                &SET_EXPIRY,
+                &[
+                    reference.into(),
+                    sku.as_str().into(),
+                    channel.into(),
+                    expires_at.into(),
+                ],
+            )?;
+            if !updated.is_empty() {
+                extended += 1;
+            }
+        }
+        Ok(extended)
+    })?;
+    Ok(pg_sys::Datum::from(extended))
+}
+sql_function!(
+    inventory_truth_extend_hold,
+    pg_finfo_inventory_truth_extend_hold,
+    extend_hold_call
+);
+
 #[cfg(test)]
 mod rules {
     use super::*;

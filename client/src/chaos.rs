@@ -177,6 +177,7 @@ fn random_call(
     n: u64,
     receipts: &mut Vec<(String, String, String)>,
     reserved: &[(String, String, String, i64, i64)],
+    changes_holds: bool,
 ) -> Call {
     let sku = SKUS[if rng.next(3) == 0 {
         0
@@ -206,7 +207,7 @@ fn random_call(
         needs_rows: false,
         effect: Effect::Movements,
     };
-    match rng.next(112) {
+    match rng.next(116) {
         0..=29 => {
             let ttl = if rng.next(3) == 0 { Some("1 second".to_owned()) } else { None };
             let keep = rng.next(10) != 0;
@@ -512,6 +513,34 @@ fn random_call(
             vec![text(&sku), text(&channel), text(&location)],
             &[],
         ),
+        112..=113 if changes_holds => Call { needs_rows: true, ..none(
+            "resize_hold",
+            // One of the store's open holds grows or shrinks by a unit: a buyer changing the
+            // cart (never below what it picked or lost).
+            "SELECT inventory_truth.resize_hold(h.channel, h.ref, h.sku,
+                        greatest(h.asked + $2, h.asked - h.open_qty))
+               FROM (SELECT channel, ref, sku, qty - released_qty AS asked, open_qty
+                       FROM inventory_truth.hold WHERE status = 'open'
+                      ORDER BY id DESC LIMIT 1 OFFSET $1) h"
+                .to_owned(),
+            vec![Param::Int(rng.next(20) as i64), Param::Int(if rng.next(2) == 0 { 1 } else { -1 })],
+            // IT001: no unit to grow by; IT004: the hold ended between the read and the call;
+            // 22023: a pick meanwhile left less to shrink.
+            &["IT001", "IT004", "22023"],
+        ) },
+        114..=115 if changes_holds => Call { needs_rows: true, ..none(
+            "extend_hold",
+            // A checkout that needs more time (or a hold that should no longer expire).
+            "SELECT inventory_truth.extend_hold(h.channel, h.ref, $2::text::interval)
+               FROM (SELECT channel, ref FROM inventory_truth.hold WHERE status = 'open'
+                      ORDER BY id DESC LIMIT 1 OFFSET $1) h"
+                .to_owned(),
+            vec![
+                Param::Int(rng.next(20) as i64),
+                Param::OptText(if rng.next(2) == 0 { Some("1 second".to_owned()) } else { None }),
+            ],
+            &[],
+        ) },
         _ => Call {
             op: "direct damage",
             sql: "INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty, reason)
@@ -540,13 +569,28 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
     };
     let mut rng = Lcg(seed.wrapping_mul(7919).wrapping_add(client));
     let mut receipts = Vec::new();
+    // Whether the extension has resize_hold and extend_hold (0.2.0 on): a load at a released
+    // version before them (the upgrade test) sends direct damage in their place.
+    let changes_holds = match db
+        .query_one(
+            "SELECT to_regproc('inventory_truth.resize_hold') IS NOT NULL",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => row.get::<_, bool>(0),
+        Err(e) => {
+            tally.unexpected.push(("connect", e.to_string()));
+            return tally;
+        }
+    };
     // This client's committed single-SKU reservations, for retries: (channel, ref, sku, qty, hold).
     let mut reserved: Vec<(String, String, String, i64, i64)> = Vec::new();
     for n in 0.. {
         if Instant::now() >= until {
             break;
         }
-        let call = random_call(&mut rng, client, n, &mut receipts, &reserved);
+        let call = random_call(&mut rng, client, n, &mut receipts, &reserved, changes_holds);
         let tx = match db.transaction().await {
             Ok(tx) => tx,
             Err(e) => {

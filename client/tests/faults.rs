@@ -244,6 +244,8 @@ async fn a_random_mix_of_every_operation_keeps_every_invariant() {
         "reserve (retry)",
         "reserve_order",
         "release",
+        "resize_hold",
+        "extend_hold",
         "pick (order)",
         "pick (unplanned)",
         "ship",

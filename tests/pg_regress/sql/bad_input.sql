@@ -1023,6 +1023,58 @@ SELECT * FROM reserve_order('web', 'O-9', '[{"sku": "MUG", "qty": 1}, {"sku": "M
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(198, 'IT001', :'SQLSTATE') AS unchanged;
 
+-- P. Changing a hold: resize_hold(channel, ref, sku, qty, occurred_at), extend_hold(channel, ref, ttl).
+
+-- 199. resize_hold to a negative quantity: 22023.
+SELECT resize_hold('amazon', 'A-1', 'MUG', -1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(199, '22023', :'SQLSTATE') AS unchanged;
+
+-- 200. resize_hold of a hold that does not exist: 42704.
+SELECT resize_hold('amazon', 'A-404', 'MUG', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(200, '42704', :'SQLSTATE') AS unchanged;
+
+-- 201. resize_hold of an unknown SKU: 42704.
+SELECT resize_hold('amazon', 'A-1', 'NOPE', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(201, '42704', :'SQLSTATE') AS unchanged;
+
+-- 202. resize_hold for an unknown channel: 42704.
+SELECT resize_hold('ebay', 'A-1', 'MUG', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(202, '42704', :'SQLSTATE') AS unchanged;
+
+-- 203. resize_hold(qty NULL): 22004.
+SELECT resize_hold('amazon', 'A-1', 'MUG', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(203, '22004', :'SQLSTATE') AS unchanged;
+
+-- 204. resize_hold beyond the channel's ATP: IT001.
+SELECT resize_hold('amazon', 'A-1', 'MUG', 1000);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(204, 'IT001', :'SQLSTATE') AS unchanged;
+
+-- 205. resize_hold of more than 10^12 units: 22023, not IT001.
+SELECT resize_hold('amazon', 'A-1', 'MUG', 1000000000001);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(205, '22023', :'SQLSTATE') AS unchanged;
+
+-- 206. extend_hold with a ttl that is not positive: 22023.
+SELECT extend_hold('amazon', 'A-1', '-5 minutes');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(206, '22023', :'SQLSTATE') AS unchanged;
+
+-- 207. extend_hold of an order with no hold: 42704.
+SELECT extend_hold('amazon', 'A-404', '5 minutes');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(207, '42704', :'SQLSTATE') AS unchanged;
+
+-- 208. extend_hold(ref NULL): 22004.
+SELECT extend_hold('amazon', NULL, '5 minutes');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(208, '22004', :'SQLSTATE') AS unchanged;
+
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).

@@ -80,4 +80,53 @@ EXCEPTION WHEN SQLSTATE 'IT001' THEN
     END LOOP;
 END
 $$;
+-- 6. A buyer changes the cart: resize_hold sets a hold's quantity under the same reference.
+-- Amazon holds 4 tees (its fence of 3, then 1 of the pool) for AZ-1, expiring in 15 minutes.
+\set held 'channel, ref, sku, location, qty, open_qty, fence_qty, picked_qty, released_qty, status, expires_at IS NOT NULL AS expires'
+SELECT pg_temp.shelve('TEE', 'DC1', 10);
+SELECT set_ringfence('amazon', 'TEE', units => 3);
+SELECT reserve('amazon', 'TEE', 4, 'AZ-1', ttl => '15 minutes') AS az1 \gset
+-- Growing to 6 reserves 2 more at the hold's location, checked like a reservation.
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 6) = :az1 AS same_hold;
+SELECT :held FROM hold WHERE id = :az1;
+-- The same call again (a retry) changes nothing.
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 6) = :az1 AS same_hold;
+SELECT count(*) AS ledger_rows FROM movement WHERE ref = 'AZ-1';
+-- Beyond what the channel can promise: IT001, nothing changed.
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 11);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Shrinking to 2 releases 4: back where they came from, the fence's units first.
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 2) = :az1 AS same_hold;
+SELECT :held FROM hold WHERE id = :az1;
+SELECT * FROM stock('TEE');
+-- After a pick scan of 1, the hold still asks for 2 (picked units count), so a late retry of
+-- resize_hold(2) changes nothing; it can grow again, but not shrink below what was picked.
+SELECT count(*) FROM pick('TEE', 'DC1', 1, 'AZ-1');
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 2) = :az1 AS same_hold;
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 3) = :az1 AS same_hold;
+SELECT :held FROM hold WHERE id = :az1;
+-- Shrinking to what was picked releases the rest; the hold has then ended, and a change is
+-- a conflict (IT004), as a reserve retry of an ended hold is. Asking for what it has is not.
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 1) = :az1 AS same_hold;
+SELECT :held FROM hold WHERE id = :az1;
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 1) = :az1 AS same_hold;
+SELECT resize_hold('amazon', 'AZ-1', 'TEE', 3);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A line dropped from an order: resize it to 0 (the hold is released).
+SELECT reserve('web', 'TEE', 2, 'W-9') AS w9 \gset
+SELECT resize_hold('web', 'W-9', 'TEE', 0) = :w9 AS same_hold;
+SELECT :held FROM hold WHERE id = :w9;
+
+-- 7. A checkout that needs more time: extend_hold sets the expiry of every open hold of the
+-- order to ttl from now (NULL: never). It moves no stock and changes no ATP.
+SELECT * FROM reserve_order('web', 'SO-9', '[{"sku": "MUG", "qty": 1}, {"sku": "TEE", "qty": 1}]', ttl => '1 minute');
+SELECT extend_hold('web', 'SO-9', '2 hours') AS holds;
+SELECT sku, expires_at - now() BETWEEN '119 minutes' AND '2 hours' AS in_two_hours FROM hold WHERE ref = 'SO-9' ORDER BY sku;
+SELECT extend_hold('web', 'SO-9', NULL) AS holds;
+SELECT sku, expires_at FROM hold WHERE ref = 'SO-9' ORDER BY sku;
+SELECT extend_hold('web', 'SO-404', '1 hour');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
 SELECT * FROM verify();

@@ -94,9 +94,11 @@ COMMENT ON FUNCTION inventory_truth._check_ttl(interval) IS
     'Returns a hold''s ttl if valid: NULL (never expires), or positive as a time from now and at most 100 years (22023 otherwise). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._order_lines(jsonb) IS
     'An order''s lines checked (shape, known SKUs, positive quantities, one location per SKU) and summed per SKU, in byte order of SKU: what reserve_order reserves and check_order checks. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._order_reach(text, jsonb) IS
-    'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now, from committed state. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._refuse_order(text, text, jsonb, text) IS
+COMMENT ON FUNCTION inventory_truth._order_reach(text, jsonb, text) IS
+    'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now (split as reserve''s), from committed state. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_split(text) IS
+    'Returns the split argument if it is one reserve knows (most_stock, priority, none): 22004 for NULL, 22023 otherwise (src/hold.rs). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._refuse_order(text, text, jsonb, text, text) IS
     'Raises IT001 for an order, naming every short line (and the refused one) in the message and as a JSON array in DETAIL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._same_order_lines(text, text, jsonb) IS
     'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';

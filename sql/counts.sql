@@ -84,10 +84,10 @@ CREATE VIEW broken_holds AS
       FROM (SELECT 'short pick'::text AS event, s.id AS event_id, s.ref AS event_ref, s.task, s.movements
               FROM short_pick s
             UNION ALL
-            SELECT 'count', t.id, NULL, t.id, t.movements
+            SELECT 'count' AS event, t.id AS event_id, NULL AS event_ref, t.id AS task, t.movements
               FROM count_task t WHERE t.movements IS NOT NULL) e
       JOIN movement m ON m.id = ANY (e.movements) AND m.from_stage = 'committed'
-      JOIN hold h ON h.channel = m.channel AND h.ref = m.ref AND h.sku = m.sku;
+      JOIN hold h ON h.channel = m.channel AND h.ref = m.ref AND h.sku = m.sku AND h.location = m.location;
 COMMENT ON VIEW broken_holds IS
     'Holds that lost units to a short pick or a count (stock not in the bin): the event, the count task, the hold (channel, ref), the units it lost and what it still holds. The ERP re-sources or cancels these orders.';
 

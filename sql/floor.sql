@@ -6,20 +6,24 @@
 -- They are SECURITY DEFINER so that roles below management can move stock only through them;
 -- search_path is pinned for that reason.
 
-CREATE FUNCTION add_location(code text, name text DEFAULT NULL) RETURNS text
+CREATE FUNCTION add_location(code text, name text DEFAULT NULL, priority int DEFAULT NULL)
+RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    INSERT INTO location (code, name) VALUES (_check_code('location', add_location.code), add_location.name)
+    INSERT INTO location (code, name, priority)
+    VALUES (_check_code('location', add_location.code), add_location.name,
+            coalesce(add_location.priority, 100))
     ON CONFLICT ON CONSTRAINT location_pkey
-    DO UPDATE SET name = coalesce(excluded.name, location.name);
+    DO UPDATE SET name = coalesce(add_location.name, location.name),
+                  priority = coalesce(add_location.priority, location.priority);
     RETURN add_location.code;
 END
 $$;
-COMMENT ON FUNCTION add_location(text, text) IS
-    'Adds a location (warehouse, store) or renames it; returns its code. Safe to repeat.';
+COMMENT ON FUNCTION add_location(text, text, int) IS
+    'Adds a location (warehouse, store), or renames it or changes its priority (NULL keeps what it has); returns its code. priority (lower first, 100 by default) orders the locations a reservation with split => ''priority'' is served from. Safe to repeat.';
 
 CREATE FUNCTION expect(sku text, location text, qty bigint, ref text, eta date,
                        occurred_at timestamptz DEFAULT now())

@@ -7,8 +7,9 @@
 -- names the hold by channel and ref and gets the same. reserve, release and expiry are Rust
 -- (src/hold.rs); reserve_order checks a basket in SQL and reserves its lines with reserve.
 
--- The key is what a caller knows: the order reference, the SKU and the channel (in that order,
--- so that a pick scan finds an order's holds of a SKU by ref and SKU). The id that reserve
+-- The key is what a caller knows: the order reference, the SKU, the channel and the location
+-- (in that order, so that a pick scan finds an order's holds of a SKU by ref and SKU, and a
+-- reservation's parts at several locations by ref, SKU and channel). The id that reserve
 -- returns comes from a sequence and is not indexed: no function takes it, and every hold costs
 -- one index entry fewer for it.
 CREATE TABLE hold (
@@ -27,7 +28,7 @@ CREATE TABLE hold (
     expires_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     ended_at timestamptz,
-    PRIMARY KEY (ref, sku, channel)
+    PRIMARY KEY (ref, sku, channel, location)
 );
 -- No CHECK constraints: only the engine writes holds, and every statement that writes a table
 -- parses its CHECK expressions again (ExecRelCheck), a twentieth of a reservation. verify()
@@ -48,13 +49,14 @@ CREATE TRIGGER hold_no_truncate BEFORE TRUNCATE ON hold
     FOR EACH STATEMENT EXECUTE FUNCTION _ledger_tables_no_truncate();
 
 CREATE FUNCTION reserve(channel text, sku text, qty bigint, ref text, ttl interval DEFAULT NULL,
-                        location text DEFAULT NULL, occurred_at timestamptz DEFAULT now())
+                        location text DEFAULT NULL, occurred_at timestamptz DEFAULT now(),
+                        split text DEFAULT 'most_stock')
 RETURNS bigint
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS 'MODULE_PATHNAME', 'inventory_truth_reserve';
-COMMENT ON FUNCTION reserve(text, text, bigint, text, interval, text, timestamptz) IS
-    'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
+COMMENT ON FUNCTION reserve(text, text, bigint, text, interval, text, timestamptz, text) IS
+    'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location, else at the first location (in the split order) that can serve it whole, else, unless split is ''none'', over several locations in that order, one hold per location under the same reference. split: ''most_stock'' (the default: where the channel can sell the most first, so the fewest parts), ''priority'' (by location priority), ''none'' (one location or a refusal). Refused with IT001 when qty exceeds the channel''s ATP or what it can sell where it must be served. Returns the hold id (the first part''s); a retry with the same channel, ref, SKU and qty returns it while every part is open; another qty, or a retry after a part ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
 
 -- An order's lines, checked, one per SKU in byte order (the engine's lock order): lines that
 -- name the same SKU (two kits sharing a component) are summed into one line, which must not
@@ -127,33 +129,36 @@ $$;
 
 -- What each line of an order could get now, from committed state: the channel's ATP of the SKU
 -- and the most one reservation of the line would be granted, which is what reserve checks:
--- within the ATP and within what the channel can sell at one location (the line's, else the
--- one where it can sell the most).
-CREATE FUNCTION _order_reach(p_channel text, p_lines jsonb)
+-- within the ATP and, at the line's location, within what the channel can sell there; without
+-- one, within the ATP when it may split (p_split), else within what it can sell at the one
+-- location where it can sell the most.
+CREATE FUNCTION _order_reach(p_channel text, p_lines jsonb, p_split text)
 RETURNS TABLE (sku text, location text, qty bigint, atp bigint, reservable bigint)
 LANGUAGE sql STABLE
 AS $$
     SELECT l.sku, l.location, l.qty, greatest(0, a.atp),
-           greatest(0, least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
-                                               WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0)))
+           greatest(0, CASE WHEN l.location IS NULL AND p_split <> 'none' THEN a.atp
+                            ELSE least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
+                                                         WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0))
+                       END)
       FROM _order_lines(p_lines) l
      CROSS JOIN LATERAL (SELECT _sellable(l.sku, p_channel, NULL) - _buffer(p_channel, l.sku) AS atp) a
 $$;
 
-CREATE FUNCTION check_order(channel text, lines jsonb)
+CREATE FUNCTION check_order(channel text, lines jsonb, split text DEFAULT 'most_stock')
 RETURNS TABLE (sku text, location text, qty bigint, atp bigint, reservable bigint, short boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
 BEGIN
-    PERFORM _known_channel(check_order.channel);
+    PERFORM _known_channel(check_order.channel), _check_split(check_order.split);
     RETURN QUERY
     SELECT r.sku, r.location, r.qty, r.atp, r.reservable, r.qty > r.reservable
-      FROM _order_reach(check_order.channel, check_order.lines) r;
+      FROM _order_reach(check_order.channel, check_order.lines, check_order.split) r;
 END
 $$;
-COMMENT ON FUNCTION check_order(text, jsonb) IS
-    'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (at its location, if it names one: a hold is at one location), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
+COMMENT ON FUNCTION check_order(text, jsonb, text) IS
+    'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (with split as reserve''s: the ATP when it may split, else the most at one location; at its location, if it names one), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
 
 -- IT004 unless the SKUs held under (channel, ref) are none, or exactly the SKUs of lines.
 CREATE FUNCTION _same_order_lines(p_channel text, p_ref text, p_lines jsonb) RETURNS void
@@ -163,7 +168,7 @@ DECLARE
     held text[];
     asked text[];
 BEGIN
-    SELECT array_agg(h.sku ORDER BY h.sku COLLATE "C") INTO held FROM hold h
+    SELECT array_agg(DISTINCT h.sku COLLATE "C" ORDER BY h.sku COLLATE "C") INTO held FROM hold h
      WHERE h.channel = p_channel AND h.ref = p_ref;
     SELECT array_agg(DISTINCT (l ->> 'sku') COLLATE "C" ORDER BY (l ->> 'sku') COLLATE "C") INTO asked
       FROM jsonb_array_elements(p_lines) l;
@@ -180,7 +185,8 @@ $$;
 -- IT001 for an order that cannot be served, naming every short line: those the committed state
 -- cannot serve now, and the line whose reservation was refused (p_refused) whatever the state
 -- says now (another buyer may have taken the units between the two).
-CREATE FUNCTION _refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text)
+CREATE FUNCTION _refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text,
+                              p_split text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -194,7 +200,7 @@ BEGIN
            string_agg(format('%s (%s asked, %s can be reserved)', _q(r.sku), r.qty, r.reservable), ', '
                       ORDER BY r.sku COLLATE "C")
       INTO short, summary
-      FROM _order_reach(p_channel, p_lines) r
+      FROM _order_reach(p_channel, p_lines, p_split) r
      WHERE r.qty > r.reservable OR r.sku = p_refused;
     RAISE EXCEPTION 'insufficient stock: order % of channel % has % short: %', _q(p_ref), _q(p_channel),
             CASE json_array_length(short) WHEN 1 THEN '1 line' ELSE json_array_length(short) || ' lines' END,
@@ -206,7 +212,7 @@ END
 $$;
 
 CREATE FUNCTION reserve_order(channel text, ref text, lines jsonb, ttl interval DEFAULT NULL,
-                              occurred_at timestamptz DEFAULT now())
+                              occurred_at timestamptz DEFAULT now(), split text DEFAULT 'most_stock')
 RETURNS TABLE (sku text, location text, qty bigint, hold bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
@@ -215,11 +221,11 @@ AS $$
 DECLARE
     line record;
     order_lines jsonb;
-    hold_id bigint;
 BEGIN
     PERFORM _known_channel(reserve_order.channel),
             _check_code('reference', reserve_order.ref),
-            _check_ttl(reserve_order.ttl);
+            _check_ttl(reserve_order.ttl),
+            _check_split(reserve_order.split);
     order_lines := (SELECT jsonb_agg(l ORDER BY l.sku COLLATE "C") FROM _order_lines(reserve_order.lines) l);
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
@@ -236,23 +242,26 @@ BEGIN
         FOR line IN
             SELECT * FROM jsonb_to_recordset(order_lines) AS l(sku text, location text, qty bigint)
         LOOP
-            hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
-                               reserve_order.ttl, line.location, reserve_order.occurred_at);
-            SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
-             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
-            hold := hold_id;
-            RETURN NEXT;
+            PERFORM reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
+                            reserve_order.ttl, line.location, reserve_order.occurred_at,
+                            reserve_order.split);
+            -- A row per hold: a line served from several locations has one at each.
+            RETURN QUERY
+            SELECT h.sku, h.location, h.qty, h.id FROM inventory_truth.hold h
+             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel
+             ORDER BY h.id;
         END LOOP;
     EXCEPTION WHEN SQLSTATE 'IT001' THEN
-        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku);
+        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku,
+                              reserve_order.split);
     END;
     -- Checked again after the lines: a reserve() under the same reference may have added one
     -- (the call fails whole, undoing the lines reserved above).
     PERFORM _same_order_lines(reserve_order.channel, reserve_order.ref, reserve_order.lines);
 END
 $$;
-COMMENT ON FUNCTION reserve_order(text, text, jsonb, interval, timestamptz) IS
-    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one hold. A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one hold per SKU; a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
+COMMENT ON FUNCTION reserve_order(text, text, jsonb, interval, timestamptz, text) IS
+    'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one reservation; a line without a location is served like reserve''s, from several locations if no single one can (split, as reserve''s). A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one row per hold (a line served from several locations has one per location); a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
 
 CREATE FUNCTION release(channel text, ref text, occurred_at timestamptz DEFAULT now()) RETURNS int
 LANGUAGE c SECURITY DEFINER

@@ -23,6 +23,7 @@ DROP TRIGGER movement_no_truncate ON inventory_truth.movement;
 DROP TRIGGER movement_validate ON inventory_truth.movement;
 DROP TRIGGER movement_commit_no_truncate ON inventory_truth.movement_commit;
 DROP TRIGGER sku_no_truncate ON inventory_truth.sku;
+DROP VIEW inventory_truth.broken_holds;
 
 -- 2. Functions that go, or change their signature or result.
 DROP FUNCTION inventory_truth._add_to_bucket(text, text, inventory_truth.stage, bigint);
@@ -59,6 +60,9 @@ DROP FUNCTION inventory_truth._row_was_applied(text, text, text, text, bigint, t
 DROP FUNCTION inventory_truth._statement_was_applied();
 DROP FUNCTION inventory_truth._track_expected_receipt(inventory_truth.movement, bigint[]);
 DROP FUNCTION inventory_truth._write_fences(text, text, text[], bigint[], bigint[]);
+DROP FUNCTION inventory_truth.add_location(text, text);
+DROP FUNCTION inventory_truth.reserve(text, text, bigint, text, interval, text, timestamp with time zone);
+DROP FUNCTION inventory_truth.reserve_order(text, text, jsonb, interval, timestamp with time zone);
 
 -- 3. The tables, by hand.
 
@@ -167,15 +171,19 @@ ALTER TABLE movement_commit DROP CONSTRAINT movement_commit_pkey;
 ALTER TABLE movement_commit ALTER COLUMN txid SET NOT NULL;
 CREATE INDEX movement_commit_at ON movement_commit USING brin (committed_at);
 
--- Holds are keyed by what a caller knows: order reference, SKU, channel.
+-- Holds are keyed by what a caller knows: order reference, SKU, channel, and the location, as a
+-- reservation may be served from several (a hold per location). Existing holds keep their rows.
 ALTER TABLE hold DROP CONSTRAINT hold_pkey;
 ALTER TABLE hold DROP CONSTRAINT hold_channel_ref_sku_key;
 DROP INDEX hold_by_ref;
-ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
+ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel, location);
 -- Only the engine writes holds; verify() checks what the CHECKs said (sql/holds.sql).
 ALTER TABLE hold DROP CONSTRAINT hold_open_qty_check;
 ALTER TABLE hold DROP CONSTRAINT hold_check;
 ALTER TABLE hold DROP CONSTRAINT hold_status_check;
+
+-- Locations have a priority: the order a reservation with split => 'priority' is served in.
+ALTER TABLE location ADD COLUMN priority int NOT NULL DEFAULT 100;
 
 -- Changed SKUs reach the relay through shared memory now; the relay finds what a crash left
 -- unpublished by version.
@@ -234,6 +242,10 @@ BEGIN
     RETURN units;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._check_split(split text) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS '$libdir/inventory_truth', '_check_split_wrapper';
 
 CREATE OR REPLACE FUNCTION inventory_truth._check_ttl(ttl interval) RETURNS interval
     LANGUAGE c STABLE PARALLEL SAFE
@@ -432,12 +444,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint)
+CREATE OR REPLACE FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint)
     LANGUAGE sql STABLE
     AS $$
     SELECT l.sku, l.location, l.qty, greatest(0, a.atp),
-           greatest(0, least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
-                                               WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0)))
+           greatest(0, CASE WHEN l.location IS NULL AND p_split <> 'none' THEN a.atp
+                            ELSE least(a.atp, coalesce((SELECT max(_sellable(l.sku, p_channel, s.location)) FROM stock s
+                                                         WHERE s.sku = l.sku AND (l.location IS NULL OR s.location = l.location)), 0))
+                       END)
       FROM _order_lines(p_lines) l
      CROSS JOIN LATERAL (SELECT _sellable(l.sku, p_channel, NULL) - _buffer(p_channel, l.sku) AS atp) a
 $$;
@@ -464,7 +478,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) RETURNS void
+CREATE OR REPLACE FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text, p_split text) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -477,7 +491,7 @@ BEGIN
            string_agg(format('%s (%s asked, %s can be reserved)', _q(r.sku), r.qty, r.reservable), ', '
                       ORDER BY r.sku COLLATE "C")
       INTO short, summary
-      FROM _order_reach(p_channel, p_lines) r
+      FROM _order_reach(p_channel, p_lines, p_split) r
      WHERE r.qty > r.reservable OR r.sku = p_refused;
     RAISE EXCEPTION 'insufficient stock: order % of channel % has % short: %', _q(p_ref), _q(p_channel),
             CASE json_array_length(short) WHEN 1 THEN '1 line' ELSE json_array_length(short) || ' lines' END,
@@ -508,7 +522,7 @@ DECLARE
     held text[];
     asked text[];
 BEGIN
-    SELECT array_agg(h.sku ORDER BY h.sku COLLATE "C") INTO held FROM hold h
+    SELECT array_agg(DISTINCT h.sku COLLATE "C" ORDER BY h.sku COLLATE "C") INTO held FROM hold h
      WHERE h.channel = p_channel AND h.ref = p_ref;
     SELECT array_agg(DISTINCT (l ->> 'sku') COLLATE "C" ORDER BY (l ->> 'sku') COLLATE "C") INTO asked
       FROM jsonb_array_elements(p_lines) l;
@@ -562,6 +576,22 @@ BEGIN
     ON CONFLICT ON CONSTRAINT channel_pkey DO UPDATE
         SET priority = excluded.priority, buffer = excluded.buffer, kind = excluded.kind;
     RETURN add_channel.code;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.add_location(code text, name text DEFAULT NULL::text, priority integer DEFAULT NULL::integer) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO location (code, name, priority)
+    VALUES (_check_code('location', add_location.code), add_location.name,
+            coalesce(add_location.priority, 100))
+    ON CONFLICT ON CONSTRAINT location_pkey
+    DO UPDATE SET name = coalesce(add_location.name, location.name),
+                  priority = coalesce(add_location.priority, location.priority);
+    RETURN add_location.code;
 END
 $$;
 
@@ -680,15 +710,15 @@ CREATE OR REPLACE FUNCTION inventory_truth.cancel_expected(sku text, location te
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_cancel_expected';
 
-CREATE OR REPLACE FUNCTION inventory_truth.check_order(channel text, lines jsonb) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint, short boolean)
+CREATE OR REPLACE FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text DEFAULT 'most_stock'::text) RETURNS TABLE(sku text, location text, qty bigint, atp bigint, reservable bigint, short boolean)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS $$
 BEGIN
-    PERFORM _known_channel(check_order.channel);
+    PERFORM _known_channel(check_order.channel), _check_split(check_order.split);
     RETURN QUERY
     SELECT r.sku, r.location, r.qty, r.atp, r.reservable, r.qty > r.reservable
-      FROM _order_reach(check_order.channel, check_order.lines) r;
+      FROM _order_reach(check_order.channel, check_order.lines, check_order.split) r;
 END
 $$;
 
@@ -1034,12 +1064,12 @@ CREATE OR REPLACE FUNCTION inventory_truth.report_damage(sku text, location text
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_report_damage';
 
-CREATE OR REPLACE FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval DEFAULT NULL::interval, location text DEFAULT NULL::text, occurred_at timestamp with time zone DEFAULT now()) RETURNS bigint
+CREATE OR REPLACE FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval DEFAULT NULL::interval, location text DEFAULT NULL::text, occurred_at timestamp with time zone DEFAULT now(), split text DEFAULT 'most_stock'::text) RETURNS bigint
     LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_reserve';
 
-CREATE OR REPLACE FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval DEFAULT NULL::interval, occurred_at timestamp with time zone DEFAULT now()) RETURNS TABLE(sku text, location text, qty bigint, hold bigint)
+CREATE OR REPLACE FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval DEFAULT NULL::interval, occurred_at timestamp with time zone DEFAULT now(), split text DEFAULT 'most_stock'::text) RETURNS TABLE(sku text, location text, qty bigint, hold bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS $$
@@ -1047,11 +1077,11 @@ CREATE OR REPLACE FUNCTION inventory_truth.reserve_order(channel text, ref text,
 DECLARE
     line record;
     order_lines jsonb;
-    hold_id bigint;
 BEGIN
     PERFORM _known_channel(reserve_order.channel),
             _check_code('reference', reserve_order.ref),
-            _check_ttl(reserve_order.ttl);
+            _check_ttl(reserve_order.ttl),
+            _check_split(reserve_order.split);
     order_lines := (SELECT jsonb_agg(l ORDER BY l.sku COLLATE "C") FROM _order_lines(reserve_order.lines) l);
     -- Calls for one order take turns, first thing (before any SKU: the ledger's order), so a
     -- retry always sees what an earlier call held, even with no SKU in common.
@@ -1068,15 +1098,18 @@ BEGIN
         FOR line IN
             SELECT * FROM jsonb_to_recordset(order_lines) AS l(sku text, location text, qty bigint)
         LOOP
-            hold_id := reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
-                               reserve_order.ttl, line.location, reserve_order.occurred_at);
-            SELECT h.sku, h.location, h.qty INTO sku, location, qty FROM inventory_truth.hold h
-             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel;
-            hold := hold_id;
-            RETURN NEXT;
+            PERFORM reserve(reserve_order.channel, line.sku, line.qty, reserve_order.ref,
+                            reserve_order.ttl, line.location, reserve_order.occurred_at,
+                            reserve_order.split);
+            -- A row per hold: a line served from several locations has one at each.
+            RETURN QUERY
+            SELECT h.sku, h.location, h.qty, h.id FROM inventory_truth.hold h
+             WHERE h.ref = reserve_order.ref AND h.sku = line.sku AND h.channel = reserve_order.channel
+             ORDER BY h.id;
         END LOOP;
     EXCEPTION WHEN SQLSTATE 'IT001' THEN
-        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku);
+        PERFORM _refuse_order(reserve_order.channel, reserve_order.ref, reserve_order.lines, line.sku,
+                              reserve_order.split);
     END;
     -- Checked again after the lines: a reserve() under the same reference may have added one
     -- (the call fails whole, undoing the lines reserved above).
@@ -1279,6 +1312,38 @@ CREATE VIEW inventory_truth.balance AS
      CROSS JOIN LATERAL ( VALUES ('inbound'::inventory_truth.stage,s.inbound), ('receiving'::inventory_truth.stage,s.receiving), ('quality_control'::inventory_truth.stage,s.quality_control), ('available'::inventory_truth.stage,s.available), ('committed'::inventory_truth.stage,s.committed), ('picked'::inventory_truth.stage,s.picked), ('shipped'::inventory_truth.stage,s.shipped), ('quarantine'::inventory_truth.stage,s.quarantine), ('damaged'::inventory_truth.stage,s.damaged), ('missing'::inventory_truth.stage,s.missing), ('written_off'::inventory_truth.stage,s.written_off)) b(stage, qty))
   WHERE (b.qty <> 0);
 
+CREATE VIEW inventory_truth.broken_holds AS
+ SELECT e.event,
+    e.event_id,
+    e.event_ref,
+    e.task,
+    h.id AS hold,
+    m.channel,
+    m.ref,
+    m.sku,
+    m.location,
+    m.qty AS lost,
+    h.open_qty AS still_held,
+    h.status AS hold_status,
+    m.occurred_at,
+    m.id AS movement
+   FROM ((( SELECT 'short pick'::text AS event,
+            s.id AS event_id,
+            s.ref AS event_ref,
+            s.task,
+            s.movements
+           FROM inventory_truth.short_pick s
+        UNION ALL
+         SELECT 'count'::text AS event,
+            t.id AS event_id,
+            NULL::text AS event_ref,
+            t.id AS task,
+            t.movements
+           FROM inventory_truth.count_task t
+          WHERE (t.movements IS NOT NULL)) e
+     JOIN inventory_truth.movement m ON (((m.id = ANY (e.movements)) AND (m.from_stage = 'committed'::inventory_truth.stage))))
+     JOIN inventory_truth.hold h ON (((h.channel = m.channel) AND (h.ref = m.ref) AND (h.sku = m.sku) AND (h.location = m.location))));
+
 CREATE VIEW inventory_truth.fence AS
  SELECT s.sku,
     s.location,
@@ -1393,6 +1458,7 @@ COMMENT ON COLUMN inventory_truth.hold.status IS 'open while units are held; the
 COMMENT ON COLUMN inventory_truth.location.code IS 'The location code, the key everywhere: 1 to 100 characters, without control characters or surrounding spaces.';
 COMMENT ON COLUMN inventory_truth.location.created_at IS 'When the location was added.';
 COMMENT ON COLUMN inventory_truth.location.name IS 'Display name; add_location with a NULL name keeps the old one.';
+COMMENT ON COLUMN inventory_truth.location.priority IS 'Lower first: the order of the locations a reservation with split => ''priority'' is served from (then code).';
 COMMENT ON COLUMN inventory_truth.movement.actor IS 'The role that recorded the movement (filled in; SET ROLE is honoured).';
 COMMENT ON COLUMN inventory_truth.movement.channel IS 'The sales channel: with ref it names the hold of a movement into or out of committed; on available -> picked it makes the pick a sale for that channel; on other losses it is recorded only.';
 COMMENT ON COLUMN inventory_truth.movement.from_stage IS 'The stage the units leave; NULL = from outside the system.';
@@ -1460,6 +1526,7 @@ COMMENT ON FUNCTION inventory_truth._check_code(kind text, code text) IS 'Return
 COMMENT ON FUNCTION inventory_truth._check_counted(units bigint, what text) IS 'Returns a counted or found quantity if valid: NULL is 22004, negative is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_eta(eta date) IS 'Returns an ETA if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_event_time(occurred_at timestamp with time zone) IS 'Returns occurred_at if valid: NULL is 22004, infinity is 22023. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._check_split(split text) IS 'Returns the split argument if it is one reserve knows (most_stock, priority, none): 22004 for NULL, 22023 otherwise (src/hold.rs). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_ttl(ttl interval) IS 'Returns a hold''s ttl if valid: NULL (never expires), or positive as a time from now and at most 100 years (22023 otherwise). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_window(span interval, what text, allow_zero boolean) IS 'Returns a look-back window if valid: NULL is 22004; over 100 years, or not positive (negative when allow_zero), is 22023. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._count_reconciliation(counted bigint, available bigint, committed bigint, missing bigint) IS 'A count''s arithmetic: for counted units against a bin''s available + committed and the missing units there, the units found (missing -> available), gained (outside -> available), lost from available (-> written_off), lost from committed (-> missing) and written off from missing. Internal: not for direct use.';
@@ -1492,12 +1559,12 @@ COMMENT ON FUNCTION inventory_truth._movement_row() IS 'Row trigger on movement 
 COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger on movement: looks up what the statement''s new rows name (location, channel, references; 42704, 22023, 22004) and applies them with the engine, SKU by SKU in code order: creates SKUs a row introduces (42704 for other unknown SKUs), advances versions, keeps stock, expected receipts, holds and fences in step, and notes direct sales that breach a fence or buffer for their judgement at commit. Restored history and a function''s own rows are left alone. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._order_lines(p_lines jsonb) IS 'An order''s lines checked (shape, known SKUs, positive quantities, one location per SKU) and summed per SKU, in byte order of SKU: what reserve_order reserves and check_order checks. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) IS 'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now, from committed state. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) IS 'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now (split as reserve''s), from committed state. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._rebalance_sku(sku text) IS 'rebalance() for one SKU: recomputes its fences at every location from the rules (available units fill fences in priority order up to their targets, less what each channel holds from its fence, the rest is the pool; holds keep their units), advances its version when they change, and returns the number of locations changed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(p_sku text, p_channel text, what text) IS 'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) IS 'Raises IT001 for an order, naming every short line (and the refused one) in the message and as a JSON array in DETAIL. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text, p_split text) IS 'Raises IT001 for an order, naming every short line (and the refused one) in the message and as a JSON array in DETAIL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_baseline() IS 'Called by the relay as it starts: when a crash emptied atp_published (its row of SKU '''' is gone), records every SKU''s state as published without notifying (every listener reconnects and resyncs after a crash) and returns how many SKUs; -1 when the table was intact. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._relay_stale() IS 'The SKUs whose version moved past what was last published: what the relay publishes when it starts, when it fell behind the shared log of changes, and while a prepared transaction may commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(value anyelement, what text) IS 'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
@@ -1505,13 +1572,13 @@ COMMENT ON FUNCTION inventory_truth._same_order_lines(p_channel text, p_ref text
 COMMENT ON FUNCTION inventory_truth._sellable(p_sku text, p_channel text, p_location text) IS 'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._units(n bigint) IS 'A quantity as messages show it: "1 unit", "5 units". Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth.add_channel(code text, priority integer, buffer bigint, kind text) IS 'Adds a sales channel (or updates its priority, default safety buffer and kind); returns its code. Lower priority numbers are served first when fences fill. Kinds: web, marketplace, wholesale, pos, other.';
-COMMENT ON FUNCTION inventory_truth.add_location(code text, name text) IS 'Adds a location (warehouse, store) or renames it; returns its code. Safe to repeat.';
+COMMENT ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) IS 'Adds a location (warehouse, store), or renames it or changes its priority (NULL keeps what it has); returns its code. priority (lower first, 100 by default) orders the locations a reservation with split => ''priority'' is served from. Safe to repeat.';
 COMMENT ON FUNCTION inventory_truth.allowed_movements() IS 'Every allowed movement between stages (NULL = outside the system) with the business event it records.';
 COMMENT ON FUNCTION inventory_truth.atp(sku text, channel text, location text) IS 'Available to promise: the units of a SKU the channel may sell now, max(0, its fence + the shared pool - its safety buffer), summed over locations or at one location.';
 COMMENT ON FUNCTION inventory_truth.atp_snapshot(channel text) IS 'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, with each SKU''s version, ordered by channel and SKU. The resync protocol: LISTEN, read this, then apply only notifications of a higher version.';
 COMMENT ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) IS 'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
 COMMENT ON FUNCTION inventory_truth.cancel_expected(sku text, location text, ref text, qty bigint, occurred_at timestamp with time zone) IS 'Cancels qty open units (all of them when qty is NULL) of an expected receipt: inbound -> outside.';
-COMMENT ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) IS 'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (at its location, if it names one: a hold is at one location), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
+COMMENT ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) IS 'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (with split as reserve''s: the ATP when it may split, else the most at one location; at its location, if it names one), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.clear_ringfence(channel text, sku text) IS 'Removes a channel''s ringfence rule for a SKU (sku NULL: its every-SKU rule) and rebalances: the fenced units go to the pool, or to another rule that now applies. Returns false when there was no such rule.';
 COMMENT ON FUNCTION inventory_truth.declare_sku(sku text) IS 'Declares one SKU ahead of its first receipt (see declare_skus). Returns true if it was new, false if it existed. Floor level.';
 COMMENT ON FUNCTION inventory_truth.declare_skus(skus text[]) IS 'Declares SKUs ahead of their first receipt (a catalogue import), so that their buffers and fences can be set before stock arrives. Returns how many were new; codes that exist already are left alone. A declared SKU has no stock and an ATP of 0 until stock arrives. Floor level.';
@@ -1534,8 +1601,8 @@ COMMENT ON FUNCTION inventory_truth.receive(sku text, location text, qty bigint,
 COMMENT ON FUNCTION inventory_truth.receive_return(sku text, location text, qty bigint, ref text, occurred_at timestamp with time zone) IS 'A customer return arrives and waits in quarantine for a manager: shipped -> quarantine for units this location shipped, outside -> quarantine for the rest.';
 COMMENT ON FUNCTION inventory_truth.release(channel text, ref text, occurred_at timestamp with time zone) IS 'Releases every open hold of a channel''s order (ref): committed -> available, each unit back to the bucket it came from (the channel''s fence or the pool). Returns the number of holds released; 0 when they had all ended already.';
 COMMENT ON FUNCTION inventory_truth.report_damage(sku text, location text, qty bigint, from_stage inventory_truth.stage, occurred_at timestamp with time zone) IS 'Damage found: from_stage (available by default; also receiving, quality_control, committed, picked) -> damaged.';
-COMMENT ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone) IS 'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location or else where the channel can sell the most. Refused with IT001 when qty exceeds the channel''s ATP or what it can sell at that location. Returns the hold id; a retry with the same channel, ref, SKU and qty returns the same hold while it is open; another qty, or a retry after the hold ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
-COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one hold. A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one hold per SKU; a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
+COMMENT ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) IS 'Reserves qty units of a SKU for a channel''s order (ref): available -> committed, at the given location, else at the first location (in the split order) that can serve it whole, else, unless split is ''none'', over several locations in that order, one hold per location under the same reference. split: ''most_stock'' (the default: where the channel can sell the most first, so the fewest parts), ''priority'' (by location priority), ''none'' (one location or a refusal). Refused with IT001 when qty exceeds the channel''s ATP or what it can sell where it must be served. Returns the hold id (the first part''s); a retry with the same channel, ref, SKU and qty returns it while every part is open; another qty, or a retry after a part ended, fails with IT004. ttl: the hold expires after it (see expire_holds).';
+COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone, split text) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one reservation; a line without a location is served like reserve''s, from several locations if no single one can (split, as reserve''s). A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one row per hold (a line served from several locations has one per location); a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
 COMMENT ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) IS 'Changes the quantity of a channel''s hold of a SKU for an order (ref) to qty, under the same reference and at the same location: growing reserves the difference (available -> committed, checked like reserve: IT001 beyond the channel''s ATP or what it can sell there), shrinking releases it (committed -> available, fence units first, like a release); 0 releases the hold. qty counts what the hold asked for less what was released, picked and lost units included, so the same call again changes nothing. Returns the hold id. A hold that ended cannot change (IT004); no such hold is 42704.';
 COMMENT ON FUNCTION inventory_truth.set_buffer(channel text, sku text, units bigint) IS 'Sets the safety buffer (units hidden from the channel) for one SKU; sku NULL sets the channel''s default; units NULL removes a SKU''s own buffer.';
 COMMENT ON FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) IS 'Moves the ETA of an expected receipt (the supplier is late or early), or sets it for one an ERP wrote into the ledger directly. Returns the new ETA.';
@@ -1581,6 +1648,8 @@ REVOKE ALL ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) FROM 
 REVOKE ALL ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._breached(sku text, channel text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._breached(sku text, channel text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._check_split(split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._check_split(split text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._fence_channels(p_sku text, p_location text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
@@ -1603,19 +1672,22 @@ REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC, invent
 REVOKE ALL ON FUNCTION inventory_truth._movement_statement() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
-REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._rebalance_sku(sku text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
-REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text, p_split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._refuse_order(p_channel text, p_ref text, p_lines jsonb, p_refused text, p_split text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC;
-REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
-REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb) TO inventory_truth_storefront;
+REVOKE ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) TO inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) TO inventory_truth_storefront;
 REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.declare_sku(sku text) TO inventory_truth_floor;
@@ -1625,11 +1697,19 @@ GRANT ALL ON FUNCTION inventory_truth.declare_skus(skus text[]) TO inventory_tru
 REVOKE ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl interval) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone, split text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone, split text) TO inventory_truth_floor;
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone) TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
+REVOKE ALL ON TABLE inventory_truth.broken_holds FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+GRANT SELECT ON TABLE inventory_truth.broken_holds TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.fence TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.stock FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

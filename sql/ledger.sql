@@ -45,9 +45,11 @@ COMMENT ON COLUMN sku.change_cause IS 'What that first change was: a movement (f
 CREATE TABLE location (
     code text PRIMARY KEY CHECK (code = _check_code('location', code)),
     name text,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    priority int NOT NULL DEFAULT 100
 );
 COMMENT ON TABLE location IS 'Warehouses, stores and other places that hold stock; see add_location.';
+COMMENT ON COLUMN location.priority IS 'Lower first: the order of the locations a reservation with split => ''priority'' is served from (then code).';
 
 -- The ledger. Columns up to occurred_at are what a caller writes; the rest the extension fills.
 CREATE TABLE movement (

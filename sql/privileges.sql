@@ -57,7 +57,7 @@ GRANT EXECUTE ON FUNCTION
     atp(text, text, text),
     atp_snapshot(text),
     atp_timeline(text, text),
-    check_order(text, jsonb)
+    check_order(text, jsonb, text)
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
@@ -76,8 +76,8 @@ GRANT EXECUTE ON FUNCTION
     ship(text, text, bigint, text, timestamptz),
     report_damage(text, text, bigint, stage, timestamptz),
     receive_return(text, text, bigint, text, timestamptz),
-    reserve(text, text, bigint, text, interval, text, timestamptz),
-    reserve_order(text, text, jsonb, interval, timestamptz),
+    reserve(text, text, bigint, text, interval, text, timestamptz, text),
+    reserve_order(text, text, jsonb, interval, timestamptz, text),
     release(text, text, timestamptz),
     resize_hold(text, text, text, bigint, timestamptz),
     extend_hold(text, text, interval),
@@ -98,7 +98,7 @@ GRANT SELECT ON sku, location, movement, movement_commit, stock, balance, expect
 -- approval (submit_count writes off what a count did not find), and writing the ledger directly (an ERP that
 -- inserts its own movements). The filled-in columns stay the extension's.
 GRANT EXECUTE ON FUNCTION
-    add_location(text, text),
+    add_location(text, text, int),
     add_channel(text, int, bigint, text),
     set_buffer(text, text, bigint),
     set_ringfence(text, text, bigint, numeric),

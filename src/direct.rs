@@ -161,7 +161,7 @@ pub const STOCK_PLACE: Index = Index {
     table: STOCK,
     name: c"stock_pkey",
 };
-/// (ref, sku, channel)
+/// (ref, sku, channel, location)
 pub const HOLD_KEY: Index = Index {
     table: HOLD,
     name: c"hold_pkey",

@@ -48,8 +48,8 @@ pub struct Options {
 /// What applying rows did that a caller may want to know.
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
-    /// Holds written, by (channel, ref, sku): their ids.
-    pub holds: HashMap<(String, String, String), i64>,
+    /// Holds written, by (channel, ref, sku, location): their ids.
+    pub holds: HashMap<(String, String, String, String), i64>,
 }
 
 /// A `stock` row as read.
@@ -458,7 +458,11 @@ pub fn load_named_holds(sku: &str, references: &[&str], holds: &mut Holds) -> Ou
                 |row| {
                     let hold = hold_of(row)?;
                     holds
-                        .entry((hold.channel.clone(), hold.reference.clone()))
+                        .entry(place::hold_key(
+                            &hold.channel,
+                            &hold.reference,
+                            &hold.location,
+                        ))
                         .or_insert(hold);
                     Ok(())
                 },
@@ -476,8 +480,8 @@ fn load_open_holds(
     location: &str,
     priorities: &HashMap<String, i32>,
     holds: &mut Holds,
-) -> Outcome<Vec<(String, String)>> {
-    let mut found: Vec<(i32, String, i64, (String, String))> = Vec::new();
+) -> Outcome<Vec<place::HoldKey>> {
+    let mut found: Vec<(i32, String, i64, place::HoldKey)> = Vec::new();
     direct::read(|reader| {
         reader.rows(
             &direct::HOLD_OPEN_AT,
@@ -488,7 +492,7 @@ fn load_open_holds(
                 if hold.status != HoldStatus::Open {
                     return Ok(());
                 }
-                let key = (hold.channel.clone(), hold.reference.clone());
+                let key = place::hold_key(&hold.channel, &hold.reference, &hold.location);
                 let priority = priorities.get(&hold.channel).copied().unwrap_or(i32::MAX);
                 found.push((
                     priority,
@@ -1069,7 +1073,9 @@ fn write_holds(
     applied: &mut Applied,
 ) -> Outcome<()> {
     let mut changed: Vec<&mut Hold> = holds.values_mut().filter(|h| h.changed).collect();
-    changed.sort_by(|a, b| (&a.channel, &a.reference).cmp(&(&b.channel, &b.reference)));
+    changed.sort_by(|a, b| {
+        (&a.channel, &a.reference, &a.location).cmp(&(&b.channel, &b.reference, &b.location))
+    });
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     for hold in changed {
         let id = match hold.id {
@@ -1086,6 +1092,7 @@ fn write_holds(
                     Key::Text(&hold.reference),
                     Key::Text(sku),
                     Key::Text(&hold.channel),
+                    Key::Text(&hold.location),
                 ];
                 let written = w.modify(table, &direct::HOLD_KEY, &key, &[], |_| {
                     Ok(Some((changes.clone(), ())))
@@ -1099,7 +1106,12 @@ fn write_holds(
         hold.id = Some(id);
         hold.changed = false;
         applied.holds.insert(
-            (hold.channel.clone(), hold.reference.clone(), sku.to_owned()),
+            (
+                hold.channel.clone(),
+                hold.reference.clone(),
+                sku.to_owned(),
+                hold.location.clone(),
+            ),
             id,
         );
     }

@@ -15,6 +15,7 @@
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use std::collections::HashMap;
 
 use crate::direct::{self, Key};
 use crate::engine::{self, Options, StoredPlace};
@@ -27,7 +28,28 @@ use crate::sqlfn::Call;
 use crate::stage::Stage;
 use crate::xact;
 
-extension_sql_file!("../sql/holds.sql", name = "holds", requires = ["channels"]);
+extension_sql_file!(
+    "../sql/holds.sql",
+    name = "holds",
+    requires = ["channels", _check_split]
+);
+
+/// `IT001` for a sale of `qty` beyond what `channel` can promise of `sku`: `sellable` (its
+/// fence and the pool at every location) less its buffer.
+fn beyond_atp(channel: &str, sku: &str, qty: i64, sellable: i64, buffer: i64) -> Failure {
+    Failure::insufficient(format!(
+        "insufficient stock: channel {} can promise {} of SKU {}, {} asked",
+        q(channel),
+        units((sellable - buffer).max(0)),
+        q(sku),
+        qty
+    ))
+    .detail(format!(
+        "Its fence and the shared pool hold {}; its safety buffer is {}.",
+        units(sellable),
+        units(buffer)
+    ))
+}
 
 /// Whether `channel` may sell `qty` units of `sku`: within its ATP (its fence and the pool at
 /// every location, less its buffer) and, at `location`, within its fence and the pool there.
@@ -42,18 +64,7 @@ pub fn check_sale(
 ) -> Outcome<()> {
     let sellable: i64 = places.iter().map(|p| p.sellable(channel)).sum();
     if qty > sellable - buffer {
-        return Err(Failure::insufficient(format!(
-            "insufficient stock: channel {} can promise {} of SKU {}, {} asked",
-            q(channel),
-            units((sellable - buffer).max(0)),
-            q(sku),
-            qty
-        ))
-        .detail(format!(
-            "Its fence and the shared pool hold {}; its safety buffer is {}.",
-            units(sellable),
-            units(buffer)
-        )));
+        return Err(beyond_atp(channel, sku, qty, sellable, buffer));
     }
     let here = location.map_or(0, |l| {
         places
@@ -70,22 +81,125 @@ pub fn check_sale(
             q(location.unwrap_or_default()),
             qty
         ))
-        .hint("A hold is at one location: reserve the rest at another location under another reference."));
+        .hint("A hold named at a location is served there: leave the location out to let the reservation choose, or split."));
     }
     Ok(())
 }
 
-/// Where a reservation without a location goes: the location where the channel can sell the
-/// most, ties by code.
-pub fn best_location<'a>(places: &'a [StoredPlace], channel: &str) -> Option<&'a str> {
-    places
-        .iter()
-        .max_by(|a, b| {
-            a.sellable(channel)
-                .cmp(&b.sellable(channel))
-                .then_with(|| b.location.as_bytes().cmp(a.location.as_bytes()))
-        })
-        .map(|p| p.location.as_str())
+/// How a reservation without a location goes when no single location can serve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// It does not: one location (where the channel can sell the most) or a refusal.
+    None,
+    /// Over the locations where the channel can sell the most first: the fewest parts.
+    MostStock,
+    /// Over the locations in their priority order (`location.priority`, then code).
+    Priority,
+}
+
+impl Split {
+    pub fn parse(text: &str) -> Option<Split> {
+        match text {
+            "none" => Some(Split::None),
+            "most_stock" => Some(Split::MostStock),
+            "priority" => Some(Split::Priority),
+            _ => None,
+        }
+    }
+}
+
+/// The places of a SKU in the order a reservation without a location tries them: where the
+/// channel can sell the most first (ties by code), or by location priority (ties by code).
+pub fn sale_order<'a>(
+    places: &'a [StoredPlace],
+    channel: &str,
+    split: Split,
+    priorities: &HashMap<String, i32>,
+) -> Vec<&'a StoredPlace> {
+    let mut ordered: Vec<&StoredPlace> = places.iter().collect();
+    match split {
+        Split::Priority => ordered.sort_by(|a, b| {
+            let priority =
+                |p: &StoredPlace| priorities.get(&p.location).copied().unwrap_or(i32::MAX);
+            priority(a)
+                .cmp(&priority(b))
+                .then_with(|| a.location.as_bytes().cmp(b.location.as_bytes()))
+        }),
+        Split::None | Split::MostStock => ordered.sort_by(|a, b| {
+            b.sellable(channel)
+                .cmp(&a.sellable(channel))
+                .then_with(|| a.location.as_bytes().cmp(b.location.as_bytes()))
+        }),
+    }
+    ordered
+}
+
+/// Where a sale of `qty` units goes, given the SKU's places in the order the sale tries them:
+/// the first place that can serve it whole; else, when it may `split`, the places in that
+/// order, each up to what the channel can sell there, as (location, units). `IT001` beyond the
+/// channel's ATP (its fences and the pools less its buffer), or when no single place can serve
+/// it and it may not split.
+pub fn plan_sale(
+    ordered: &[&StoredPlace],
+    buffer: i64,
+    channel: &str,
+    sku: &str,
+    qty: i64,
+    split: bool,
+) -> Outcome<Vec<(String, i64)>> {
+    let sellable: i64 = ordered.iter().map(|p| p.sellable(channel)).sum();
+    if qty > sellable - buffer {
+        return Err(beyond_atp(channel, sku, qty, sellable, buffer));
+    }
+    if let Some(whole) = ordered.iter().find(|p| p.sellable(channel) >= qty) {
+        return Ok(vec![(whole.location.clone(), qty)]);
+    }
+    if !split {
+        let (location, here) = ordered.first().map_or((String::new(), 0), |p| {
+            (p.location.clone(), p.sellable(channel))
+        });
+        return Err(Failure::insufficient(format!(
+            "insufficient stock: channel {} can promise {} of SKU {} at one location (at most {} at location {}), {} asked",
+            q(channel),
+            units((sellable - buffer).max(0)),
+            q(sku),
+            units(here),
+            q(&location),
+            qty
+        ))
+        .hint("A reservation with split => 'none' is served from one location: let it split (the default)."));
+    }
+    let mut left = qty;
+    let mut parts = Vec::new();
+    for place in ordered {
+        if left == 0 {
+            break;
+        }
+        let here = place.sellable(channel).min(left);
+        if here > 0 {
+            parts.push((place.location.clone(), here));
+            left -= here;
+        }
+    }
+    if left > 0 {
+        // Unreachable: the places hold at least qty + buffer for the channel.
+        return Err(beyond_atp(channel, sku, qty, sellable, buffer));
+    }
+    Ok(parts)
+}
+
+static LOCATION_PRIORITIES: Sql = Sql {
+    text: "SELECT code, priority FROM inventory_truth.location",
+    args: &[],
+};
+
+/// Every location's priority (`Split::Priority`).
+fn location_priorities(client: &mut SpiClient<'_>) -> Outcome<HashMap<String, i32>> {
+    let mut priorities = HashMap::new();
+    for row in spi::run(client, &LOCATION_PRIORITIES, &[])? {
+        priorities.insert(spi::value(&row, 1)?, spi::value(&row, 2)?);
+    }
+    Ok(priorities)
 }
 
 static SALE_PLACES: Sql = Sql {
@@ -174,11 +288,50 @@ fn _check_ttl(ttl: Option<Interval>) -> Option<Interval> {
     ttl
 }
 
-/// What `RESERVE_READ` found.
+/// One location's part of a reservation (a hold row), as a retry or a change reads it.
+#[derive(Clone, Debug)]
+struct Part {
+    id: i64,
+    status: HoldStatus,
+    /// The units it was reserved with (grown included).
+    qty: i64,
+    /// What it asks for: its qty less what was released.
+    asked: i64,
+    open_qty: i64,
+    location: String,
+}
+
+/// The columns of a hold that [`part_of`] reads, in its order.
+const PART_COLUMNS: [&str; 6] = [
+    "id",
+    "status",
+    "qty",
+    "released_qty",
+    "open_qty",
+    "location",
+];
+
+fn part_of(row: &impl spi::Columns) -> Outcome<Part> {
+    let status: String = spi::value(row, 2)?;
+    let qty: i64 = spi::value(row, 3)?;
+    let released: i64 = spi::value(row, 4)?;
+    Ok(Part {
+        id: spi::value(row, 1)?,
+        status: HoldStatus::parse(&status)
+            .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
+        qty,
+        asked: qty - released,
+        open_qty: spi::value(row, 5)?,
+        location: spi::value(row, 6)?,
+    })
+}
+
+/// What `read_for_reserve` found.
 struct Read {
     version: i64,
     buffer: i64,
-    hold: Option<(i64, HoldStatus, i64, String)>,
+    /// The parts of the reservation the reference names, by id (none: a new one).
+    parts: Vec<Part>,
     places: Vec<StoredPlace>,
 }
 
@@ -215,26 +368,18 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
                 Ok(())
             },
         )?;
-        let mut hold = None;
+        let mut parts = Vec::new();
         if let Some(reference) = reference {
-            let columns = ["id", "status", "qty", "location"];
             reader.rows(
                 &direct::HOLD_KEY,
                 &[Key::Text(reference), Key::Text(sku), Key::Text(channel)],
-                &columns,
+                &PART_COLUMNS,
                 |row| {
-                    let status: String = spi::value(row, 2)?;
-                    hold = Some((
-                        spi::value(row, 1)?,
-                        HoldStatus::parse(&status).ok_or_else(|| {
-                            Failure::internal(format!("a hold with status {status}"))
-                        })?,
-                        spi::value(row, 3)?,
-                        spi::value(row, 4)?,
-                    ));
+                    parts.push(part_of(row)?);
                     Ok(())
                 },
             )?;
+            parts.sort_by_key(|p| p.id);
         }
         let mut places = Vec::new();
         reader.rows(
@@ -249,7 +394,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
         Ok(Some(Read {
             version,
             buffer,
-            hold,
+            parts,
             places,
         }))
     })
@@ -264,9 +409,30 @@ struct Reservation {
     expires_at: Option<TimestampWithTimeZone>,
     location: Option<String>,
     occurred_at: TimestampWithTimeZone,
+    split: Split,
 }
 
-/// reserve(channel, sku, qty, ref, ttl, location, occurred_at) RETURNS bigint: the hold id.
+/// The `split` argument, checked: `22004` for NULL, `22023` for an unknown way.
+fn check_split(split: Option<&str>) -> Outcome<Split> {
+    let split = split.ok_or_else(|| Failure::null("split"))?;
+    Split::parse(split).ok_or_else(|| {
+        Failure::invalid(format!("unknown split {}", q(split)))
+            .hint("split is 'most_stock' (the default), 'priority' or 'none'.")
+    })
+}
+
+/// `_check_split(split) RETURNS text`: the split, checked (for `reserve_order` and
+/// `check_order`). Internal.
+#[pg_extern(immutable, parallel_safe)]
+fn _check_split(split: Option<&str>) -> String {
+    match check_split(split) {
+        Ok(_) => split.unwrap_or_default().to_owned(),
+        Err(f) => crate::error::report(f),
+    }
+}
+
+/// reserve(channel, sku, qty, ref, ttl, location, occurred_at, split) RETURNS bigint: the id of
+/// the hold (of its first part, when it is served from several locations).
 fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let channel: Option<String> = fcinfo.arg(0);
     let sku: Option<String> = fcinfo.arg(1);
@@ -275,6 +441,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let ttl: Option<Interval> = fcinfo.arg(4);
     let location: Option<String> = fcinfo.arg(5);
     let occurred_at: Option<TimestampWithTimeZone> = fcinfo.arg(6);
+    let split: Option<String> = fcinfo.arg(7);
     let id = spi::connect(|client| {
         // One read for the common case; the checks below keep the order of the contract's
         // errors whatever is wrong.
@@ -328,6 +495,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 known_location(Some(l))?;
             }
         }
+        let split = check_split(split.as_deref())?;
         let reservation = Reservation {
             channel,
             sku,
@@ -336,6 +504,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
             expires_at,
             location,
             occurred_at,
+            split,
         };
         reserve(client, &reservation, read)
     })?;
@@ -359,25 +528,55 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
     // and found the SKU changed since the first read.
     let mut under_lock = held.is_some();
     for _ in 0..3 {
-        if let Some(hold) = &read.hold {
-            return retry(client, r, hold, under_lock);
+        if !read.parts.is_empty() {
+            return retry(client, r, &read.parts, under_lock);
         }
-        let location = match r.location.as_deref() {
-            Some(l) => l.to_owned(),
-            None => best_location(&read.places, &r.channel)
-                .unwrap_or_default()
-                .to_owned(),
-        };
         // Decided from what was read: committed state before the lock (a refusal then waits
         // for nobody), or the SKU as this transaction holds it.
-        check_sale(
-            &read.places,
-            read.buffer,
-            &r.channel,
-            &r.sku,
-            r.location.as_deref().or(Some(location.as_str())),
-            r.qty,
-        )?;
+        let plan = match r.location.as_deref() {
+            Some(l) => {
+                check_sale(
+                    &read.places,
+                    read.buffer,
+                    &r.channel,
+                    &r.sku,
+                    Some(l),
+                    r.qty,
+                )?;
+                vec![(l.to_owned(), r.qty)]
+            }
+            None => {
+                let priorities = if r.split == Split::Priority {
+                    location_priorities(client)?
+                } else {
+                    HashMap::new()
+                };
+                let ordered = sale_order(&read.places, &r.channel, r.split, &priorities);
+                plan_sale(
+                    &ordered,
+                    read.buffer,
+                    &r.channel,
+                    &r.sku,
+                    r.qty,
+                    r.split != Split::None,
+                )?
+            }
+        };
+        if plan.len() > 1 {
+            // Several locations: decided again under the SKU's row, then applied like any
+            // movements (the single-location path below writes without the engine's replay).
+            if !under_lock {
+                if !engine::lock_sku(client, &r.sku, true, false, CAUSE)? {
+                    return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))));
+                }
+                under_lock = true;
+                read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                continue;
+            }
+            return reserve_parts(client, r, &plan);
+        }
+        let location = plan[0].0.clone();
         let place = read
             .places
             .iter()
@@ -445,62 +644,107 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
     ))
 }
 
-static HOLD_BY_KEY: Sql = Sql {
-    text: "SELECT id, status, qty, location FROM inventory_truth.hold
-            WHERE ref = $1 AND sku = $2 AND channel = $3",
+static HOLD_PARTS: Sql = Sql {
+    text: "SELECT id, status, qty, released_qty, open_qty, location FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3 ORDER BY id",
     args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
-/// A retry (same channel, ref, SKU and qty) of a hold still open gets it back; anything else
-/// under that reference is a conflict, including a retry after the hold ended: its units are no
-/// longer held, and saying otherwise would promise them twice. Decided under the SKU's lock, so
-/// a first call still in flight has committed or rolled back.
-fn retry(
+/// The parts of the reservation (channel, ref) of a SKU, by id: one per location it is served
+/// from.
+fn read_parts(
+    client: &mut SpiClient<'_>,
+    reference: &str,
+    sku: &str,
+    channel: &str,
+) -> Outcome<Vec<Part>> {
+    let mut parts = Vec::new();
+    for row in spi::run(
+        client,
+        &HOLD_PARTS,
+        &[reference.into(), sku.into(), channel.into()],
+    )? {
+        parts.push(part_of(&row)?);
+    }
+    Ok(parts)
+}
+
+/// A reservation served from several locations: one movement (and one hold) per location, all
+/// under the reservation's reference, applied by the engine under the SKU's row (held). Returns
+/// the first part's id.
+fn reserve_parts(
     client: &mut SpiClient<'_>,
     r: &Reservation,
-    seen: &(i64, HoldStatus, i64, String),
-    locked: bool,
+    plan: &[(String, i64)],
 ) -> Outcome<i64> {
-    let (id, status, qty, location) = if locked {
-        seen.clone()
+    let records: Vec<Record<'_>> = plan
+        .iter()
+        .map(|(location, qty)| {
+            Record::new(
+                &r.sku,
+                location,
+                Some(Stage::available),
+                Some(Stage::committed),
+                *qty,
+                Some(&r.reference),
+                "reservation",
+                r.occurred_at,
+            )
+            .for_channel(Some(&r.channel))
+        })
+        .collect();
+    let options = Options {
+        strict: true,
+        expires_at: r.expires_at,
+        cause: None,
+    };
+    crate::ledger::move_stock(client, &records, &options, None)?;
+    read_parts(client, &r.reference, &r.sku, &r.channel)?
+        .first()
+        .map(|p| p.id)
+        .ok_or_else(|| Failure::internal("inventory_truth: the reservation made no hold"))
+}
+
+/// A retry (same channel, ref, SKU and qty) of a reservation whose parts are all open gets it
+/// back (its first part's id); anything else under that reference is a conflict, including a
+/// retry after a part ended: its units are no longer held, and saying otherwise would promise
+/// them twice. Decided under the SKU's lock, so a first call still in flight has committed or
+/// rolled back.
+fn retry(client: &mut SpiClient<'_>, r: &Reservation, seen: &[Part], locked: bool) -> Outcome<i64> {
+    let parts = if locked {
+        seen.to_vec()
     } else {
         engine::lock_sku(client, &r.sku, false, false, "")?;
-        let rows = spi::run(
-            client,
-            &HOLD_BY_KEY,
-            &[
-                r.reference.as_str().into(),
-                r.sku.as_str().into(),
-                r.channel.as_str().into(),
-            ],
-        )?;
-        let row = rows.first();
-        let status: String = spi::value(&row, 2)?;
-        (
-            spi::value(&row, 1)?,
-            HoldStatus::parse(&status).unwrap_or(HoldStatus::Open),
-            spi::value(&row, 3)?,
-            spi::value(&row, 4)?,
-        )
+        read_parts(client, &r.reference, &r.sku, &r.channel)?
     };
-    if status == HoldStatus::Open
-        && qty == r.qty
-        && r.location.as_deref().is_none_or(|l| l == location)
-    {
-        return Ok(id);
+    let asked: i64 = parts.iter().map(|p| p.asked).sum();
+    let open = parts.iter().all(|p| p.status == HoldStatus::Open);
+    let located = r
+        .location
+        .as_deref()
+        .is_none_or(|l| parts.iter().all(|p| p.location == l));
+    if let (true, true, Some(first)) = (open && asked == r.qty, located, parts.first()) {
+        return Ok(first.id);
     }
-    let ended = if status == HoldStatus::Open {
-        String::new()
+    let locations: Vec<String> = parts.iter().map(|p| q(&p.location)).collect();
+    // What it holds, or, once ended, what it was reserved with.
+    let shown = if open {
+        asked
     } else {
-        format!(" and has ended ({})", status.label())
+        parts.iter().map(|p| p.qty).sum()
     };
+    let ended = parts
+        .iter()
+        .find(|p| p.status != HoldStatus::Open)
+        .map(|p| format!(" and has ended ({})", p.status.label()))
+        .unwrap_or_default();
     Err(Failure::conflict(format!(
         "hold {} of channel {} for SKU {} already exists with {} at location {}{}",
         q(&r.reference),
         q(&r.channel),
         q(&r.sku),
-        units(qty),
-        q(&location),
+        units(shown),
+        locations.join(", "),
         ended
     ))
     .detail(format!(
@@ -511,8 +755,8 @@ fn retry(
             .map(|l| format!(" at location {}", q(l)))
             .unwrap_or_default()
     ))
-    .hint(if status == HoldStatus::Open {
-        "Release it first, or reserve under another reference."
+    .hint(if ended.is_empty() {
+        "Release it first, change it with resize_hold, or reserve under another reference."
     } else {
         "Reserve under another reference."
     }))
@@ -532,7 +776,7 @@ static OPEN_HOLDS_OF_ORDER: Sql = Sql {
 };
 static OPEN_HOLD: Sql = Sql {
     text: "SELECT location, open_qty, expires_at <= pg_catalog.now() FROM inventory_truth.hold
-            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open'",
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' ORDER BY id",
     args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
@@ -592,9 +836,9 @@ sql_function!(
     release_call
 );
 
-/// Releases one open hold under its SKU's lock (taken here, before the hold is read again: it
-/// may have been picked or released meanwhile). With `due_only`, only a hold past its expiry.
-/// Returns whether it released one.
+/// Releases one reservation of a SKU, every open part of it, under the SKU's lock (taken here,
+/// before the parts are read again: they may have been picked or released meanwhile). With
+/// `expiry`, only a reservation past its expiry. Returns whether it released one.
 #[allow(clippy::too_many_arguments)]
 fn release_one(
     client: &mut SpiClient<'_>,
@@ -611,29 +855,40 @@ fn release_one(
         &OPEN_HOLD,
         &[reference.into(), sku.into(), channel.into()],
     )?;
-    if rows.is_empty() {
+    // Every open part of the reservation (one per location it is served from).
+    let mut parts: Vec<(String, i64, Option<bool>)> = Vec::new();
+    for row in rows {
+        parts.push((
+            spi::value(&row, 1)?,
+            spi::value(&row, 2)?,
+            spi::get(&row, 3)?,
+        ));
+    }
+    if parts.is_empty() {
         return Ok(false); // picked or lost meanwhile
     }
-    let row = rows.first();
-    let location: String = spi::value(&row, 1)?;
-    let open_qty: i64 = spi::value(&row, 2)?;
-    let due: Option<bool> = spi::get(&row, 3)?;
-    if expiry && due != Some(true) {
+    if expiry && parts.iter().any(|(_, _, due)| *due != Some(true)) {
         return Ok(false);
     }
-    let mut record = Record::new(
-        sku,
-        &location,
-        Some(Stage::committed),
-        Some(Stage::available),
-        open_qty,
-        Some(reference),
-        reason,
-        occurred_at,
-    )
-    .for_channel(Some(channel));
-    record.expiry = expiry;
-    crate::ledger::move_stock(client, &[record], &Options::default(), None)?;
+    let records: Vec<Record<'_>> = parts
+        .iter()
+        .map(|(location, open_qty, _)| {
+            let mut record = Record::new(
+                sku,
+                location,
+                Some(Stage::committed),
+                Some(Stage::available),
+                *open_qty,
+                Some(reference),
+                reason,
+                occurred_at,
+            )
+            .for_channel(Some(channel));
+            record.expiry = expiry;
+            record
+        })
+        .collect();
+    crate::ledger::move_stock(client, &records, &Options::default(), None)?;
     Ok(true)
 }
 
@@ -686,17 +941,19 @@ sql_function!(
 // ---------------------------------------------------------------------------------------------
 // changing a hold
 
-static HOLD_LINE: Sql = Sql {
-    text: "SELECT id, location, status, qty - released_qty, open_qty FROM inventory_truth.hold
-            WHERE ref = $1 AND sku = $2 AND channel = $3",
+static OPEN_EXPIRY: Sql = Sql {
+    text: "SELECT expires_at FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' ORDER BY id LIMIT 1",
     args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
-/// `resize_hold(channel, ref, sku, qty, occurred_at) RETURNS bigint`: sets what a hold asks
-/// for, its quantity less what was released, to `qty`, under the SKU's lock: growing is a
-/// reservation of the difference at the hold's location (checked as `reserve` checks), shrinking
-/// a release of it (back to the buckets the units came from, the fence first). The same call
-/// again changes nothing, so a retry is safe whatever came in between (a pick included).
+/// `resize_hold(channel, ref, sku, qty, occurred_at) RETURNS bigint`: sets what a reservation
+/// asks for, its quantity less what was released (over all its parts), to `qty`, under the
+/// SKU's lock: growing reserves the difference (checked as `reserve` checks it) at the
+/// locations it is served from first, then where the channel can sell the most; shrinking
+/// releases it, newest part first, back to the buckets the units came from (the fence first).
+/// The same call again changes nothing, so a retry is safe whatever came in between (a pick
+/// included).
 fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let channel: Option<String> = fcinfo.arg(0);
     let reference: Option<String> = fcinfo.arg(1);
@@ -730,14 +987,10 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         if !occurred_at.is_finite() {
             return Err(Failure::invalid("occurred_at must be a real time"));
         }
-        // The SKU first (the lock order), then the hold as it is under that lock.
+        // The SKU first (the lock order), then the reservation as it is under that lock.
         engine::lock_sku(client, sku, false, false, "")?;
-        let rows = spi::run(
-            client,
-            &HOLD_LINE,
-            &[reference.into(), sku.into(), channel.into()],
-        )?;
-        if rows.is_empty() {
+        let parts = read_parts(client, reference, sku, channel)?;
+        let Some(first) = parts.first() else {
             return Err(Failure::unknown(format!(
                 "no hold {} of channel {} for SKU {}",
                 q(reference),
@@ -745,70 +998,104 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 q(sku)
             ))
             .hint("Reserve it first."));
-        }
-        let row = rows.first();
-        let id: i64 = spi::value(&row, 1)?;
-        let location: String = spi::value(&row, 2)?;
-        let status: String = spi::value(&row, 3)?;
-        let asked: i64 = spi::value(&row, 4)?;
-        let open_qty: i64 = spi::value(&row, 5)?;
+        };
+        let asked: i64 = parts.iter().map(|p| p.asked).sum();
+        let open: Vec<&Part> = parts
+            .iter()
+            .filter(|p| p.status == HoldStatus::Open)
+            .collect();
         let change = qty - asked;
         if change == 0 {
-            return Ok(id);
+            return Ok(first.id);
         }
-        if HoldStatus::parse(&status) != Some(HoldStatus::Open) {
+        if open.is_empty() {
             return Err(Failure::conflict(format!(
                 "hold {} of channel {} for SKU {} has ended ({}): it cannot change",
                 q(reference),
                 q(channel),
                 q(sku),
-                status
+                first.status.label()
             ))
             .hint("Reserve under another reference."));
         }
-        let record = if change > 0 {
+        let mut records: Vec<Record<'_>> = Vec::new();
+        let mut options = Options::default();
+        let plan: Vec<(String, i64)>;
+        if change > 0 {
             let (places, buffer) = load_sale_places(client, sku, channel)?;
-            check_sale(&places, buffer, channel, sku, Some(&location), change)?;
-            Record::new(
-                sku,
-                &location,
-                Some(Stage::available),
-                Some(Stage::committed),
-                change,
-                Some(reference),
-                "hold grown",
-                occurred_at,
-            )
+            // Where it is served from first (by part), then where the channel can sell the
+            // most; never where a part of it has ended (that hold cannot take units again).
+            let mut ordered: Vec<&StoredPlace> = open
+                .iter()
+                .filter_map(|p| places.iter().find(|place| place.location == p.location))
+                .collect();
+            ordered.extend(
+                sale_order(&places, channel, Split::MostStock, &HashMap::new())
+                    .into_iter()
+                    .filter(|place| !parts.iter().any(|p| p.location == place.location)),
+            );
+            plan = plan_sale(&ordered, buffer, channel, sku, change, true)?;
+            let expiry = spi::run(
+                client,
+                &OPEN_EXPIRY,
+                &[reference.into(), sku.into(), channel.into()],
+            )?;
+            options.expires_at = spi::get(&expiry.first(), 1)?;
+            options.strict = true;
+            for (location, units) in &plan {
+                records.push(Record::new(
+                    sku,
+                    location,
+                    Some(Stage::available),
+                    Some(Stage::committed),
+                    *units,
+                    Some(reference),
+                    "hold grown",
+                    occurred_at,
+                ));
+            }
         } else {
-            if -change > open_qty {
+            let held: i64 = open.iter().map(|p| p.open_qty).sum();
+            if -change > held {
                 return Err(Failure::invalid(format!(
                     "hold {} of channel {} for SKU {} cannot shrink to {}, below the {} picked or lost",
                     q(reference),
                     q(channel),
                     q(sku),
                     units(qty),
-                    units(asked - open_qty)
+                    units(asked - held)
                 ))
                 .hint("A hold keeps the units it no longer holds open; shrink it to at least those."));
             }
-            Record::new(
-                sku,
-                &location,
-                Some(Stage::committed),
-                Some(Stage::available),
-                -change,
-                Some(reference),
-                "hold reduced",
-                occurred_at,
-            )
-        };
-        crate::ledger::move_stock(
-            client,
-            &[record.for_channel(Some(channel))],
-            &Options::default(),
-            None,
-        )?;
-        Ok(id)
+            let mut left = -change;
+            let mut taken = Vec::new();
+            for part in open.iter().rev() {
+                let units = part.open_qty.min(left);
+                if units > 0 {
+                    taken.push((part.location.clone(), units));
+                    left -= units;
+                }
+            }
+            plan = taken;
+            for (location, units) in &plan {
+                records.push(Record::new(
+                    sku,
+                    location,
+                    Some(Stage::committed),
+                    Some(Stage::available),
+                    *units,
+                    Some(reference),
+                    "hold reduced",
+                    occurred_at,
+                ));
+            }
+        }
+        let records: Vec<Record<'_>> = records
+            .into_iter()
+            .map(|r| r.for_channel(Some(channel)))
+            .collect();
+        crate::ledger::move_stock(client, &records, &options, None)?;
+        Ok(first.id)
     })?;
     Ok(pg_sys::Datum::from(id))
 }
@@ -915,16 +1202,78 @@ mod rules {
         assert!(check_sale(&places, 0, "amazon", "TEE", Some("DC1"), 10).is_ok());
     }
 
+    fn plan(places: &[StoredPlace], split: Split, qty: i64) -> Outcome<Vec<(String, i64)>> {
+        let priorities: HashMap<String, i32> = [("DC3".to_string(), 10)].into_iter().collect();
+        let ordered = sale_order(places, "web", split, &priorities);
+        plan_sale(&ordered, 1, "web", "TEE", qty, split != Split::None)
+    }
+
+    fn parts(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+        list.iter().map(|(l, q)| ((*l).to_string(), *q)).collect()
+    }
+
     #[test]
-    fn a_reservation_goes_where_the_channel_can_sell_the_most() {
+    fn a_reservation_goes_to_one_location_when_one_can_serve_it() {
+        // The web can sell 2 at DC1 (Amazon fenced 8 of 10), 3 at DC2, 3 at DC3.
         let places = [
             place("DC1", 10, &[("amazon", 8)]),
             place("DC2", 3, &[]),
             place("DC3", 3, &[]),
         ];
-        assert_eq!(best_location(&places, "web"), Some("DC2"));
-        assert_eq!(best_location(&places, "amazon"), Some("DC1"));
-        assert_eq!(best_location(&[], "web"), None);
+        // Most stock first, ties by code: DC2.
+        assert_eq!(
+            plan(&places, Split::MostStock, 3).unwrap(),
+            parts(&[("DC2", 3)])
+        );
+        assert_eq!(plan(&places, Split::None, 3).unwrap(), parts(&[("DC2", 3)]));
+        // By priority: DC3 (10) first.
+        assert_eq!(
+            plan(&places, Split::Priority, 3).unwrap(),
+            parts(&[("DC3", 3)])
+        );
+        // Amazon sells its fence too: DC1 serves it whole.
+        let ordered = sale_order(&places, "amazon", Split::MostStock, &HashMap::new());
+        assert_eq!(
+            plan_sale(&ordered, 0, "amazon", "TEE", 9, true).unwrap(),
+            parts(&[("DC1", 9)])
+        );
+    }
+
+    #[test]
+    fn a_reservation_no_location_can_serve_is_split_in_the_order_chosen() {
+        let places = [
+            place("DC1", 10, &[("amazon", 8)]),
+            place("DC2", 3, &[]),
+            place("DC3", 3, &[]),
+        ];
+        // 7 of the web's 8 - 1 (buffer): DC2 and DC3 (3 each, by code), then DC1.
+        assert_eq!(
+            plan(&places, Split::MostStock, 7).unwrap(),
+            parts(&[("DC2", 3), ("DC3", 3), ("DC1", 1)])
+        );
+        // By priority: DC3, then DC1 and DC2 (100 by default: by code).
+        assert_eq!(
+            plan(&places, Split::Priority, 7).unwrap(),
+            parts(&[("DC3", 3), ("DC1", 2), ("DC2", 2)])
+        );
+    }
+
+    #[test]
+    fn a_reservation_never_passes_the_atp_nor_splits_when_told_not_to() {
+        let places = [place("DC1", 2, &[]), place("DC2", 3, &[])];
+        // ATP 5 - 1 = 4.
+        let err = plan(&places, Split::MostStock, 5).unwrap_err();
+        assert_eq!(
+            err.message,
+            "insufficient stock: channel \"web\" can promise 4 units of SKU \"TEE\", 5 asked"
+        );
+        let err = plan(&places, Split::None, 4).unwrap_err();
+        assert_eq!(err.state.as_str(), "IT001");
+        assert!(err.message.contains("at one location"), "{}", err.message);
+        assert_eq!(
+            plan(&places, Split::MostStock, 4).unwrap(),
+            parts(&[("DC2", 3), ("DC1", 1)])
+        );
     }
 }
 

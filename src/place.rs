@@ -141,9 +141,22 @@ impl Hold {
     }
 }
 
-/// The holds a statement names or may take from, keyed by (channel, ref), for one SKU. A key
-/// that is absent was looked up and does not exist.
-pub type Holds = HashMap<(String, String), Hold>;
+/// A hold's key within one SKU: (channel, ref, location). A reservation served from several
+/// locations is one hold per location under the same channel and ref.
+pub type HoldKey = (String, String, String);
+
+/// The key of `channel`'s hold for order `reference` at `location`.
+pub fn hold_key(channel: &str, reference: &str, location: &str) -> HoldKey {
+    (
+        channel.to_owned(),
+        reference.to_owned(),
+        location.to_owned(),
+    )
+}
+
+/// The holds a statement names or may take from, for one SKU. A key that is absent was looked
+/// up and does not exist.
+pub type Holds = HashMap<HoldKey, Hold>;
 
 /// An expected receipt (PO/ASN line) of the place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,7 +304,7 @@ pub fn replay(
     place: &mut Place,
     rows: &[Row],
     holds: &mut Holds,
-    loss_order: &[(String, String)],
+    loss_order: &[HoldKey],
 ) -> Outcome<Replayed> {
     track_receipts(place, rows)?;
     // A row into committed creates the hold it names (open, empty) before anything applies,
@@ -299,7 +312,7 @@ pub fn replay(
     for row in rows.iter().filter(|r| r.to == Some(Stage::committed)) {
         if let (Some(channel), Some(reference)) = (&row.channel, &row.reference) {
             holds
-                .entry((channel.clone(), reference.clone()))
+                .entry(hold_key(channel, reference, &place.location))
                 .or_insert_with(|| Hold::new(channel, reference, &place.location));
         }
     }
@@ -387,9 +400,9 @@ fn named_hold_out(
     channel: &str,
     reference: &str,
 ) -> Outcome<i64> {
-    let key = (channel.to_owned(), reference.to_owned());
+    let key = hold_key(channel, reference, &place.location);
     let hold = match holds.get_mut(&key) {
-        Some(h) if h.location == place.location && h.status == HoldStatus::Open => h,
+        Some(h) if h.status == HoldStatus::Open => h,
         _ => {
             return Err(Failure::unknown(format!(
                 "no open hold {} of channel {} for {}",
@@ -452,7 +465,7 @@ fn named_hold_out(
 fn unnamed_committed_loss(
     place: &mut Place,
     holds: &mut Holds,
-    loss_order: &[(String, String)],
+    loss_order: &[HoldKey],
     row: &Row,
 ) -> Outcome<()> {
     let mut left = row.qty;
@@ -494,21 +507,20 @@ fn reserve_into_hold(
     reference: &str,
     from_fence: i64,
 ) -> Outcome<()> {
-    let key = (channel.to_owned(), reference.to_owned());
     let hold = holds
-        .entry(key)
+        .entry(hold_key(channel, reference, &place.location))
         .or_insert_with(|| Hold::new(channel, reference, &place.location));
-    if hold.location != place.location || hold.status != HoldStatus::Open {
+    if hold.status != HoldStatus::Open {
         return Err(Failure::conflict(format!(
-            "hold {} of channel {} for SKU {} already exists ({} at location {}, {})",
+            "hold {} of channel {} for SKU {} at location {} has ended ({}, {})",
             q(reference),
             q(channel),
             q(&place.sku),
-            units(hold.qty),
             q(&hold.location),
+            units(hold.qty),
             hold.status.label()
         ))
-        .hint("A hold is one SKU at one location for one order reference of a channel."));
+        .hint("Reserve under another reference."));
     }
     hold.qty += row.qty;
     hold.open_qty += row.qty;
@@ -658,8 +670,8 @@ mod tests {
         replay(p, rows, holds, &[])
     }
 
-    fn key(channel: &str, reference: &str) -> (String, String) {
-        (channel.into(), reference.into())
+    fn key(channel: &str, reference: &str) -> HoldKey {
+        hold_key(channel, reference, "DC1")
     }
 
     #[test]
@@ -821,17 +833,31 @@ mod tests {
     }
 
     #[test]
-    fn a_hold_elsewhere_or_ended_is_a_conflict() {
+    fn a_hold_ended_here_is_a_conflict_and_one_elsewhere_a_part_of_the_same_order() {
         let mut holds = Holds::new();
         let mut elsewhere = Hold::new("web", "W-1", "DC2");
-        elsewhere.changed = false;
-        holds.insert(key("web", "W-1"), elsewhere);
+        (
+            elsewhere.qty,
+            elsewhere.open_qty,
+            elsewhere.id,
+            elsewhere.changed,
+        ) = (2, 2, Some(3), false);
+        holds.insert(hold_key("web", "W-1", "DC2"), elsewhere);
+        let into = |qty| named(row(1, Some(available), Some(committed), qty), "web", "W-1");
+        run(&mut place(5, vec![]), &[into(1)], &mut holds).expect("a part at DC1");
+        assert_eq!(holds[&key("web", "W-1")].open_qty, 1);
+        assert_eq!(holds[&hold_key("web", "W-1", "DC2")].open_qty, 2);
+
+        let mut ended = Hold::new("web", "W-2", "DC1");
+        (ended.qty, ended.status, ended.id, ended.changed) =
+            (1, HoldStatus::Released, Some(4), false);
+        holds.insert(key("web", "W-2"), ended);
         let err = run(
             &mut place(5, vec![]),
             &[named(
-                row(1, Some(available), Some(committed), 1),
+                row(2, Some(available), Some(committed), 1),
                 "web",
-                "W-1",
+                "W-2",
             )],
             &mut holds,
         )

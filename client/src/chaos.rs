@@ -211,10 +211,21 @@ fn random_call(
         0..=29 => {
             let ttl = if rng.next(3) == 0 { Some("1 second".to_owned()) } else { None };
             let keep = rng.next(10) != 0;
+            // From 0.2.0 on, any way of splitting over the locations.
+            let (sql, mut params) = (
+                "SELECT inventory_truth.reserve($1, $2, $3, $4, $5::text::interval), $2".to_owned(),
+                vec![text(&channel), text(&sku), Param::Int(qty), text(&reference), Param::OptText(ttl)],
+            );
+            let sql = if changes_holds {
+                params.push(text(["most_stock", "priority", "none"][rng.next(3) as usize]));
+                "SELECT inventory_truth.reserve($1, $2, $3, $4, $5::text::interval, split => $6), $2".to_owned()
+            } else {
+                sql
+            };
             Call {
                 op: "reserve",
-                sql: "SELECT inventory_truth.reserve($1, $2, $3, $4, $5::text::interval), $2".to_owned(),
-                params: vec![text(&channel), text(&sku), Param::Int(qty), text(&reference), Param::OptText(ttl)],
+                sql,
+                params,
                                 refusals: &["IT001"],
                 unique_ref: Some(reference.clone()),
                 needs_rows: false,
@@ -952,15 +963,19 @@ pub async fn hold_problems(
             &[],
         )
         .await?;
-    let present: HashMap<(String, String, String), i64> = rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
-        .collect();
+    // A reservation served from several locations is a hold per location: every id it had.
+    let mut present: HashMap<(String, String, String), Vec<i64>> = HashMap::new();
+    for r in &rows {
+        present
+            .entry((r.get(0), r.get(1), r.get(2)))
+            .or_default()
+            .push(r.get(3));
+    }
     for (channel, reference, sku, hold) in &tally.holds {
         match present.get(&(channel.clone(), reference.clone(), sku.clone())) {
-            Some(id) if id == hold => {}
-            Some(id) => problems.push(format!(
-                "committed hold {hold} ({channel} {reference} {sku}) is now hold {id}"
+            Some(ids) if ids.contains(hold) => {}
+            Some(ids) => problems.push(format!(
+                "committed hold {hold} ({channel} {reference} {sku}) is now holds {ids:?}"
             )),
             None => problems.push(format!(
                 "committed hold missing: {hold} ({channel} {reference} {sku})"

@@ -103,15 +103,19 @@ ALTER TABLE movement_commit DROP CONSTRAINT movement_commit_pkey;
 ALTER TABLE movement_commit ALTER COLUMN txid SET NOT NULL;
 CREATE INDEX movement_commit_at ON movement_commit USING brin (committed_at);
 
--- Holds are keyed by what a caller knows: order reference, SKU, channel.
+-- Holds are keyed by what a caller knows: order reference, SKU, channel, and the location, as a
+-- reservation may be served from several (a hold per location). Existing holds keep their rows.
 ALTER TABLE hold DROP CONSTRAINT hold_pkey;
 ALTER TABLE hold DROP CONSTRAINT hold_channel_ref_sku_key;
 DROP INDEX hold_by_ref;
-ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel);
+ALTER TABLE hold ADD PRIMARY KEY (ref, sku, channel, location);
 -- Only the engine writes holds; verify() checks what the CHECKs said (sql/holds.sql).
 ALTER TABLE hold DROP CONSTRAINT hold_open_qty_check;
 ALTER TABLE hold DROP CONSTRAINT hold_check;
 ALTER TABLE hold DROP CONSTRAINT hold_status_check;
+
+-- Locations have a priority: the order a reservation with split => 'priority' is served in.
+ALTER TABLE location ADD COLUMN priority int NOT NULL DEFAULT 100;
 
 -- Changed SKUs reach the relay through shared memory now; the relay finds what a crash left
 -- unpublished by version.

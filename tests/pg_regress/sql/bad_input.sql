@@ -623,11 +623,12 @@ INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
 VALUES ('TEE', 'DC1', 'available', 'committed', 1, 'web', 'W-0');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(126, 'IT004', :'SQLSTATE') AS unchanged;
--- 127. A direct row into hold W-1 (at DC1) at DC2.
+-- 127. A direct row into hold W-1 (at DC1) at DC2: a part of W-1 at DC2, judged as any direct
+-- sale; it takes wholesale's fenced mug there: IT003.
 INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
 VALUES ('MUG', 'DC2', 'available', 'committed', 1, 'web', 'W-1');
 \echo SQLSTATE :SQLSTATE
-SELECT pg_temp.verdict(127, 'IT004', :'SQLSTATE') AS unchanged;
+SELECT pg_temp.verdict(127, 'IT003', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
 -- G. Codes no scanner sends: over 100 characters, control characters, surrounding spaces:
@@ -1074,6 +1075,33 @@ SELECT pg_temp.verdict(207, '42704', :'SQLSTATE') AS unchanged;
 SELECT extend_hold('amazon', NULL, '5 minutes');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(208, '22004', :'SQLSTATE') AS unchanged;
+
+-- Q. Reservations over several locations: reserve(..., split), reserve_order(..., split).
+
+-- 209. reserve with an unknown split: 22023.
+SELECT reserve('web', 'MUG', 1, 'R-209', split => 'nearest');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(209, '22023', :'SQLSTATE') AS unchanged;
+
+-- 210. reserve(split NULL): 22004.
+SELECT reserve('web', 'MUG', 1, 'R-210', split => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(210, '22004', :'SQLSTATE') AS unchanged;
+
+-- 211. reserve_order(split NULL): 22004.
+SELECT * FROM reserve_order('web', 'O-211', '[{"sku": "MUG", "qty": 1}]', split => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(211, '22004', :'SQLSTATE') AS unchanged;
+
+-- 212. reserve_order with an unknown split: 22023.
+SELECT * FROM reserve_order('web', 'O-212', '[{"sku": "MUG", "qty": 1}]', split => 'any');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(212, '22023', :'SQLSTATE') AS unchanged;
+
+-- 213. add_location of an existing location with a new priority and a bad code: 22023.
+SELECT add_location(' DC1', priority => 5);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(213, '22023', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec

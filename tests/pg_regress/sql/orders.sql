@@ -129,4 +129,46 @@ SELECT sku, expires_at FROM hold WHERE ref = 'SO-9' ORDER BY sku;
 SELECT extend_hold('web', 'SO-404', '1 hour');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+-- 8. A reservation no single location can serve is split over several, all or nothing: a
+-- hold per location under the same reference. Kettles: 4 at DC1, 3 at DC2, 2 at DC3 (the web's
+-- ATP is 8 with its buffer of 1). DC3 is the preferred location (priority 10).
+SELECT add_location('DC3', priority => 10);
+SELECT pg_temp.shelve('KETTLE', 'DC1', 4), pg_temp.shelve('KETTLE', 'DC2', 3), pg_temp.shelve('KETTLE', 'DC3', 2);
+SELECT atp('KETTLE', 'web') AS web;
+-- 6 kettles: by default where the web can sell the most first (the fewest parts), 4 at DC1
+-- and 2 at DC2. The id returned is the first part's.
+SELECT reserve('web', 'KETTLE', 6, 'K-1', ttl => '15 minutes') AS k1 \gset
+SELECT :held FROM hold WHERE ref = 'K-1' ORDER BY id;
+SELECT min(id) = :k1 AS first_part FROM hold WHERE ref = 'K-1';
+-- A retry is the same reservation: the same id, nothing moved.
+SELECT reserve('web', 'KETTLE', 6, 'K-1', ttl => '15 minutes') = :k1 AS same_hold;
+SELECT count(*) AS reservations FROM movement WHERE ref = 'K-1';
+-- An order that fits one location still goes to one: the first in the order that can serve it.
+SELECT reserve('web', 'KETTLE', 1, 'K-2') AS k2 \gset
+SELECT location, qty FROM hold WHERE ref = 'K-2';
+SELECT release('web', 'K-2') AS released;
+-- A merchant's order instead: split => 'priority' serves from DC3 first (priority 10), then the
+-- rest by location priority (100 both: by code): 2 at DC3, 4 at DC1 (the parts' ids follow
+-- location code order).
+SELECT release('web', 'K-1') AS released;
+SELECT reserve('web', 'KETTLE', 6, 'K-3', split => 'priority') > 0 AS reserved;
+SELECT :held FROM hold WHERE ref = 'K-3' ORDER BY id;
+-- split => 'none' keeps a reservation at one location: refused when none can serve it whole.
+SELECT release('web', 'K-3') AS released;
+SELECT reserve('web', 'KETTLE', 5, 'K-4', split => 'none');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Never beyond the channel's ATP, however it splits.
+SELECT reserve('web', 'KETTLE', 9, 'K-4');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- The parts are one reservation: a pick scan takes the part at its location, resize_hold
+-- shrinks the newest part first, release and expiry take every part.
+SELECT * FROM reserve_order('web', 'K-5', '[{"sku": "KETTLE", "qty": 5}]', ttl => '15 minutes');
+SELECT count(*) FROM pick('KETTLE', 'DC2', 1, 'K-5');
+SELECT resize_hold('web', 'K-5', 'KETTLE', 4) > 0 AS resized;
+SELECT :held FROM hold WHERE ref = 'K-5' AND sku = 'KETTLE' ORDER BY id;
+UPDATE hold SET expires_at = now() - interval '1 second' WHERE ref = 'K-5' AND status = 'open';
+SELECT expire_holds() AS expired;
+SELECT :held FROM hold WHERE ref = 'K-5' ORDER BY id;
+SELECT atp('KETTLE', 'web') AS web;
+
 SELECT * FROM verify();

@@ -16,7 +16,8 @@
 #              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
 #              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
 #              the length of the load.
-#   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh)
+#   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh) and the
+#              lock on released SQL (tests/scripts/released_lock.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
 #
 # `scripts/test.sh regress client` runs only the named layers.
@@ -178,6 +179,7 @@ fi
 wants docs && run_layer "doc examples (tests/scripts/doc_examples.sh)" doc_examples
 wants faults && run_layer "fault tests and pg_amcheck (client/tests/faults.rs)" fault_tests
 wants scripts && run_layer "scratch-cluster helper (tests/scripts)" "$REPO_ROOT/tests/scripts/cluster_helper.sh"
+wants scripts && run_layer "released SQL lock (tests/scripts/released_lock.sh)" "$REPO_ROOT/tests/scripts/released_lock.sh"
 
 if [ "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)" != "$tree_before" ]; then
     results+=("FAIL  the tests changed the git tree (git status)")

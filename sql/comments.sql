@@ -124,6 +124,8 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint
 -- applied.rs (Rust)
 
 -- notify.sql and notify.rs (Rust)
+COMMENT ON FUNCTION inventory_truth.notify_status() IS
+    'Who sends this database''s ATP notifications, for a storefront to check before it trusts its LISTEN: the inventory_truth.notify_mode setting, the mode in force for this session (relay, direct or off), the channel, whether the library is preloaded, and this database''s relay (NULLs when none runs): its pid, when it last finished a pass, the SKUs it had not published then, the shared log entries written since it last read them, and whether a full notify queue pauses it. Storefront level.';
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS
     'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(text[]) IS

@@ -91,6 +91,8 @@ BEGIN
     -- else is judged: not the refusal of a line that happens to come first, nor a retry's
     -- conflict with the lines held already.
     PERFORM _known_sku(l ->> 'sku') FROM jsonb_array_elements(p_lines) l;
+    PERFORM _known_location(l ->> 'location') FROM jsonb_array_elements(p_lines) l
+      WHERE l ->> 'location' IS NOT NULL;
     SELECT l ->> 'sku' AS sku, (l -> 'qty')::numeric AS qty INTO bad
       FROM jsonb_array_elements(p_lines) l WHERE (l -> 'qty')::numeric <= 0 LIMIT 1;
     IF FOUND THEN
@@ -271,19 +273,20 @@ COMMENT ON FUNCTION release(text, text, timestamptz) IS
     'Releases every open hold of a channel''s order (ref): committed -> available, each unit back to the bucket it came from (the channel''s fence or the pool). Returns the number of holds released; 0 when they had all ended already.';
 
 CREATE FUNCTION resize_hold(channel text, ref text, sku text, qty bigint,
-                            occurred_at timestamptz DEFAULT now()) RETURNS bigint
+                            occurred_at timestamptz DEFAULT now(), split text DEFAULT 'most_stock')
+RETURNS bigint
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS 'MODULE_PATHNAME', 'inventory_truth_resize_hold';
-COMMENT ON FUNCTION resize_hold(text, text, text, bigint, timestamptz) IS
-    'Changes the quantity of a channel''s hold of a SKU for an order (ref) to qty, under the same reference and at the same location: growing reserves the difference (available -> committed, checked like reserve: IT001 beyond the channel''s ATP or what it can sell there), shrinking releases it (committed -> available, fence units first, like a release); 0 releases the hold. qty counts what the hold asked for less what was released, picked and lost units included, so the same call again changes nothing. Returns the hold id. A hold that ended cannot change (IT004); no such hold is 42704.';
+COMMENT ON FUNCTION resize_hold(text, text, text, bigint, timestamptz, text) IS
+    'Changes the quantity of a channel''s reservation of a SKU for an order (ref) to qty, under the same reference: growing reserves the difference (available -> committed, checked like reserve: IT001 beyond the channel''s ATP) at the locations it is served from first, then, unless split is ''none'', at the others in the split order (as reserve''s: a grow may add a part); shrinking releases it (committed -> available, newest part first, fence units first, like a release); 0 releases it. qty counts what the reservation asked for less what was released, picked and lost units included, so the same call again changes nothing. Returns the hold id (the first part''s). A reservation that ended cannot change (IT004); none is 42704.';
 
 CREATE FUNCTION extend_hold(channel text, ref text, ttl interval) RETURNS int
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS 'MODULE_PATHNAME', 'inventory_truth_extend_hold';
 COMMENT ON FUNCTION extend_hold(text, text, interval) IS
-    'Sets the expiry of every open hold of a channel''s order (ref) to ttl from now (a checkout that needs more time, or less); NULL: they no longer expire. Returns the number of open holds changed. Moves no stock and changes no ATP. No hold with that reference for the channel is 42704.';
+    'Sets the expiry of every open reservation of a channel''s order (ref), all its parts, to ttl from now (a checkout that needs more time, or less); NULL: they no longer expire. A reservation a pick scan has scanned no longer expires and is left alone. Returns how many reservations (SKUs) it set. Moves no stock and changes no ATP. No hold with that reference for the channel is 42704.';
 
 -- Expires one hold past its expiry: its SKU's row first (skipped when another transaction holds
 -- it and p_skip_busy), then the hold, read again (picked or released meanwhile: not expired).

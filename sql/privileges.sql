@@ -57,7 +57,8 @@ GRANT EXECUTE ON FUNCTION
     atp(text, text, text),
     atp_snapshot(text),
     atp_timeline(text, text),
-    check_order(text, jsonb, text)
+    check_order(text, jsonb, text),
+    notify_status()
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.
@@ -79,7 +80,7 @@ GRANT EXECUTE ON FUNCTION
     reserve(text, text, bigint, text, interval, text, timestamptz, text),
     reserve_order(text, text, jsonb, interval, timestamptz, text),
     release(text, text, timestamptz),
-    resize_hold(text, text, text, bigint, timestamptz),
+    resize_hold(text, text, text, bigint, timestamptz, text),
     extend_hold(text, text, interval),
     expire_holds(),
     expected_receipts(),

@@ -15,6 +15,7 @@ extension_sql_file!(
         notify::_relay_baseline,
         notify::_publish,
         notify::_atp_changed_everywhere,
+        notify::notify_status,
         engine::_rebalance_sku,
         engine::_breached,
         hold::_check_ttl,

@@ -411,7 +411,7 @@ fn load_channel_priorities() -> Outcome<HashMap<String, i32>> {
 }
 
 /// A hold's columns as [`hold_of`] reads them.
-const HOLD_COLUMNS: [&str; 11] = [
+const HOLD_COLUMNS: [&str; 12] = [
     "id",
     "channel",
     "ref",
@@ -423,6 +423,7 @@ const HOLD_COLUMNS: [&str; 11] = [
     "released_qty",
     "lost_qty",
     "status",
+    "expires_at",
 ];
 
 /// Reads a hold laid out as `HOLD_COLUMNS`.
@@ -441,7 +442,9 @@ fn hold_of(row: &impl spi::Columns) -> Outcome<Hold> {
         lost_qty: spi::value(row, 10)?,
         status: HoldStatus::parse(&status)
             .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
+        expires_at: spi::get::<pgrx::datum::TimestampWithTimeZone>(row, 12)?.map(i64::from),
         clears_expiry: false,
+        reopened: false,
         ended: false,
         changed: false,
     })
@@ -836,6 +839,7 @@ pub fn apply_sku(
                 }
             }
         }
+        place::end_expiry_of_picked(&mut holds);
         if holds.values().any(|h| h.changed) {
             direct::write(&[direct::HOLD], |w| {
                 write_holds(w, 0, sku, &mut holds, options, applied)
@@ -1087,6 +1091,8 @@ fn write_holds(
                 }
                 if hold.ended {
                     changes.push(("ended_at", Some(pg_sys::Datum::from(now))));
+                } else if hold.reopened {
+                    changes.push(("ended_at", None));
                 }
                 let key = [
                     Key::Text(&hold.reference),
@@ -1127,10 +1133,14 @@ fn insert_hold(
     options: &Options,
 ) -> Outcome<i64> {
     let id = direct::next_id(c"hold_id_seq")?;
+    // A new part of an open reservation expires with it (a direct row names no ttl).
     let expires_at = if hold.clears_expiry {
         None
     } else {
-        options.expires_at
+        options.expires_at.or_else(|| {
+            hold.expires_at
+                .and_then(|t| pgrx::datum::TimestampWithTimeZone::try_from(t).ok())
+        })
     };
     let created_at = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
     let ended_at = hold

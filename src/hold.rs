@@ -718,7 +718,8 @@ fn retry(client: &mut SpiClient<'_>, r: &Reservation, seen: &[Part], locked: boo
         read_parts(client, &r.reference, &r.sku, &r.channel)?
     };
     let asked: i64 = parts.iter().map(|p| p.asked).sum();
-    let open = parts.iter().all(|p| p.status == HoldStatus::Open);
+    // Open while one of its parts is (a part fully picked has ended; the reservation has not).
+    let open = parts.iter().any(|p| p.status == HoldStatus::Open);
     let located = r
         .location
         .as_deref()
@@ -733,11 +734,10 @@ fn retry(client: &mut SpiClient<'_>, r: &Reservation, seen: &[Part], locked: boo
     } else {
         parts.iter().map(|p| p.qty).sum()
     };
-    let ended = parts
-        .iter()
-        .find(|p| p.status != HoldStatus::Open)
-        .map(|p| format!(" and has ended ({})", p.status.label()))
-        .unwrap_or_default();
+    let ended = match parts.first() {
+        Some(p) if !open => format!(" and has ended ({})", p.status.label()),
+        _ => String::new(),
+    };
     Err(Failure::conflict(format!(
         "hold {} of channel {} for SKU {} already exists with {} at location {}{}",
         q(&r.reference),
@@ -770,8 +770,8 @@ static ANY_HOLD: Sql = Sql {
     args: &[oid::TEXT, oid::TEXT],
 };
 static OPEN_HOLDS_OF_ORDER: Sql = Sql {
-    text:
-        "SELECT sku FROM inventory_truth.hold WHERE ref = $1 AND channel = $2 AND status = 'open'",
+    text: "SELECT DISTINCT sku FROM inventory_truth.hold
+            WHERE ref = $1 AND channel = $2 AND status = 'open'",
     args: &[oid::TEXT, oid::TEXT],
 };
 static OPEN_HOLD: Sql = Sql {
@@ -849,7 +849,9 @@ fn release_one(
     expiry: bool,
     reason: &str,
 ) -> Outcome<bool> {
-    engine::lock_sku(client, sku, true, false, "committed->available")?;
+    // The SKU's row without moving its version: an expiry pass that finds nothing due (a pick
+    // ended the expiry meanwhile) changes nothing. The release below moves it.
+    engine::lock_sku(client, sku, false, false, "")?;
     let rows = spi::run(
         client,
         &OPEN_HOLD,
@@ -941,17 +943,12 @@ sql_function!(
 // ---------------------------------------------------------------------------------------------
 // changing a hold
 
-static OPEN_EXPIRY: Sql = Sql {
-    text: "SELECT expires_at FROM inventory_truth.hold
-            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' ORDER BY id LIMIT 1",
-    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
-};
-
-/// `resize_hold(channel, ref, sku, qty, occurred_at) RETURNS bigint`: sets what a reservation
-/// asks for, its quantity less what was released (over all its parts), to `qty`, under the
-/// SKU's lock: growing reserves the difference (checked as `reserve` checks it) at the
-/// locations it is served from first, then where the channel can sell the most; shrinking
-/// releases it, newest part first, back to the buckets the units came from (the fence first).
+/// `resize_hold(channel, ref, sku, qty, occurred_at, split) RETURNS bigint`: sets what a
+/// reservation asks for, its quantity less what was released (over all its parts), to `qty`,
+/// under the SKU's lock: growing reserves the difference (checked as `reserve` checks it) at the
+/// locations it is served from first, then (unless `split` is none) at the others in the split
+/// order; shrinking releases it, newest part first, back to the buckets the units came from
+/// (the fence first).
 /// The same call again changes nothing, so a retry is safe whatever came in between (a pick
 /// included).
 fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
@@ -960,12 +957,14 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let sku: Option<String> = fcinfo.arg(2);
     let qty: Option<i64> = fcinfo.arg(3);
     let occurred_at: Option<TimestampWithTimeZone> = fcinfo.arg(4);
+    let split: Option<String> = fcinfo.arg(5);
     let id = spi::connect(|client| {
         let channel = known_channel(channel.as_deref())?;
         let reference = check_code("reference", reference.as_deref())?;
         let sku = known_sku(sku.as_deref())?;
         let qty = qty.ok_or_else(|| Failure::null("qty"))?;
         let occurred_at = occurred_at.ok_or_else(|| Failure::null("occurred_at"))?;
+        let split = check_split(split.as_deref())?;
         if qty < 0 {
             return Err(Failure::invalid(format!(
                 "a hold's quantity cannot be negative: {} of SKU {}",
@@ -1023,24 +1022,41 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let plan: Vec<(String, i64)>;
         if change > 0 {
             let (places, buffer) = load_sale_places(client, sku, channel)?;
-            // Where it is served from first (by part), then where the channel can sell the
-            // most; never where a part of it has ended (that hold cannot take units again).
+            let sellable: i64 = places.iter().map(|p| p.sellable(channel)).sum();
+            if change > sellable - buffer {
+                return Err(beyond_atp(channel, sku, change, sellable, buffer));
+            }
+            // Where it is served from first (its open parts, by id), then, unless it may not
+            // split, the other locations in the split order (a part that ended there takes
+            // units again).
             let mut ordered: Vec<&StoredPlace> = open
                 .iter()
                 .filter_map(|p| places.iter().find(|place| place.location == p.location))
                 .collect();
-            ordered.extend(
-                sale_order(&places, channel, Split::MostStock, &HashMap::new())
-                    .into_iter()
-                    .filter(|place| !parts.iter().any(|p| p.location == place.location)),
-            );
-            plan = plan_sale(&ordered, buffer, channel, sku, change, true)?;
-            let expiry = spi::run(
-                client,
-                &OPEN_EXPIRY,
-                &[reference.into(), sku.into(), channel.into()],
-            )?;
-            options.expires_at = spi::get(&expiry.first(), 1)?;
+            if split != Split::None {
+                let priorities = if split == Split::Priority {
+                    location_priorities(client)?
+                } else {
+                    HashMap::new()
+                };
+                ordered.extend(
+                    sale_order(&places, channel, split, &priorities)
+                        .into_iter()
+                        .filter(|place| !open.iter().any(|p| p.location == place.location)),
+                );
+            }
+            let room: i64 = ordered.iter().map(|p| p.sellable(channel)).sum();
+            plan = plan_sale(&ordered, 0, channel, sku, change, true).map_err(|_| {
+                Failure::insufficient(format!(
+                    "insufficient stock: hold {} of channel {} for SKU {} can grow by {} where it is served, {} asked",
+                    q(reference),
+                    q(channel),
+                    q(sku),
+                    units(room.max(0)),
+                    change
+                ))
+                .hint("With split => 'none' a hold grows only at the locations it is served from.")
+            })?;
             options.strict = true;
             for (location, units) in &plan {
                 records.push(Record::new(
@@ -1106,14 +1122,19 @@ sql_function!(
 );
 
 static SET_EXPIRY: Sql = Sql {
-    text: "UPDATE inventory_truth.hold SET expires_at = $4
-            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' RETURNING true",
+    text: "UPDATE inventory_truth.hold h SET expires_at = $4
+            WHERE h.ref = $1 AND h.sku = $2 AND h.channel = $3 AND h.status = 'open'
+              AND NOT EXISTS (SELECT FROM inventory_truth.hold p
+                               WHERE p.ref = $1 AND p.sku = $2 AND p.channel = $3
+                                 AND p.picked_qty > 0)
+            RETURNING true",
     args: &[oid::TEXT, oid::TEXT, oid::TEXT, oid::TIMESTAMPTZ],
 };
 
-/// `extend_hold(channel, ref, ttl) RETURNS int`: every open hold of the order expires `ttl`
-/// from now (never, for NULL). Each under its SKU's lock, in SKU order, as expiry takes them: an
-/// expiry that waited for the lock reads the new time and leaves the hold.
+/// `extend_hold(channel, ref, ttl) RETURNS int`: every open reservation of the order (every
+/// part of it) expires `ttl` from now (never, for NULL), but one a pick scan has ended the expiry
+/// of. Each under its SKU's lock, in SKU order, as expiry takes them: an expiry that waited for
+/// the lock reads the new time and leaves the hold. Returns how many reservations (SKUs) it set.
 fn extend_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let channel: Option<String> = fcinfo.arg(0);
     let reference: Option<String> = fcinfo.arg(1);

@@ -36,6 +36,50 @@ fn _notify_mode() -> &'static str {
     }
 }
 
+/// `notify_status()`: who sends this database's notifications, for any role that may read
+/// ATP (a storefront checks it before it trusts its LISTEN): the setting, the mode in force for
+/// this session, the channel, whether the library is preloaded, and this database's relay
+/// (none: NULLs) with when it last finished a pass, what it had left to publish then, how far
+/// behind the shared log it is, and whether a full notify queue pauses it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn notify_status() -> TableIterator<
+    'static,
+    (
+        name!(setting, String),
+        name!(mode, String),
+        name!(channel, String),
+        name!(preloaded, bool),
+        name!(relay_pid, Option<i32>),
+        name!(relay_seen_at, Option<pgrx::datum::TimestampWithTimeZone>),
+        name!(relay_pending, Option<i64>),
+        name!(relay_behind, Option<i64>),
+        name!(relay_paused, Option<bool>),
+    ),
+> {
+    let setting = match NOTIFY_MODE.get() {
+        NotifyMode::Auto => "auto",
+        NotifyMode::Direct => "direct",
+        NotifyMode::Relay => "relay",
+        NotifyMode::Off => "off",
+    };
+    let relay = relay::status();
+    let seen_at = relay.and_then(|r| r.1).and_then(|t| unsafe {
+        pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(t), false)
+    });
+    TableIterator::once((
+        setting.to_owned(),
+        _notify_mode().to_owned(),
+        listen_channel().to_string_lossy().into_owned(),
+        relay::preloaded(),
+        relay.map(|r| r.0),
+        seen_at,
+        relay.map(|r| r.2),
+        relay.map(|r| r.3),
+        relay.map(|r| r.4),
+    ))
+}
+
 /// Takes a SKU's row (if this transaction does not hold it yet) and advances its version: its
 /// ATP may change (a rule or a buffer). Internal.
 #[pg_extern(volatile, parallel_unsafe)]

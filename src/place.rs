@@ -87,8 +87,12 @@ pub struct Hold {
     pub released_qty: i64,
     pub lost_qty: i64,
     pub status: HoldStatus,
-    /// A pick scan ends the expiry.
+    /// When it expires (a PostgreSQL timestamptz), if it does.
+    pub expires_at: Option<i64>,
+    /// A pick scan ends the expiry (of every part of the reservation).
     pub clears_expiry: bool,
+    /// It had ended and takes units again: a part of a reservation that is still open.
+    pub reopened: bool,
     /// The hold ended in this replay (its `ended_at` is set when written).
     pub ended: bool,
     /// Something changed: the engine writes it back.
@@ -109,7 +113,9 @@ impl Hold {
             released_qty: 0,
             lost_qty: 0,
             status: HoldStatus::Open,
+            expires_at: None,
             clears_expiry: false,
+            reopened: false,
             ended: false,
             changed: true,
         }
@@ -311,9 +317,7 @@ pub fn replay(
     // as the hold it adds to: a release in the same statement finds it empty.
     for row in rows.iter().filter(|r| r.to == Some(Stage::committed)) {
         if let (Some(channel), Some(reference)) = (&row.channel, &row.reference) {
-            holds
-                .entry(hold_key(channel, reference, &place.location))
-                .or_insert_with(|| Hold::new(channel, reference, &place.location));
+            open_part(place, holds, channel, reference)?;
         }
     }
 
@@ -498,7 +502,53 @@ fn unnamed_committed_loss(
     Ok(())
 }
 
-/// A reservation's units into the hold it names: a new hold, or more for an open one here.
+/// Makes the hold that a row into committed names at this place ready to take units: a new
+/// one, or the one here. A reservation is one hold per location it is served from (its parts),
+/// and it has ended when none of them is open: then it takes nothing more (`IT004`, anywhere).
+/// While one part is open, a part that ended takes units again, and a new part starts with the
+/// reservation's expiry.
+fn open_part(place: &Place, holds: &mut Holds, channel: &str, reference: &str) -> Outcome<()> {
+    let key = hold_key(channel, reference, &place.location);
+    let here = holds.get(&key);
+    if here.is_some_and(|h| h.status == HoldStatus::Open) {
+        return Ok(());
+    }
+    let elsewhere = || {
+        holds
+            .values()
+            .filter(move |h| h.channel == channel && h.reference == reference)
+            .filter(|h| h.location != place.location)
+    };
+    let open_elsewhere = elsewhere().find(|h| h.status == HoldStatus::Open);
+    if open_elsewhere.is_none() && (here.is_some() || elsewhere().next().is_some()) {
+        let ended = here.or_else(|| elsewhere().next());
+        let (qty, status) = ended.map_or((0, HoldStatus::Released), |h| (h.qty, h.status));
+        return Err(Failure::conflict(format!(
+            "hold {} of channel {} for SKU {} has ended ({}, {})",
+            q(reference),
+            q(channel),
+            q(&place.sku),
+            units(qty),
+            status.label()
+        ))
+        .hint("Reserve under another reference."));
+    }
+    let inherited = open_elsewhere.and_then(|h| h.expires_at);
+    let hold = holds.entry(key).or_insert_with(|| {
+        let mut hold = Hold::new(channel, reference, &place.location);
+        hold.expires_at = inherited;
+        hold
+    });
+    if hold.status != HoldStatus::Open {
+        hold.status = HoldStatus::Open;
+        hold.ended = false;
+        hold.reopened = true;
+        hold.changed = true;
+    }
+    Ok(())
+}
+
+/// A reservation's units into the hold it names at this place (see [`open_part`]).
 fn reserve_into_hold(
     place: &mut Place,
     holds: &mut Holds,
@@ -507,27 +557,37 @@ fn reserve_into_hold(
     reference: &str,
     from_fence: i64,
 ) -> Outcome<()> {
+    open_part(place, holds, channel, reference)?;
     let hold = holds
-        .entry(hold_key(channel, reference, &place.location))
-        .or_insert_with(|| Hold::new(channel, reference, &place.location));
-    if hold.status != HoldStatus::Open {
-        return Err(Failure::conflict(format!(
-            "hold {} of channel {} for SKU {} at location {} has ended ({}, {})",
-            q(reference),
-            q(channel),
-            q(&place.sku),
-            q(&hold.location),
-            units(hold.qty),
-            hold.status.label()
-        ))
-        .hint("Reserve under another reference."));
-    }
+        .get_mut(&hold_key(channel, reference, &place.location))
+        .ok_or_else(|| Failure::internal("inventory_truth: an opened hold went missing"))?;
     hold.qty += row.qty;
     hold.open_qty += row.qty;
     hold.fence_qty += from_fence;
     hold.changed = true;
     place.add_held(channel, from_fence);
     Ok(())
+}
+
+/// A pick scan ends a reservation's expiry: every part of a reservation that a pick scanned
+/// stops expiring (they expire together, or not at all).
+pub fn end_expiry_of_picked(holds: &mut Holds) {
+    let picked: Vec<(String, String)> = holds
+        .values()
+        .filter(|h| h.clears_expiry)
+        .map(|h| (h.channel.clone(), h.reference.clone()))
+        .collect();
+    for hold in holds.values_mut() {
+        if !hold.clears_expiry
+            && hold.expires_at.is_some()
+            && picked
+                .iter()
+                .any(|(c, r)| *c == hold.channel && *r == hold.reference)
+        {
+            hold.clears_expiry = true;
+            hold.changed = true;
+        }
+    }
 }
 
 /// Keeps expected receipts in step with the rows into and out of inbound: into inbound first,

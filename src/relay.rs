@@ -59,6 +59,13 @@ struct Slot {
     latch: usize,
     /// A committing backend found no relay: the launcher starts one without waiting.
     wanted: bool,
+    /// What the relay last reported of itself (`notify_status()`): when it last finished a
+    /// pass (a PostgreSQL timestamptz; 0 before its first), the SKUs it had not published yet
+    /// then, where it had read the log to, and whether a full notify queue pauses it.
+    seen_at: i64,
+    pending: u32,
+    read: u64,
+    paused: bool,
 }
 
 /// Entries in the shared log of changed SKUs (about 1 MB; pgrx builds it on the postmaster's
@@ -492,7 +499,7 @@ fn claim_slot(database: u32) -> bool {
         database,
         pid: unsafe { pg_sys::MyProcPid },
         latch: my_latch(),
-        wanted: false,
+        ..Slot::default()
     };
     true
 }
@@ -822,6 +829,7 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 }
             }
         }
+        report(pending.len(), read, paused_since.is_some());
         if paused_since.is_some() {
             continue;
         }
@@ -829,6 +837,44 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             return;
         }
     }
+}
+
+/// Records in this relay's slot how its last pass ended, for `notify_status()`.
+fn report(pending: usize, read: u64, paused: bool) {
+    let pid = unsafe { pg_sys::MyProcPid };
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let mut relays = RELAYS.exclusive();
+    if let Some(slot) = relays.slots.iter_mut().find(|s| s.pid == pid) {
+        slot.seen_at = now;
+        slot.pending = u32::try_from(pending).unwrap_or(u32::MAX);
+        slot.read = read;
+        slot.paused = paused;
+    }
+}
+
+/// What `notify_status()` says of this database's relay: (pid, when it last finished a pass,
+/// SKUs it had not published then, log entries written since it last read, paused). `None`
+/// when none runs (or the library is not preloaded).
+pub fn status() -> Option<(i32, Option<i64>, i64, i64, bool)> {
+    if !preloaded() {
+        return None;
+    }
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let written = CHANGE_LOG.share().written;
+    let relays = RELAYS.share();
+    relays
+        .slots
+        .iter()
+        .find(|s| s.database == database && s.pid != 0)
+        .map(|s| {
+            (
+                s.pid,
+                (s.seen_at != 0).then_some(s.seen_at),
+                i64::from(s.pending),
+                i64::try_from(written.saturating_sub(s.read)).unwrap_or(i64::MAX),
+                s.paused,
+            )
+        })
 }
 
 #[cfg(test)]

@@ -115,6 +115,26 @@ async fn direct_mode_notifies_final_values_once_per_transaction_at_commit() {
         "unchanged ATP sends nothing"
     );
 
+    // Changes within one transaction that end where they began: nothing either, though the
+    // version moved (a reservation and its release, a buffer set and set back).
+    db.batch_execute(
+        "BEGIN;
+         SELECT inventory_truth.reserve('web', 'TEE', 1, 'o3');
+         SELECT inventory_truth.release('web', 'o3');
+         COMMIT;
+         BEGIN;
+         SELECT inventory_truth.set_buffer('web', 'TEE', 2);
+         SELECT inventory_truth.set_buffer('web', 'TEE', 1);
+         COMMIT;",
+    )
+    .await
+    .expect("changes undone in their transaction");
+    assert_eq!(
+        drain(&mut listener, Duration::from_millis(300)).await,
+        vec![],
+        "ATP that ends where it was sends nothing"
+    );
+
     // The next change carries a higher version, and the values agree with the snapshot.
     db.batch_execute("SELECT count(*) FROM inventory_truth.put_away('TEE', 'DC1', 3)")
         .await
@@ -559,6 +579,70 @@ async fn the_relay_expires_holds_and_publishes_the_units_coming_back() {
         .expect("hold")
         .get(0);
     assert_eq!(status, "expired");
+}
+
+/// A storefront checks who sends before it trusts its LISTEN: notify_status(), callable at the
+/// storefront level, names the relay serving the database, and says it keeps up.
+#[tokio::test]
+async fn a_storefront_role_sees_which_relay_sends_and_that_it_keeps_up() {
+    let (dsn, db) = relay_database("it_notify_status").await;
+    store(&db).await;
+    let pid = relay_pid(&db).await;
+    db.batch_execute(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'it_shop_status') THEN
+                 CREATE ROLE it_shop_status LOGIN;
+             END IF;
+         END $$;
+         GRANT inventory_truth_storefront TO it_shop_status;",
+    )
+    .await
+    .expect("a storefront login role");
+    let shop = connect(&format!("{dsn} user=it_shop_status"))
+        .await
+        .expect("the storefront role connects");
+    db.execute(
+        "SELECT inventory_truth.reserve('web', 'TEE', 1, 'S-1')",
+        &[],
+    )
+    .await
+    .expect("a buyer reserves");
+    // Within a few passes the relay has published it: nothing pending, nothing unread.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = shop
+            .query_one(
+                "SELECT setting, mode, channel, preloaded, relay_pid, relay_seen_at IS NOT NULL,
+                        relay_pending, relay_behind, relay_paused
+                   FROM inventory_truth.notify_status()",
+                &[],
+            )
+            .await
+            .expect("the storefront role may call notify_status()");
+        let (setting, mode, channel, preloaded): (String, String, String, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        assert_eq!(
+            (setting.as_str(), mode.as_str(), channel.as_str(), preloaded),
+            ("auto", "relay", "inventory_truth", true)
+        );
+        assert_eq!(
+            row.get::<_, Option<i32>>(4),
+            Some(pid),
+            "the database's relay"
+        );
+        let caught_up = row.get::<_, bool>(5)
+            && row.get::<_, Option<i64>>(6) == Some(0)
+            && row.get::<_, Option<i64>>(7) == Some(0)
+            && row.get::<_, Option<bool>>(8) == Some(false);
+        if caught_up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay never reported catching up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The relay runs as a superuser in every database: a database without the extension, where a

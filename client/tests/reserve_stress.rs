@@ -84,7 +84,20 @@ async fn buyer(dsn: String, client: u64) -> Ledger {
                     )
                     .await
                 {
-                    Ok(row) => mine.open.push((row.get(0), sku.to_string(), qty)),
+                    Ok(_) => {
+                        // One hold per location it is served from (a split reservation).
+                        let parts = db
+                            .query(
+                                "SELECT id, qty FROM inventory_truth.hold
+                                  WHERE ref = $1 AND sku = $2 AND channel = $3",
+                                &[&reference, &sku, &channel],
+                            )
+                            .await
+                            .expect("the reservation's holds");
+                        for part in parts {
+                            mine.open.push((part.get(0), sku.to_string(), part.get(1)));
+                        }
+                    }
                     Err(e) => mine.refuse(&e, &["IT001"]),
                 }
             }

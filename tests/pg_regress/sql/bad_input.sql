@@ -1103,6 +1103,16 @@ SELECT add_location(' DC1', priority => 5);
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(213, '22023', :'SQLSTATE') AS unchanged;
 
+-- 214. check_order with a line at an unknown location: 42704, as reserve_order.
+SELECT * FROM check_order('web', '[{"sku": "MUG", "qty": 1, "location": "DC9"}]');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(214, '42704', :'SQLSTATE') AS unchanged;
+
+-- 215. resize_hold with an unknown split: 22023.
+SELECT resize_hold('amazon', 'A-1', 'MUG', 2, split => 'nearest');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(215, '22023', :'SQLSTATE') AS unchanged;
+
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).

@@ -15,6 +15,12 @@ SHOW inventory_truth.notify_channel;
 SHOW inventory_truth.relay_wake_interval;
 SHOW inventory_truth.relay_batch_size;
 SELECT _notify_mode() AS mode_in_force;
+-- notify_status() says the same to any storefront: no relay here, the committing transaction
+-- sends (with notifications off for a session, nobody does).
+SELECT * FROM notify_status();
+SET inventory_truth.notify_mode = off;
+SELECT setting, mode FROM notify_status();
+RESET inventory_truth.notify_mode;
 -- Only a superuser may change the mode or the channel: a role that could turn notifications
 -- off would blind every storefront.
 CREATE ROLE it_notify_clerk;

@@ -171,4 +171,47 @@ SELECT expire_holds() AS expired;
 SELECT :held FROM hold WHERE ref = 'K-5' ORDER BY id;
 SELECT atp('KETTLE', 'web') AS web;
 
+-- 9. A reservation's parts live and end together. Lamps: 4 at DC1, 3 at DC2; the web
+-- reserves 6 (4 at DC1, 2 at DC2) for 15 minutes.
+SELECT pg_temp.shelve('LAMP', 'DC1', 4), pg_temp.shelve('LAMP', 'DC2', 3);
+SELECT reserve('web', 'LAMP', 6, 'L-1', ttl => '15 minutes') AS l1 \gset
+-- A pick scan of one part ends the expiry of the whole reservation: the rest is not sent back
+-- to the shelf while the order is being picked.
+SELECT count(*) FROM pick('LAMP', 'DC1', 3, 'L-1');
+SELECT location, open_qty, status, expires_at IS NOT NULL AS expires FROM hold WHERE ref = 'L-1' ORDER BY id;
+-- ... and extend_hold leaves it so.
+SELECT extend_hold('web', 'L-1', '1 minute') AS reservations;
+-- A direct ledger row at a new location adds a part that expires with the reservation.
+-- Vases: 5 at DC1, 5 at DC2.
+SELECT pg_temp.shelve('VASE', 'DC1', 5), pg_temp.shelve('VASE', 'DC2', 5);
+SELECT reserve('web', 'VASE', 1, 'V-1', location => 'DC2', ttl => '15 minutes') > 0 AS reserved;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('VASE', 'DC1', 'available', 'committed', 1, 'web', 'V-1');
+SELECT location, open_qty, expires_at IS NOT NULL AS expires FROM hold WHERE ref = 'V-1' ORDER BY location;
+-- Once every part has ended, the reservation takes nothing more, at any location (IT004).
+SELECT release('web', 'V-1') AS released;
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('VASE', 'DC2', 'available', 'committed', 1, 'web', 'V-1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO movement (sku, location, from_stage, to_stage, qty, channel, ref)
+VALUES ('VASE', 'DC3', 'available', 'committed', 1, 'web', 'V-1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A shrink that ends a part leaves the reservation open, and a grow may take that location
+-- again. Bowls: 2 at DC1, 2 at DC2, 3 at DC3 (the web's ATP is 6): 5 are served from DC3
+-- (most stock) and DC1.
+SELECT pg_temp.shelve('BOWL', 'DC1', 2), pg_temp.shelve('BOWL', 'DC2', 2), pg_temp.shelve('BOWL', 'DC3', 3);
+SELECT reserve('web', 'BOWL', 5, 'B-1') > 0 AS reserved;
+SELECT location, open_qty, status FROM hold WHERE ref = 'B-1' ORDER BY id;
+-- Shrinking to 2 releases the newest part (DC3) whole.
+SELECT resize_hold('web', 'B-1', 'BOWL', 2) > 0 AS resized;
+SELECT location, open_qty, status FROM hold WHERE ref = 'B-1' ORDER BY id;
+-- Growing to 4: nothing left at DC1, so DC3 again (most stock), its part reopened.
+SELECT resize_hold('web', 'B-1', 'BOWL', 4) > 0 AS resized;
+SELECT location, open_qty, status FROM hold WHERE ref = 'B-1' ORDER BY id;
+-- With split => 'none' it grows only where it is served from: 1 more at DC3, not 2, though
+-- the web could promise 2 (DC2).
+SELECT atp('BOWL', 'web') AS web;
+SELECT resize_hold('web', 'B-1', 'BOWL', 6, split => 'none');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
 SELECT * FROM verify();

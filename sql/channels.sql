@@ -274,19 +274,11 @@ COMMENT ON FUNCTION rebalance(text) IS
 ------------------------------------------------------------------------------------------------
 -- Available to promise (storefronts)
 
+-- In Rust (src/hold.rs, atp_call): the read a reservation starts with, four index lookups.
 CREATE FUNCTION atp(sku text, channel text, location text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE c STABLE SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM _known_sku(atp.sku), _known_channel(atp.channel);
-    IF atp.location IS NOT NULL THEN
-        PERFORM _known_location(atp.location);
-    END IF;
-    RETURN greatest(0, _sellable(atp.sku, atp.channel, atp.location) - _buffer(atp.channel, atp.sku));
-END
-$$;
+AS 'MODULE_PATHNAME', 'inventory_truth_atp';
 COMMENT ON FUNCTION atp(text, text, text) IS
     'Available to promise: the units of a SKU the channel may sell now, max(0, its fence + the shared pool - its safety buffer), summed over locations or at one location.';
 

@@ -597,6 +597,11 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth.atp(sku text, channel text, location text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE c STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS '$libdir/inventory_truth', 'inventory_truth_atp';
+
 CREATE OR REPLACE FUNCTION inventory_truth.atp_snapshot(channel text DEFAULT NULL::text) RETURNS SETOF inventory_truth.channel_atp
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'

@@ -400,6 +400,38 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
     })
 }
 
+/// `atp(sku, channel, location) RETURNS bigint`: what the channel may sell of the SKU now, its
+/// fence and the pool less its buffer (never below 0), over every location or at one. The read
+/// a reservation starts with (four index lookups, no plan), in the caller's snapshot; the
+/// errors in argument order, as the other functions give them.
+fn atp_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
+    let sku: Option<String> = fcinfo.arg(0);
+    let channel: Option<String> = fcinfo.arg(1);
+    let location: Option<String> = fcinfo.arg(2);
+    let read = match (sku.as_deref(), channel.as_deref()) {
+        (Some(s), Some(c)) => read_for_reserve(s, c, None)?,
+        _ => None,
+    };
+    let (Some(read), Some(channel)) = (read, channel.as_deref()) else {
+        known_sku(sku.as_deref())?;
+        known_channel(channel.as_deref())?;
+        return Err(Failure::internal("inventory_truth: atp read nothing"));
+    };
+    if let Some(l) = location.as_deref() {
+        if !read.places.iter().any(|p| p.location == l) {
+            known_location(Some(l))?;
+        }
+    }
+    let sellable: i64 = read
+        .places
+        .iter()
+        .filter(|p| location.as_deref().is_none_or(|l| p.location == l))
+        .map(|p| p.sellable(channel))
+        .sum();
+    Ok(pg_sys::Datum::from((sellable - read.buffer).max(0)))
+}
+sql_function!(inventory_truth_atp, pg_finfo_inventory_truth_atp, atp_call);
+
 /// The arguments of a reservation, checked.
 struct Reservation {
     channel: String,

@@ -288,50 +288,15 @@ CREATE TYPE channel_atp AS (sku text, channel text, atp bigint, version bigint);
 COMMENT ON TYPE channel_atp IS
     'One SKU''s available to promise for one channel, with the SKU''s version (atp_snapshot rows).';
 
--- ATP from its parts: what the channel may sell before its buffer, never below zero.
-CREATE FUNCTION _atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT greatest(0, coalesce(available, 0) - coalesce(fenced, 0) + coalesce(own_fenced, 0)
-                       - coalesce(buffer, 0))::bigint
-$$;
-
--- No merge joins: planned without statistics (right after a bulk load, before autovacuum has
--- analyzed stock and sku), PostgreSQL merged the per-channel fences on the channel alone and
--- filtered on the SKU, quadratic in the SKUs: 33 s for 20,000 SKUs, more than 12 minutes for
--- 100,000, where hash joins take under a second with or without statistics (BENCHMARKS.md).
+-- In Rust (src/snapshot.rs): one pass over the SKUs, their places and buffers in key order,
+-- into the query's tuplestore. (As a query, it took 1.4 s for 100,000 SKUs x 3 channels, and
+-- planned without statistics, right after a bulk load, once more than 12 minutes:
+-- BENCHMARKS.md.)
 CREATE FUNCTION atp_snapshot(channel text DEFAULT NULL)
 RETURNS SETOF channel_atp
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE c STABLE SECURITY DEFINER
 SET search_path = pg_catalog, inventory_truth, pg_temp
-SET enable_mergejoin = off
-AS $$
-#variable_conflict use_column
-BEGIN
-    IF atp_snapshot.channel IS NOT NULL THEN
-        PERFORM _known_channel(atp_snapshot.channel);
-    END IF;
-    RETURN QUERY
-    WITH available AS (
-        SELECT st.sku, sum(st.available)::bigint AS qty FROM stock st
-         WHERE st.available <> 0 GROUP BY st.sku
-    ), fenced AS (
-        SELECT st.sku, f.channel, sum(f.qty)::bigint AS qty
-          FROM stock st CROSS JOIN LATERAL unnest(st.fence_channels, st.fence_qty) AS f(channel, qty)
-         WHERE f.qty <> 0 GROUP BY st.sku, f.channel
-    ), fenced_total AS (
-        SELECT f.sku, sum(f.qty)::bigint AS qty FROM fenced f GROUP BY f.sku
-    )
-    SELECT s.code, c.code, _atp_of(a.qty, t.qty, own.qty, coalesce(sb.units, c.buffer)), s.version
-      FROM sku s
-     CROSS JOIN channel c
-      LEFT JOIN available a ON a.sku = s.code
-      LEFT JOIN fenced_total t ON t.sku = s.code
-      LEFT JOIN fenced own ON own.sku = s.code AND own.channel = c.code
-      LEFT JOIN sku_buffer sb ON sb.channel = c.code AND sb.sku = s.code
-     WHERE atp_snapshot.channel IS NULL OR c.code = atp_snapshot.channel
-     ORDER BY c.code, s.code;
-END
-$$;
+ROWS 100000
+AS 'MODULE_PATHNAME', 'inventory_truth_atp_snapshot';
 COMMENT ON FUNCTION atp_snapshot(text) IS
     'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, with each SKU''s version, ordered by channel and SKU. The resync protocol: LISTEN, read this, then apply only notifications of a higher version.';

@@ -47,8 +47,6 @@ COMMENT ON FUNCTION inventory_truth._sellable(text, text, text) IS
     'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._refuse_after_breach(text, text, text) IS
     'Refuses with IT003 a rule change (rebalance, ringfence, buffer, channel) in a transaction whose direct ledger sales of that SKU or channel (NULL: any) breached a fence or buffer and await their check at commit. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_of(bigint, bigint, bigint, bigint) IS
-    'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
 
 -- The engine's entry points and helpers (Rust: src/ledger.rs, src/engine.rs, src/hold.rs,
 -- src/notify.rs), and the triggers that call it.

@@ -30,6 +30,7 @@ DROP FUNCTION inventory_truth._add_to_bucket(text, text, inventory_truth.stage, 
 DROP FUNCTION inventory_truth._apply_channel_rows(text, text, inventory_truth.movement[], bigint, bigint[]);
 DROP FUNCTION inventory_truth._atp_changed(text, text);
 DROP FUNCTION inventory_truth._atp_changed_everywhere(text);
+DROP FUNCTION inventory_truth._atp_of(bigint, bigint, bigint, bigint);
 DROP FUNCTION inventory_truth._atp_rows(text[]);
 DROP FUNCTION inventory_truth._balance_never_negative();
 DROP FUNCTION inventory_truth._channel_check_at_commit();
@@ -603,37 +604,9 @@ CREATE OR REPLACE FUNCTION inventory_truth.atp(sku text, channel text, location 
     AS '$libdir/inventory_truth', 'inventory_truth_atp';
 
 CREATE OR REPLACE FUNCTION inventory_truth.atp_snapshot(channel text DEFAULT NULL::text) RETURNS SETOF inventory_truth.channel_atp
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE c STABLE SECURITY DEFINER ROWS 100000
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
-    SET enable_mergejoin TO 'off'
-    AS $$
-#variable_conflict use_column
-BEGIN
-    IF atp_snapshot.channel IS NOT NULL THEN
-        PERFORM _known_channel(atp_snapshot.channel);
-    END IF;
-    RETURN QUERY
-    WITH available AS (
-        SELECT st.sku, sum(st.available)::bigint AS qty FROM stock st
-         WHERE st.available <> 0 GROUP BY st.sku
-    ), fenced AS (
-        SELECT st.sku, f.channel, sum(f.qty)::bigint AS qty
-          FROM stock st CROSS JOIN LATERAL unnest(st.fence_channels, st.fence_qty) AS f(channel, qty)
-         WHERE f.qty <> 0 GROUP BY st.sku, f.channel
-    ), fenced_total AS (
-        SELECT f.sku, sum(f.qty)::bigint AS qty FROM fenced f GROUP BY f.sku
-    )
-    SELECT s.code, c.code, _atp_of(a.qty, t.qty, own.qty, coalesce(sb.units, c.buffer)), s.version
-      FROM sku s
-     CROSS JOIN channel c
-      LEFT JOIN available a ON a.sku = s.code
-      LEFT JOIN fenced_total t ON t.sku = s.code
-      LEFT JOIN fenced own ON own.sku = s.code AND own.channel = c.code
-      LEFT JOIN sku_buffer sb ON sb.channel = c.code AND sb.sku = s.code
-     WHERE atp_snapshot.channel IS NULL OR c.code = atp_snapshot.channel
-     ORDER BY c.code, s.code;
-END
-$$;
+    AS '$libdir/inventory_truth', 'inventory_truth_atp_snapshot';
 
 CREATE OR REPLACE FUNCTION inventory_truth.atp_timeline(sku text, channel text) RETURNS TABLE(day date, inbound bigint, in_building bigint, atp bigint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1530,7 +1503,6 @@ COMMENT ON FUNCTION inventory_truth._actor() IS 'The acting role recorded in mov
 COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) IS 'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version unless this transaction advanced it already, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed_everywhere(cause text) IS 'Advances every SKU''s version, rows locked in code order (a new channel, a channel''s default buffer), and notes that every SKU may have changed. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._atp_of(available bigint, fenced bigint, own_fenced bigint, buffer bigint) IS 'ATP from its parts: max(0, available - fenced + the channel''s own fenced units - buffer), NULLs counting as 0. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._breached(sku text, channel text) IS 'Whether a direct ledger sale of this transaction breached a fence or a buffer of the SKU (NULL: any) for the channel (NULL: any) and awaits its judgement at commit. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._buffer(p_channel text, p_sku text) IS 'The safety buffer of a channel for a SKU: the SKU''s own (sku_buffer), else the channel''s default. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_code(kind text, code text) IS 'Returns the code of the given kind (SKU, location, channel, reference) if valid: NULL is 22004; empty, over 100 characters, control characters or surrounding spaces are 22023. Internal: not for direct use.';

@@ -26,6 +26,7 @@ pub mod place;
 pub mod privileges;
 pub mod readiness;
 pub mod relay;
+pub mod snapshot;
 pub mod spi;
 pub mod sqlfn;
 pub mod stage;

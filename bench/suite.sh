@@ -57,8 +57,9 @@ PGBIN=$(pg_bindir)
 trap 'cluster stop bench' EXIT
 say "building the load generator and the listener"
 cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
-    --example reserve_load --example notify_latency --example flash_sale
+    --example reserve_load --example notify_latency --example flash_sale --example resync_time
 LOAD=$REPO_ROOT/target/release/examples/reserve_load
+RESYNC=$REPO_ROOT/target/release/examples/resync_time
 LISTENER=$REPO_ROOT/target/release/examples/notify_latency
 FLASH_SALE=$REPO_ROOT/target/release/examples/flash_sale
 
@@ -355,6 +356,10 @@ atp_problems=$(qa -d bench_atp -c "SELECT count(*) FROM inventory_truth.verify()
 atp_tps=$(pgbench_tps "$work/atp.sql")
 flat_tps=$(pgbench_tps "$work/flat.sql")
 atp_tps2=$(pgbench_tps "$work/atp.sql")
+# A storefront's resync with the Rust client (connect, LISTEN, atp_snapshot, its view built),
+# median of 5, every channel and one.
+resync_all_ms=$("$RESYNC" "$CLUSTER_DSN dbname=bench_atp" all 5 | sed -n 's/^median \([0-9]*\) ms.*/\1/p')
+resync_web_ms=$("$RESYNC" "$CLUSTER_DSN dbname=bench_atp" web 5 | sed -n 's/^median \([0-9]*\) ms.*/\1/p')
 flat_tps2=$(pgbench_tps "$work/flat.sql")
 
 say "history: $HISTORY_ROWS ledger rows against an empty ledger"
@@ -563,6 +568,8 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo "| reference: \`SELECT count(*)\` over a precomputed (sku, channel, atp) table | $snapshot_rows | $flat_all_ms |"
     echo
     echo "\`atp(sku, 'web')\` for a random SKU, 16 pgbench clients: $atp_tps and $atp_tps2 calls/s; reference \`SELECT atp FROM bench_atp_flat WHERE ...\`: $flat_tps and $flat_tps2 (interleaved)."
+    echo
+    echo "A storefront's resync with the Rust client (\`client/examples/resync_time.rs\`: connect, LISTEN, \`atp_snapshot()\`, the view built, as \`follow()\` does after every reconnection), median of 5: every channel ($snapshot_rows rows) $resync_all_ms ms, the web channel ($ATP_SKUS rows) $resync_web_ms ms."
     echo
     echo "## Reservations with $history_rows ledger rows"
     echo

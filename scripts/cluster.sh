@@ -4,6 +4,8 @@
 #   cluster.sh install                 build the extension and install it into $PG_CONFIG's server
 #   cluster.sh start   [NAME]          create (first time) and start cluster NAME (default: demo);
 #                                      IT_PRELOAD=1 preloads the extension (the relay runs)
+#   cluster.sh standby NAME PRIMARY    create (first time, pg_basebackup of running cluster
+#                                      PRIMARY) and start NAME as its hot standby, streaming
 #   cluster.sh stop    [NAME|all]      stop one cluster, or every cluster of this checkout
 #   cluster.sh destroy NAME|all        stop it and delete its data
 #   cluster.sh status                  list this checkout's clusters
@@ -91,6 +93,33 @@ CONF
         die "cluster '$name' did not start (log: $log)"
     fi
     say "cluster '$name' running (socket in $dir/run, port $(cluster_port))"
+}
+
+# A hot standby of a running scratch cluster: a base backup streamed over the primary's socket
+# (initdb's local replication entry trusts it), with -R writing primary_conninfo and
+# standby.signal; cmd_start then gives it its own socket and starts it. It follows the primary
+# until destroyed; stopping the primary leaves it waiting to reconnect.
+cmd_standby() {
+    local name=${1:-} primary=${2:-}
+    { [ -n "$name" ] && [ -n "$primary" ]; } || die "usage: cluster.sh standby NAME PRIMARY"
+    [ "$name" != "$primary" ] || die "a cluster cannot be its own standby"
+    is_running "$primary" || die "cluster '$primary' is not running"
+    local dir; dir=$(cluster_dir "$name")
+    if is_running "$name"; then
+        say "cluster '$name' already running (socket in $dir/run)"
+        return 0
+    fi
+    if [ ! -s "$dir/data/PG_VERSION" ]; then
+        ensure_scratch_dir
+        as_owner mkdir -p "$dir/run" "$dir/log"
+        as_owner chmod 0700 "$dir/run"
+        as_owner rm -rf "$dir/data"
+        say "creating cluster '$name' as a standby of '$primary'"
+        as_owner "$PGBIN/pg_basebackup" -D "$dir/data" -h "$(cluster_dir "$primary")/run" \
+            -p "$(cluster_port)" -U postgres -X stream -R -c fast >"$dir/log/basebackup.log" 2>&1 \
+            || { cat "$dir/log/basebackup.log" >&2; die "pg_basebackup of '$primary' failed"; }
+    fi
+    IT_PRELOAD=0 cmd_start "$name"
 }
 
 cmd_stop() {
@@ -199,6 +228,7 @@ cmd_crash() {
 case "${1:-}" in
     install) cmd_install ;;
     start) cmd_start "${2:-}" ;;
+    standby) cmd_standby "${2:-}" "${3:-}" ;;
     stop) cmd_stop "${2:-}" ;;
     destroy) cmd_destroy "${2:-}" ;;
     status) cmd_status ;;
@@ -206,5 +236,5 @@ case "${1:-}" in
     dsn) cmd_dsn "${2:-}" ;;
     psql) shift; cmd_psql "$@" ;;
     crash) cmd_crash "${2:-}" "${3:-}" ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

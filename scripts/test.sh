@@ -97,12 +97,17 @@ run_pg_regress() {
 
 # The relay tests need a second cluster that preloads the extension (the relay runs there).
 client_tests() {
-    local dsn relay_dsn
+    local dsn relay_dsn replica_dsn
     dsn=$(cluster dsn test) || return 1
-    cluster destroy relay && IT_PRELOAD=1 cluster start relay && relay_dsn=$(cluster dsn relay) || return 1
+    cluster destroy replica && cluster destroy relay || return 1
+    IT_PRELOAD=1 cluster start relay && relay_dsn=$(cluster dsn relay) || return 1
+    # A hot standby of the relay's cluster, for the storefront that reads from a replica.
+    cluster standby replica relay && replica_dsn=$(cluster dsn replica) || return 1
     INVENTORY_TRUTH_TEST_DSN=$dsn INVENTORY_TRUTH_RELAY_TEST_DSN=$relay_dsn \
+        INVENTORY_TRUTH_REPLICA_TEST_DSN=$replica_dsn \
         cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client
     local status=$?
+    cluster stop replica
     cluster stop relay
     return "$status"
 }

@@ -1,4 +1,4 @@
--- Channels, ringfences, safety buffers and available-to-promise (SPEC §3).
+-- Channels, ringfences, safety buffers and available-to-promise (docs/design.md §3).
 --
 -- Available stock at a location is one bucket per fenced channel plus a shared pool: the stock
 -- row holds the location's available total and each fenced channel's share of it (the fence

@@ -1,4 +1,4 @@
--- Counts (SPEC §5): short picks, blind count tasks, the cycle count plan, and counts that
+-- Counts (docs/design.md §5): short picks, blind count tasks, the cycle count plan, and counts that
 -- reconcile the books with the bin.
 --
 -- A bin, as the system believes it, holds a location's available and committed units of a SKU.

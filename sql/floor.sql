@@ -1,4 +1,4 @@
--- Floor and ERP functions that move stock between stages (SPEC §7), in Rust (src/ledger.rs,
+-- Floor and ERP functions that move stock between stages (docs/design.md §7), in Rust (src/ledger.rs,
 -- src/floor.rs): each checks its arguments, applies its movements with the engine a direct
 -- INSERT goes through, records them in the ledger and returns the ledger rows it wrote. Each
 -- takes occurred_at, the physical event time, last.

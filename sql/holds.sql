@@ -1,4 +1,4 @@
--- Holds (SPEC §4): reservations of a channel for an order. A hold is one SKU at one location
+-- Holds (docs/design.md §4): reservations of a channel for an order. A hold is one SKU at one location
 -- for one (channel, ref); committed stock at a location is exactly its open holds.
 --
 -- Every change to a hold goes with a ledger row, applied by the engine (src/engine.rs, the rules

@@ -1281,6 +1281,35 @@ CREATE OR REPLACE FUNCTION inventory_truth.verify() RETURNS TABLE(sku text, loca
      ORDER BY 1, 2, 3
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval DEFAULT '00:00:05'::interval) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+DECLARE
+    deadline timestamptz;
+BEGIN
+    PERFORM _require(wait_for_replay.lsn, 'lsn'), _require(wait_for_replay.timeout, 'timeout');
+    IF wait_for_replay.timeout < interval '0' OR wait_for_replay.timeout > interval '1 hour' THEN
+        RAISE EXCEPTION 'timeout must be between 0 and 1 hour, not %', wait_for_replay.timeout
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A primary (or a promoted standby) has everything it wrote.
+    IF NOT pg_is_in_recovery() THEN
+        RETURN true;
+    END IF;
+    deadline := clock_timestamp() + wait_for_replay.timeout;
+    LOOP
+        IF pg_last_wal_replay_lsn() >= wait_for_replay.lsn THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth.write_off(sku text, location text, qty bigint, from_stage inventory_truth.stage DEFAULT 'damaged'::inventory_truth.stage, reason text DEFAULT NULL::text, occurred_at timestamp with time zone DEFAULT now()) RETURNS SETOF inventory_truth.movement
     LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -1579,7 +1608,7 @@ COMMENT ON FUNCTION inventory_truth.put_away(sku text, location text, qty bigint
 COMMENT ON FUNCTION inventory_truth.put_back(sku text, location text, qty bigint, occurred_at timestamp with time zone) IS 'Picked units returned to the shelf: picked -> available.';
 COMMENT ON FUNCTION inventory_truth.qc_fail(sku text, location text, qty bigint, occurred_at timestamp with time zone) IS 'Units failed inspection: quality_control -> damaged. Damage found on the dock before QC is report_damage(..., from_stage => ''receiving'').';
 COMMENT ON FUNCTION inventory_truth.qc_pass(sku text, location text, qty bigint, occurred_at timestamp with time zone) IS 'Units passed inspection: quality_control -> available.';
-COMMENT ON FUNCTION inventory_truth.readiness(since interval) IS 'The readiness checklist (SPEC §10) answered from the last `since` of data, one row per question with pass / warn / fail, the evidence (numbers, worst SKUs), what to do, and the figures as JSON. 1: share of shipped units pick-scanned at least 30 s before their shipment (pass >= 95% with scan lag p95 <= 1 min; fail < 80% or p95 > 15 min). 2: buffers of the 10 best sellers of web, marketplace and pos channels on those channels (pass all 2-5; fail any 0). 3: a ringfence on every wholesale channel for every SKU it sold (fail: a channel without any). 4: damage discovery to ATP (pass p95 <= 5 min; fail > 1 h). No data is a warn.';
+COMMENT ON FUNCTION inventory_truth.readiness(since interval) IS 'The readiness checklist (docs/design.md §10) answered from the last `since` of data, one row per question with pass / warn / fail, the evidence (numbers, worst SKUs), what to do, and the figures as JSON. 1: share of shipped units pick-scanned at least 30 s before their shipment (pass >= 95% with scan lag p95 <= 1 min; fail < 80% or p95 > 15 min). 2: buffers of the 10 best sellers of web, marketplace and pos channels on those channels (pass all 2-5; fail any 0). 3: a ringfence on every wholesale channel for every SKU it sold (fail: a channel without any). 4: damage discovery to ATP (pass p95 <= 5 min; fail > 1 h). No data is a warn.';
 COMMENT ON FUNCTION inventory_truth.rebalance(sku text) IS 'Recomputes the fences of a SKU (NULL: every SKU) at every location from the rules: available units fill fences in channel priority order up to their targets, the rest is the pool. Returns the number of SKU-locations whose fences changed.';
 COMMENT ON FUNCTION inventory_truth.receive(sku text, location text, qty bigint, ref text, occurred_at timestamp with time zone) IS 'Records an arrival on the dock. Expected units (the receipt named by ref, else open receipts in ETA order) move inbound -> receiving; any more arrive unplanned: outside -> receiving. A ref that names no expected receipt of this SKU at this location is an error. Creates an unknown SKU.';
 COMMENT ON FUNCTION inventory_truth.receive_return(sku text, location text, qty bigint, ref text, occurred_at timestamp with time zone) IS 'A customer return arrives and waits in quarantine for a manager: shipped -> quarantine for units this location shipped, outside -> quarantine for the rest.';
@@ -1597,6 +1626,7 @@ COMMENT ON FUNCTION inventory_truth.stages() IS 'Every stage in order, whether i
 COMMENT ON FUNCTION inventory_truth.stock(sku text) IS 'Units of a SKU per location and stage (empty buckets left out). Available stock is split into each fenced channel''s units and the shared pool (channel NULL); committed stock by the channel holding it.';
 COMMENT ON FUNCTION inventory_truth.submit_count(task bigint, counted bigint, occurred_at timestamp with time zone) IS 'Submits a blind count of a task''s bin (occurred_at: when it was counted, not before the task was opened) and reconciles it at once. Movements of the bin recorded with a later physical time are added to the count first (a pick recorded between the count and its submission is not a loss). Counted above the system''s available + committed units finds missing units first (missing -> available, fences refill), then is a count gain; below it is a count loss from available stock, then from holds (committed -> missing, named in broken_holds). Every missing unit of the SKU there that was not found is written off. Returns the ledger rows; a retry with the same count returns them again, another count fails with IT004. Management: this writes off stock.';
 COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status); otherwise one row per discrepancy, with the two quantities compared.';
+COMMENT ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) IS 'On a hot standby, waits until it has replayed the primary''s WAL up to lsn (at most timeout, 5 s by default) and returns whether it has; on a primary, true at once. A storefront reading from a replica LISTENs on the primary, notes pg_current_wal_lsn() there, and reads atp_snapshot() from the replica once this returns true. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.write_off(sku text, location text, qty bigint, from_stage inventory_truth.stage, reason text, occurred_at timestamp with time zone) IS 'Removes units for good: from_stage (damaged by default; also missing, available) -> written_off, with a reason.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
 COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_receipt.';
@@ -1693,6 +1723,9 @@ GRANT ALL ON FUNCTION inventory_truth.reserve_order(channel text, ref text, line
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) TO inventory_truth_storefront;
 REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.broken_holds FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

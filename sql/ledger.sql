@@ -1,4 +1,4 @@
--- The stock ledger (SPEC §2, §7, §8): SKUs, locations, the append-only movement ledger and the
+-- The stock ledger (docs/design.md §2, §7, §8): SKUs, locations, the append-only movement ledger and the
 -- stock it keeps, all in one transaction.
 --
 -- Every path that moves stock goes through one engine, in Rust (src/engine.rs, with the rules in

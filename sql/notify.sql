@@ -1,4 +1,4 @@
--- Real-time delivery (SPEC §6): every change of a SKU's ATP reaches listeners after commit, as
+-- Real-time delivery (docs/design.md §6): every change of a SKU's ATP reaches listeners after commit, as
 -- one notification per (SKU, channel) whose ATP changed, carrying the SKU's version.
 --
 -- A transaction that may change a SKU's ATP advances sku.version under the SKU's row lock,
@@ -52,3 +52,40 @@ AS $$
     SELECT s.code FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
      WHERE s.version > coalesce(p.version, 0)
 $$;
+
+-- Reads on a hot standby (docs/storefront-guide.md, "Reading from a replica"): a storefront
+-- LISTENs on the primary, notes pg_current_wal_lsn() there, and reads its snapshot from the
+-- replica once the replica has replayed that far; everything committed before it listened is
+-- then in the snapshot, and everything after reaches it as a notification. Polls every
+-- millisecond: PostgreSQL 15 has no call that waits for replay.
+CREATE FUNCTION wait_for_replay(lsn pg_lsn, timeout interval DEFAULT '5 seconds')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, inventory_truth, pg_temp
+AS $$
+DECLARE
+    deadline timestamptz;
+BEGIN
+    PERFORM _require(wait_for_replay.lsn, 'lsn'), _require(wait_for_replay.timeout, 'timeout');
+    IF wait_for_replay.timeout < interval '0' OR wait_for_replay.timeout > interval '1 hour' THEN
+        RAISE EXCEPTION 'timeout must be between 0 and 1 hour, not %', wait_for_replay.timeout
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A primary (or a promoted standby) has everything it wrote.
+    IF NOT pg_is_in_recovery() THEN
+        RETURN true;
+    END IF;
+    deadline := clock_timestamp() + wait_for_replay.timeout;
+    LOOP
+        IF pg_last_wal_replay_lsn() >= wait_for_replay.lsn THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION wait_for_replay(pg_lsn, interval) IS
+    'On a hot standby, waits until it has replayed the primary''s WAL up to lsn (at most timeout, 5 s by default) and returns whether it has; on a primary, true at once. A storefront reading from a replica LISTENs on the primary, notes pg_current_wal_lsn() there, and reads atp_snapshot() from the replica once this returns true. Storefront level.';

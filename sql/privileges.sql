@@ -1,4 +1,4 @@
--- Privileges (SPEC §9): three levels, as NOLOGIN roles a DBA grants to login roles.
+-- Privileges (docs/design.md §9): three levels, as NOLOGIN roles a DBA grants to login roles.
 --
 --   inventory_truth_storefront  read stock and ATP, listen for changes
 --   inventory_truth_floor       floor and order operations (WMS, ERP); includes storefront
@@ -58,7 +58,8 @@ GRANT EXECUTE ON FUNCTION
     atp_snapshot(text),
     atp_timeline(text, text),
     check_order(text, jsonb, text),
-    notify_status()
+    notify_status(),
+    wait_for_replay(pg_lsn, interval)
 TO inventory_truth_storefront;
 
 -- Floor: moving stock through the functions, and reading the ledger.

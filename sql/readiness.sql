@@ -1,4 +1,4 @@
--- Truth checks (SPEC §7, §10): how late physical events reach the database (lag_stats), and
+-- Truth checks (docs/design.md §7, §10): how late physical events reach the database (lag_stats), and
 -- the seed's readiness checklist answered from the data (readiness).
 --
 -- Warehouse lag is the commit-side time minus the physical event time: movement_commit
@@ -276,4 +276,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION readiness(interval) IS
-    'The readiness checklist (SPEC §10) answered from the last `since` of data, one row per question with pass / warn / fail, the evidence (numbers, worst SKUs), what to do, and the figures as JSON. 1: share of shipped units pick-scanned at least 30 s before their shipment (pass >= 95% with scan lag p95 <= 1 min; fail < 80% or p95 > 15 min). 2: buffers of the 10 best sellers of web, marketplace and pos channels on those channels (pass all 2-5; fail any 0). 3: a ringfence on every wholesale channel for every SKU it sold (fail: a channel without any). 4: damage discovery to ATP (pass p95 <= 5 min; fail > 1 h). No data is a warn.';
+    'The readiness checklist (docs/design.md §10) answered from the last `since` of data, one row per question with pass / warn / fail, the evidence (numbers, worst SKUs), what to do, and the figures as JSON. 1: share of shipped units pick-scanned at least 30 s before their shipment (pass >= 95% with scan lag p95 <= 1 min; fail < 80% or p95 > 15 min). 2: buffers of the 10 best sellers of web, marketplace and pos channels on those channels (pass all 2-5; fail any 0). 3: a ringfence on every wholesale channel for every SKU it sold (fail: a channel without any). 4: damage discovery to ATP (pass p95 <= 5 min; fail > 1 h). No data is a warn.';

@@ -1,4 +1,4 @@
--- ATP by date (SPEC §5): what a channel will be able to promise as stock in the building
+-- ATP by date (docs/design.md §5): what a channel will be able to promise as stock in the building
 -- (receiving, QC) and inbound stock (by ETA) becomes available.
 
 CREATE FUNCTION atp_timeline(sku text, channel text)

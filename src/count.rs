@@ -1,4 +1,4 @@
-//! Counts and short picks (SPEC §5): what a picker's short pick and a blind count do to a bin.
+//! Counts and short picks (docs/design.md §5): what a picker's short pick and a blind count do to a bin.
 //!
 //! A bin, as the system believes it, holds the location's available and committed units
 //! (picked units are on a cart, the other stages elsewhere). The tables, the count sheet and

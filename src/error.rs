@@ -1,4 +1,4 @@
-//! Errors with the contract's SQLSTATEs (SPEC §8), raised from Rust.
+//! Errors with the contract's SQLSTATEs (docs/design.md §8), raised from Rust.
 //!
 //! pgrx 0.18 raises errors through a closed enum of SQLSTATEs, which turns the extension's own
 //! codes (IT001-IT004) into XX000. So the engine returns a [`Failure`] instead of raising, and

@@ -1,4 +1,4 @@
-//! Channels, ringfences, safety buffers and available-to-promise (SPEC §3).
+//! Channels, ringfences, safety buffers and available-to-promise (docs/design.md §3).
 //!
 //! Available stock at a location is one share per fenced channel plus a shared pool. The
 //! tables and the ATP arithmetic are SQL (`sql/channels.sql`); the replay that moves units

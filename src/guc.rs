@@ -1,4 +1,4 @@
-//! Settings under `inventory_truth.` (SPEC §6), registered when the library loads: at server
+//! Settings under `inventory_truth.` (docs/design.md §6), registered when the library loads: at server
 //! start when it is in `shared_preload_libraries`, else at a session's first call.
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};

@@ -1,4 +1,4 @@
-//! Holds (SPEC §4): reservations of a channel for an order, checked against ATP in the
+//! Holds (docs/design.md §4): reservations of a channel for an order, checked against ATP in the
 //! reserving transaction, released back to the buckets their units came from, expired, consumed
 //! by pick scans. Every change to a hold is a ledger movement applied by the engine, so an ERP's
 //! direct movements and these functions keep holds the same way.

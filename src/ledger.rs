@@ -1,4 +1,4 @@
-//! The stock ledger (SPEC §2, §7, §8): the append-only `movement` table, its triggers, and the
+//! The stock ledger (docs/design.md §2, §7, §8): the append-only `movement` table, its triggers, and the
 //! floor and ERP functions that record movements.
 //!
 //! A row an ERP inserts directly is validated by the row trigger (what a row alone can tell:

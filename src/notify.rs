@@ -1,4 +1,4 @@
-//! Real-time delivery (SPEC §6): what the committing transaction does for listeners. Every
+//! Real-time delivery (docs/design.md §6): what the committing transaction does for listeners. Every
 //! transaction that may change a SKU's ATP advances the SKU's version under the SKU's row lock
 //! (once per transaction: the engine, `_atp_changed`), so versions follow commit order; the SKU
 //! is noted in the transaction's state (`xact.rs`). In direct mode it is published just before

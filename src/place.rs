@@ -72,7 +72,7 @@ impl HoldStatus {
     }
 }
 
-/// A hold (SPEC §4) as the replay sees it: one SKU at one location for one (channel, ref).
+/// A hold (docs/design.md §4) as the replay sees it: one SKU at one location for one (channel, ref).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
     /// `None` for a hold this replay creates.

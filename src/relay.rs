@@ -1,4 +1,4 @@
-//! The relay (SPEC §6), when the library is in `shared_preload_libraries`: background workers
+//! The relay (docs/design.md §6), when the library is in `shared_preload_libraries`: background workers
 //! that publish ATP notifications after buyers commit, so no buyer takes PostgreSQL's
 //! cluster-wide notify lock, and that expire holds, so nothing outside PostgreSQL has to be
 //! scheduled.

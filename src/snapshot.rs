@@ -1,4 +1,4 @@
-//! `atp_snapshot()`, the read of the resync protocol (SPEC §6): every SKU's ATP for one channel
+//! `atp_snapshot()`, the read of the resync protocol (docs/design.md §6): every SKU's ATP for one channel
 //! or every channel, with its version. One pass over the SKUs, their places and their buffers in
 //! key order (src/direct.rs), under one snapshot, instead of a plan that aggregated and sorted
 //! them: 1.4 s for 100,000 SKUs x 3 channels with it (BENCHMARKS.md), with merge joins chosen

@@ -1,4 +1,4 @@
-//! Stock stages and the movements allowed between them (SPEC §2).
+//! Stock stages and the movements allowed between them (docs/design.md §2).
 //!
 //! Every physical event is a movement of units from one stage to another; `None` stands for
 //! "outside the system" (a supplier, a customer, the bin of lost things). The table of allowed
@@ -106,7 +106,7 @@ const fn movement(from: Option<Stage>, to: Option<Stage>, event: &'static str) -
 
 use Stage::*;
 
-/// Every allowed movement, in the order of SPEC §2. Any other pair is refused (IT002).
+/// Every allowed movement, in the order of docs/design.md §2. Any other pair is refused (IT002).
 pub const ALLOWED_MOVEMENTS: [Movement; 29] = [
     movement(
         None,
@@ -230,7 +230,7 @@ extension_sql_file!(
 mod rules {
     use super::*;
 
-    /// SPEC §2's table of allowed movements, transcribed as a grid: row = from, column = to,
+    /// docs/design.md §2's table of allowed movements, transcribed as a grid: row = from, column = to,
     /// both in the order `-` (outside), inbound, receiving, quality_control, available,
     /// committed, picked, shipped, quarantine, damaged, missing, written_off.
     const SPEC_GRID: [&str; 12] = [

@@ -834,7 +834,7 @@ pub fn summary(tally: &Tally) -> String {
     lines.join("\n")
 }
 
-/// The invariants that hold whatever happened (SPEC §2, §4, §8), as a list of what is wrong
+/// The invariants that hold whatever happened (docs/design.md §2, §4, §8), as a list of what is wrong
 /// (empty: all hold):
 /// - verify() finds nothing: balances equal the ledger, fences fit, open holds equal committed;
 /// - no balance is negative;

@@ -17,6 +17,17 @@ pub fn relay_cluster_dsn() -> String {
     })
 }
 
+/// The environment variable holding the connection string of a hot standby of the relay's
+/// cluster (`make test` makes one with `scripts/cluster.sh standby`).
+pub const REPLICA_DSN_VAR: &str = "INVENTORY_TRUTH_REPLICA_TEST_DSN";
+
+/// The standby's connection string, or a panic explaining how to get one.
+pub fn replica_cluster_dsn() -> String {
+    std::env::var(REPLICA_DSN_VAR).unwrap_or_else(|_| {
+        panic!("{REPLICA_DSN_VAR} is not set: run these tests through `make test`, which starts a standby of the relay's cluster")
+    })
+}
+
 /// The environment variable holding the scratch cluster's connection string
 /// (`scripts/cluster.sh env` prints it; `make test` sets it).
 pub const DSN_VAR: &str = "INVENTORY_TRUTH_TEST_DSN";

@@ -1,4 +1,4 @@
-//! The storefront side of SPEC §6: follow every channel's ATP live with LISTEN/NOTIFY and the
+//! The storefront side of docs/design.md §6: follow every channel's ATP live with LISTEN/NOTIFY and the
 //! resync protocol, surviving dropped connections.
 //!
 //! The protocol, in any language:
@@ -154,46 +154,154 @@ pub async fn follow(
     dsn: &str,
     channel: Option<&str>,
     listen_channel: &str,
+    on_event: impl FnMut(Event<'_>) -> bool,
+) {
+    follow_from(dsn, None, channel, listen_channel, on_event).await
+}
+
+/// A hot standby to read snapshots from, and how long to wait for it to catch up.
+pub struct Replica<'a> {
+    pub dsn: &'a str,
+    pub patience: Duration,
+}
+
+/// Follows like [`follow`], listening on the primary (`primary_dsn`) but reading every snapshot
+/// from a hot standby: after LISTEN, the primary's WAL position is noted, and the snapshot is
+/// read from the replica once it has replayed that far (`inventory_truth.wait_for_replay`), so
+/// it holds everything committed before the LISTEN, and what commits after reaches the
+/// listener. The replica's connection is kept between resyncs and replaced when it died; a
+/// replica that does not catch up within its patience counts as a dropped connection.
+pub async fn follow_replica(
+    primary_dsn: &str,
+    replica: Replica<'_>,
+    channel: Option<&str>,
+    listen_channel: &str,
+    on_event: impl FnMut(Event<'_>) -> bool,
+) {
+    follow_from(
+        primary_dsn,
+        Some(replica),
+        channel,
+        listen_channel,
+        on_event,
+    )
+    .await
+}
+
+/// LISTENs on the primary, then reads the snapshot: from the primary, or from the replica once
+/// it has replayed what the primary had written when the LISTEN took effect.
+async fn resync(
+    dsn: &str,
+    replica: Option<(&Replica<'_>, &mut Option<Client>)>,
+    channel: Option<&str>,
+    listen_channel: &str,
+) -> Result<(Listener, Vec<(String, String, i64, i64)>), String> {
+    let listener = listen(dsn, listen_channel)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some((replica, connection)) = replica else {
+        let rows = snapshot(&listener.client, channel)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok((listener, rows));
+    };
+    let lsn: String = listener
+        .client
+        .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(|e| e.to_string())?
+        .get(0);
+    let patience = format!("{} milliseconds", replica.patience.as_millis());
+    for attempt in 0..2 {
+        if connection.as_ref().is_none_or(|c| c.is_closed()) {
+            *connection = Some(
+                crate::connect(replica.dsn)
+                    .await
+                    .map_err(|e| format!("replica: {e}"))?,
+            );
+        }
+        let Some(client) = connection.as_ref() else {
+            continue;
+        };
+        let caught_up = client
+            .query_one(
+                "SELECT inventory_truth.wait_for_replay($1::text::pg_lsn, $2::text::interval)",
+                &[&lsn, &patience],
+            )
+            .await;
+        match caught_up {
+            Ok(row) if row.get::<_, bool>(0) => {
+                return match snapshot(client, channel).await {
+                    Ok(rows) => Ok((listener, rows)),
+                    Err(e) => {
+                        *connection = None;
+                        Err(format!("replica: {e}"))
+                    }
+                };
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "the replica did not replay up to {lsn} within {patience}"
+                ))
+            }
+            // A connection that died since the last resync: once more with a new one.
+            Err(e) if attempt == 0 => {
+                let _ = e;
+                *connection = None;
+            }
+            Err(e) => {
+                *connection = None;
+                return Err(format!("replica: {e}"));
+            }
+        }
+    }
+    Err("replica: no connection".to_owned())
+}
+
+async fn follow_from(
+    dsn: &str,
+    replica: Option<Replica<'_>>,
+    channel: Option<&str>,
+    listen_channel: &str,
     mut on_event: impl FnMut(Event<'_>) -> bool,
 ) {
     let mut view = AtpView::default();
     let mut reconnects = 0u32;
     let mut backoff = Duration::from_millis(100);
+    let mut replica_connection: Option<Client> = None;
     loop {
-        let error = match listen(dsn, listen_channel).await {
-            Ok(mut listener) => match snapshot(&listener.client, channel).await {
-                Ok(rows) => {
-                    view.reset(rows);
-                    backoff = Duration::from_millis(100);
-                    if !on_event(Event::Resynced {
-                        view: &view,
-                        reconnects,
-                    }) {
-                        return;
-                    }
-                    loop {
-                        match listener.messages.recv().await {
-                            Some(Ok(change)) => {
-                                if channel.is_some_and(|c| c != change.channel) {
-                                    continue;
-                                }
-                                if view.apply(&change)
-                                    && !on_event(Event::Changed {
-                                        view: &view,
-                                        change: &change,
-                                    })
-                                {
-                                    return;
-                                }
+        let source = replica.as_ref().map(|r| (r, &mut replica_connection));
+        let error = match resync(dsn, source, channel, listen_channel).await {
+            Ok((mut listener, rows)) => {
+                view.reset(rows);
+                backoff = Duration::from_millis(100);
+                if !on_event(Event::Resynced {
+                    view: &view,
+                    reconnects,
+                }) {
+                    return;
+                }
+                loop {
+                    match listener.messages.recv().await {
+                        Some(Ok(change)) => {
+                            if channel.is_some_and(|c| c != change.channel) {
+                                continue;
                             }
-                            Some(Err(e)) => break e,
-                            None => break "listener ended".to_owned(),
+                            if view.apply(&change)
+                                && !on_event(Event::Changed {
+                                    view: &view,
+                                    change: &change,
+                                })
+                            {
+                                return;
+                            }
                         }
+                        Some(Err(e)) => break e,
+                        None => break "listener ended".to_owned(),
                     }
                 }
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e.to_string(),
+            }
+            Err(e) => e,
         };
         if !on_event(Event::Disconnected {
             error,

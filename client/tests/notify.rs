@@ -1,4 +1,4 @@
-//! Real-time delivery (SPEC §6) over real connections and real commits.
+//! Real-time delivery (docs/design.md §6) over real connections and real commits.
 //!
 //! Direct mode runs on the main test cluster (the library is not preloaded there, so `auto` is
 //! `direct`); relay mode on a second cluster that preloads it. Each test listens like a

@@ -1,5 +1,5 @@
 //! Many buyers on three channels at once, over real connections and real commits, with demand
-//! far above the stock (SPEC §3, §4).
+//! far above the stock (docs/design.md §3, §4).
 //!
 //! Sixteen clients (a third each on amazon, web and wholesale) reserve single SKUs and
 //! two-SKU baskets in random line order, release and pick their holds, and sell directly

@@ -1,4 +1,4 @@
--- Channels, safety buffers, ringfences and available to promise (SPEC §3), with numbers to
+-- Channels, safety buffers, ringfences and available to promise (docs/design.md §3), with numbers to
 -- check by hand. ATP(s, c) = max(0, sum over locations of (c's fence + pool) - buffer(c, s)).
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

@@ -1,4 +1,4 @@
--- The bad input catalogue (SPEC §8, docs/reference.md "SQLSTATEs"): bad input gets a clear
+-- The bad input catalogue (docs/design.md §8, docs/reference.md "SQLSTATEs"): bad input gets a clear
 -- message naming the problem, a specific SQLSTATE, and changes nothing.
 --
 -- Every numbered case says what it tries and which SQLSTATE the spec expects, runs it, echoes
@@ -797,7 +797,7 @@ SELECT * FROM plan_cycle_counts(0);
 SELECT pg_temp.verdict(158, '22023', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
--- K. Direct ledger writes are judged at COMMIT (SPEC §7): a sale across a fence (IT003), a
+-- K. Direct ledger writes are judged at COMMIT (docs/design.md §7): a sale across a fence (IT003), a
 -- bucket below zero (IT001).
 
 -- 159. The web sells 1 MUG at DC2, whose 2 available units are all wholesale's fence.
@@ -1112,6 +1112,16 @@ SELECT pg_temp.verdict(214, '42704', :'SQLSTATE') AS unchanged;
 SELECT resize_hold('amazon', 'A-1', 'MUG', 2, split => 'nearest');
 \echo SQLSTATE :SQLSTATE
 SELECT pg_temp.verdict(215, '22023', :'SQLSTATE') AS unchanged;
+
+-- 216. wait_for_replay(lsn NULL): 22004.
+SELECT wait_for_replay(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(216, '22004', :'SQLSTATE') AS unchanged;
+
+-- 217. wait_for_replay with a negative timeout: 22023.
+SELECT wait_for_replay(pg_current_wal_lsn(), '-1 second');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(217, '22023', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec

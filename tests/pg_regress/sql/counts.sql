@@ -1,5 +1,5 @@
--- Counts (SPEC §5): short picks, blind counts, the cycle count plan; and the truth checks of
--- SPEC §7 and §10 built on them: lag_stats, readiness, atp_timeline.
+-- Counts (docs/design.md §5): short picks, blind counts, the cycle count plan; and the truth checks of
+-- docs/design.md §7 and §10 built on them: lag_stats, readiness, atp_timeline.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;
 CREATE EXTENSION inventory_truth;

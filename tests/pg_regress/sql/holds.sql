@@ -1,4 +1,4 @@
--- Holds (SPEC §4): reserve, retries, release, expiry, pick scans against holds, baskets, and
+-- Holds (docs/design.md §4): reserve, retries, release, expiry, pick scans against holds, baskets, and
 -- the checks at commit for an ERP writing the ledger directly.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

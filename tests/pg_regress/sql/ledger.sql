@@ -1,4 +1,4 @@
--- The stock ledger (SPEC §2, §7): one SKU walks through every allowed movement, and stock()
+-- The stock ledger (docs/design.md §2, §7): one SKU walks through every allowed movement, and stock()
 -- shows where its units are after each step.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

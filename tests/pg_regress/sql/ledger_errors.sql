@@ -1,4 +1,4 @@
--- Refused movements and bad input (SPEC §8): each fails with its SQLSTATE, names what is
+-- Refused movements and bad input (docs/design.md §8): each fails with its SQLSTATE, names what is
 -- wrong, and changes nothing.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

@@ -1,4 +1,4 @@
--- Real-time delivery (SPEC §6), as far as one session can see it: the settings, the SKU
+-- Real-time delivery (docs/design.md §6), as far as one session can see it: the settings, the SKU
 -- version that every ATP change advances, and what was published at each commit. (The
 -- notifications themselves, the relay and the resync protocol are tested with real listeners
 -- in client/tests/notify.rs.)
@@ -21,6 +21,9 @@ SELECT * FROM notify_status();
 SET inventory_truth.notify_mode = off;
 SELECT setting, mode FROM notify_status();
 RESET inventory_truth.notify_mode;
+-- A storefront reading from a replica waits there for the primary's position; on a primary
+-- (this cluster) everything it wrote is there at once.
+SELECT wait_for_replay(pg_current_wal_lsn()) AS replayed;
 -- Only a superuser may change the mode or the channel: a role that could turn notifications
 -- off would blind every storefront.
 CREATE ROLE it_notify_clerk;

@@ -1,4 +1,4 @@
--- Privileges (SPEC §9): three levels a DBA grants to login roles. Below management, stock moves
+-- Privileges (docs/design.md §9): three levels a DBA grants to login roles. Below management, stock moves
 -- only through the functions; nobody updates or deletes the ledger.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

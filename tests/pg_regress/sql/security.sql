@@ -1,4 +1,4 @@
--- Security (SPEC §9), exhaustively from the catalog: every table, sequence and function of the
+-- Security (docs/design.md §9), exhaustively from the catalog: every table, sequence and function of the
 -- extension against every level, and SECURITY DEFINER functions against a planted search_path.
 -- privileges.sql shows the levels by example; this file makes sure nothing was forgotten.
 SET client_min_messages = warning;

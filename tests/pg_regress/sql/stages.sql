@@ -1,4 +1,4 @@
--- Stages and the movements allowed between them (SPEC §2).
+-- Stages and the movements allowed between them (docs/design.md §2).
 -- Every file starts from a fresh install.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;

@@ -124,6 +124,18 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(bigint, bigint, bigint
 -- notify.sql and notify.rs (Rust)
 COMMENT ON FUNCTION inventory_truth.notify_status() IS
     'Who sends this database''s ATP notifications, for a storefront to check before it trusts its LISTEN: the inventory_truth.notify_mode setting, the mode in force for this session (relay, direct or off), the channel, whether the library is preloaded, and this database''s relay (NULLs when none runs): its pid, when it last finished a pass, the SKUs it had not published then, the shared log entries written since it last read them, and whether a full notify queue pauses it. Storefront level.';
+COMMENT ON FUNCTION inventory_truth._readiness_thresholds() IS
+    'Every threshold readiness() judges against, in one place: the pick-before-ship margin, the scanned-first shares and scan lags that pass and fail, how many best sellers, the buffer range, the damage lags that pass and fail. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._readiness_pick_scans(timestamptz) IS
+    'readiness() question 1 since window_start: does stock leave ATP at the pick scan? Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._readiness_buffers(timestamptz) IS
+    'readiness() question 2 since window_start: do the best sellers keep a safety buffer on public channels? Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._readiness_wholesale(timestamptz) IS
+    'readiness() question 3 since window_start: is wholesale stock ringfenced? Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._readiness_damage(timestamptz) IS
+    'readiness() question 4 since window_start: how long from damage discovery to the commit that removed it from ATP? Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._duration_text(interval) IS
+    'A threshold as readiness() advice states it ("30 s", "1 min", "1 h"). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS
     'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(text[]) IS

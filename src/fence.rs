@@ -4,7 +4,7 @@
 //! tables and the ATP arithmetic are SQL (`sql/channels.sql`); the replay that moves units
 //! between fences and the pool as movements apply is `place.rs`; the allocation rules below are
 //! plain functions, so they are tested without PostgreSQL. In every slice, fences are in channel priority order (highest
-//! priority first).
+//! priority first). `atp` is the ATP arithmetic that publishing and the snapshot share.
 
 use pgrx::prelude::*;
 
@@ -26,6 +26,12 @@ extension_sql_file!(
     name = "timeline",
     requires = ["channels"]
 );
+
+/// A channel's ATP of a SKU from its sums over locations: available units, all of them fenced,
+/// the channel's own fenced units and its buffer: what it may sell, never below zero.
+pub fn atp(available: i64, fenced: i64, own: i64, buffer: i64) -> i64 {
+    (available - fenced + own - buffer).max(0)
+}
 
 /// An inflow of `qty` units to available stock: fences fill in priority order up to their
 /// targets, the rest goes to the pool. Returns the new fence quantities.
@@ -223,6 +229,14 @@ fn fence_project(
 #[cfg(test)]
 mod rules {
     use super::*;
+
+    #[test]
+    fn atp_is_fence_plus_pool_less_buffer_never_below_zero() {
+        // 10 available, 6 fenced of which 4 the channel's: it sells 4 + 4 of the pool, less 3.
+        assert_eq!(atp(10, 6, 4, 3), 5);
+        assert_eq!(atp(10, 6, 0, 3), 1);
+        assert_eq!(atp(2, 0, 0, 3), 0);
+    }
 
     #[test]
     fn an_inflow_fills_fences_in_priority_order_then_the_pool() {

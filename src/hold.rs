@@ -453,6 +453,37 @@ fn check_split(split: Option<&str>) -> Outcome<Split> {
     })
 }
 
+/// `22023` for a hold quantity above [`crate::place::MAX_UNITS`] (`reserve`, `resize_hold`).
+fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
+    if qty > crate::place::MAX_UNITS {
+        return Err(Failure::invalid(format!(
+            "quantity too large: {} of SKU {}",
+            units(qty),
+            q(sku)
+        ))
+        .detail(format!(
+            "A movement is at most {} units.",
+            crate::place::MAX_UNITS
+        )));
+    }
+    Ok(())
+}
+
+/// `22023` for an `occurred_at` that is not a real time (`infinity`).
+fn check_real_time(occurred_at: TimestampWithTimeZone) -> Outcome<()> {
+    if occurred_at.is_finite() {
+        return Ok(());
+    }
+    let text = if occurred_at.is_infinity() {
+        "infinity"
+    } else {
+        "-infinity"
+    };
+    Err(Failure::invalid(format!(
+        "occurred_at must be a real time, not {text}"
+    )))
+}
+
 /// `_check_split(split) RETURNS text`: the split, checked (for `reserve_order` and
 /// `check_order`). Internal.
 #[pg_extern(immutable, parallel_safe)]
@@ -501,27 +532,8 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 q(&sku)
             )));
         }
-        if qty > crate::place::MAX_UNITS {
-            return Err(Failure::invalid(format!(
-                "quantity too large: {} of SKU {}",
-                units(qty),
-                q(&sku)
-            ))
-            .detail(format!(
-                "A movement is at most {} units.",
-                crate::place::MAX_UNITS
-            )));
-        }
-        if !occurred_at.is_finite() {
-            let text = if occurred_at.is_infinity() {
-                "infinity"
-            } else {
-                "-infinity"
-            };
-            return Err(Failure::invalid(format!(
-                "occurred_at must be a real time, not {text}"
-            )));
-        }
+        check_at_most_max(qty, &sku)?;
+        check_real_time(occurred_at)?;
         if let Some(l) = location.as_deref() {
             if !read.places.iter().any(|p| p.location == l) {
                 known_location(Some(l))?;
@@ -812,6 +824,33 @@ static OPEN_HOLD: Sql = Sql {
     args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
+/// The SKUs of an order's open reservations (channel, ref), in byte order (the lock order);
+/// `42704` when the channel has no hold under that reference at all.
+fn open_reservations(
+    client: &mut SpiClient<'_>,
+    reference: &str,
+    channel: &str,
+) -> Outcome<Vec<String>> {
+    if spi::run(client, &ANY_HOLD, &[reference.into(), channel.into()])?.is_empty() {
+        check_code("reference", Some(reference))?;
+        return Err(Failure::unknown(format!(
+            "no hold {} for channel {}",
+            q(reference),
+            q(channel)
+        )));
+    }
+    let mut skus: Vec<String> = Vec::new();
+    for row in spi::run(
+        client,
+        &OPEN_HOLDS_OF_ORDER,
+        &[reference.into(), channel.into()],
+    )? {
+        skus.push(spi::value(&row, 1)?);
+    }
+    skus.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(skus)
+}
+
 /// release(channel, ref, occurred_at) RETURNS int: every open hold of the order, committed ->
 /// available, each SKU under its own lock, in SKU order.
 fn release_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
@@ -820,30 +859,7 @@ fn release_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let channel = known_channel(channel.as_deref())?.to_owned();
         let reference: String = fcinfo.required(1, "ref")?;
         let occurred_at: TimestampWithTimeZone = fcinfo.required(2, "occurred_at")?;
-        if spi::run(
-            client,
-            &ANY_HOLD,
-            &[reference.as_str().into(), channel.as_str().into()],
-        )?
-        .is_empty()
-        {
-            check_code("reference", Some(&reference))?;
-            return Err(Failure::unknown(format!(
-                "no hold {} for channel {}",
-                q(&reference),
-                q(&channel)
-            )));
-        }
-        let mut skus: Vec<String> = Vec::new();
-        let rows = spi::run(
-            client,
-            &OPEN_HOLDS_OF_ORDER,
-            &[reference.as_str().into(), channel.as_str().into()],
-        )?;
-        for row in rows {
-            skus.push(spi::value(&row, 1)?);
-        }
-        skus.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let skus = open_reservations(client, &reference, &channel)?;
         let mut released = 0i32;
         for sku in &skus {
             if release_one(
@@ -1004,20 +1020,8 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                 q(sku)
             )));
         }
-        if qty > crate::place::MAX_UNITS {
-            return Err(Failure::invalid(format!(
-                "quantity too large: {} of SKU {}",
-                units(qty),
-                q(sku)
-            ))
-            .detail(format!(
-                "A movement is at most {} units.",
-                crate::place::MAX_UNITS
-            )));
-        }
-        if !occurred_at.is_finite() {
-            return Err(Failure::invalid("occurred_at must be a real time"));
-        }
+        check_at_most_max(qty, sku)?;
+        check_real_time(occurred_at)?;
         // The SKU first (the lock order), then the reservation as it is under that lock.
         engine::lock_sku(client, sku, false, false, "")?;
         let parts = read_parts(client, reference, sku, channel)?;
@@ -1091,16 +1095,19 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
             })?;
             options.strict = true;
             for (location, units) in &plan {
-                records.push(Record::new(
-                    sku,
-                    location,
-                    Some(Stage::available),
-                    Some(Stage::committed),
-                    *units,
-                    Some(reference),
-                    "hold grown",
-                    occurred_at,
-                ));
+                records.push(
+                    Record::new(
+                        sku,
+                        location,
+                        Some(Stage::available),
+                        Some(Stage::committed),
+                        *units,
+                        Some(reference),
+                        "hold grown",
+                        occurred_at,
+                    )
+                    .for_channel(Some(channel)),
+                );
             }
         } else {
             let held: i64 = open.iter().map(|p| p.open_qty).sum();
@@ -1126,22 +1133,21 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
             }
             plan = taken;
             for (location, units) in &plan {
-                records.push(Record::new(
-                    sku,
-                    location,
-                    Some(Stage::committed),
-                    Some(Stage::available),
-                    *units,
-                    Some(reference),
-                    "hold reduced",
-                    occurred_at,
-                ));
+                records.push(
+                    Record::new(
+                        sku,
+                        location,
+                        Some(Stage::committed),
+                        Some(Stage::available),
+                        *units,
+                        Some(reference),
+                        "hold reduced",
+                        occurred_at,
+                    )
+                    .for_channel(Some(channel)),
+                );
             }
         }
-        let records: Vec<Record<'_>> = records
-            .into_iter()
-            .map(|r| r.for_channel(Some(channel)))
-            .collect();
         crate::ledger::move_stock(client, &records, &options, None)?;
         Ok(first.id)
     })?;
@@ -1175,22 +1181,7 @@ fn extend_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let channel = known_channel(channel.as_deref())?;
         let reference = check_code("reference", reference.as_deref())?;
         let expires_at = check_ttl(client, ttl)?;
-        if spi::run(client, &ANY_HOLD, &[reference.into(), channel.into()])?.is_empty() {
-            return Err(Failure::unknown(format!(
-                "no hold {} for channel {}",
-                q(reference),
-                q(channel)
-            )));
-        }
-        let mut skus: Vec<String> = Vec::new();
-        for row in spi::run(
-            client,
-            &OPEN_HOLDS_OF_ORDER,
-            &[reference.into(), channel.into()],
-        )? {
-            skus.push(spi::value(&row, 1)?);
-        }
-        skus.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let skus = open_reservations(client, reference, channel)?;
         let mut extended = 0i32;
         for sku in &skus {
             engine::lock_sku(client, sku, false, false, "")?;

@@ -387,7 +387,7 @@ fn publication(
             .copied()
             .unwrap_or(*default_buffer);
         let own = sku.own.get(channel).copied().unwrap_or(0);
-        let atp = (sku.available - sku.fenced + own - buffer).max(0);
+        let atp = crate::fence::atp(sku.available, sku.fenced, own, buffer);
         let previous = published.get(channel).copied().unwrap_or(0);
         if i > 0 {
             map.push_str(", ");

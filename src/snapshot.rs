@@ -46,7 +46,7 @@ fn atp_of((_, _, sums, buffers): &SkuState, channel: usize, default_buffer: i64)
         .iter()
         .find(|(i, _)| *i == channel)
         .map_or(default_buffer, |(_, units)| *units);
-    (sums.available - sums.fenced + own - buffer).max(0)
+    crate::fence::atp(sums.available, sums.fenced, own, buffer)
 }
 
 /// Every SKU and channel of `channel` (every channel for `None`).

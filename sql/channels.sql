@@ -18,10 +18,12 @@ CREATE TABLE channel (
     priority int NOT NULL,
     buffer bigint NOT NULL CHECK (buffer >= 0),
     kind text NOT NULL CHECK (kind IN ('web', 'marketplace', 'wholesale', 'pos', 'other')),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    preorders boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE channel IS
     'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
+COMMENT ON COLUMN channel.preorders IS 'Whether the channel may preorder units on their way (see allow_preorders and preorder).';
 
 -- Per-SKU safety buffers; a channel's own buffer applies to every other SKU.
 CREATE TABLE sku_buffer (

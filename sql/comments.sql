@@ -27,6 +27,10 @@ COMMENT ON FUNCTION inventory_truth._movement_append_only() IS
     'Trigger that refuses UPDATE, DELETE and TRUNCATE of the ledger (42501): a mistake is corrected by a correcting movement. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._move(text, text, inventory_truth.stage, inventory_truth.stage, bigint, text, text, timestamp with time zone, text) IS
     'Applies one movement with the engine, checking the source bucket at once (IT001) so that a function fails at the call rather than at commit, and records it in the ledger; returns the ledger row. For the SQL functions that decide their movements themselves (counts). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._preorder(text, text, bigint, text, text, timestamp with time zone) IS
+    'The body of preorder(): checks the arguments, takes the SKU''s row, plans and writes the preorder''s holds and returns their ids (src/preorder.rs). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._unclaimed_arrivals(text) IS
+    'Each location''s stock on its way by arrival day, less what open preorders await of it (they take the first arrivals): what atp_timeline puts on the shelf. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._require(anyelement, text) IS
     'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_eta(date) IS
@@ -240,6 +244,7 @@ COMMENT ON COLUMN inventory_truth.atp_published.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.atp_published.version IS 'The SKU''s version the published values were read at.';
 COMMENT ON COLUMN inventory_truth.atp_published.atp IS 'Each channel''s ATP as last published: {"channel": atp}.';
 COMMENT ON COLUMN inventory_truth.atp_published.published_at IS 'When they were published (the database clock).';
+COMMENT ON COLUMN inventory_truth.atp_published.preorderable IS 'What might be preordered of the SKU as last published (NULL while no channel takes preorders).';
 
 COMMENT ON COLUMN inventory_truth.count_task.id IS 'The task id: count_sheet.task, and submit_count''s task argument.';
 COMMENT ON COLUMN inventory_truth.count_task.sku IS 'The SKU to count.';
@@ -290,6 +295,17 @@ COMMENT ON COLUMN inventory_truth.broken_holds.still_held IS 'The hold''s open u
 COMMENT ON COLUMN inventory_truth.broken_holds.hold_status IS 'The hold''s status now (open, picked, released, expired, lost).';
 COMMENT ON COLUMN inventory_truth.broken_holds.occurred_at IS 'The physical time of the event (the movement''s occurred_at).';
 COMMENT ON COLUMN inventory_truth.broken_holds.movement IS 'The ledger row that took the units (movement.id).';
+
+COMMENT ON COLUMN inventory_truth.broken_preorders.hold IS 'The preorder''s hold at the location (hold.id).';
+COMMENT ON COLUMN inventory_truth.broken_preorders.channel IS 'The hold''s channel.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.ref IS 'The hold''s order reference.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.location IS 'The location the units were expected at.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.broken IS 'Units of the preorder the stock on its way no longer covers.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.still_awaited IS 'Units it still awaits.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.held IS 'Units it holds (already put away into it).';
+COMMENT ON COLUMN inventory_truth.broken_preorders.preorder_eta IS 'When its units were promised for.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.status IS 'The hold''s status now: lost when nothing is left to await or hold.';
 
 ------------------------------------------------------------------------------------------------
 -- Attributes of the composite type (atp_snapshot's rows).

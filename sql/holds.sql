@@ -28,6 +28,9 @@ CREATE TABLE hold (
     expires_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     ended_at timestamptz,
+    preorder_qty bigint,
+    preorder_broken bigint,
+    preorder_eta date,
     PRIMARY KEY (ref, sku, channel, location)
 );
 -- No CHECK constraints: only the engine writes holds, and every statement that writes a table
@@ -38,9 +41,12 @@ CREATE INDEX hold_open_at ON hold (sku, location) WHERE status = 'open';
 -- What the relay and expire_holds() expire.
 CREATE INDEX hold_expiry ON hold (expires_at) WHERE status = 'open' AND expires_at IS NOT NULL;
 COMMENT ON TABLE hold IS
-    'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost.';
+    'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost. A preorder (preorder_qty not NULL) also awaits units on their way and stays open while it does.';
 COMMENT ON COLUMN hold.fence_qty IS 'Open units that came from the channel''s fence: a release returns them there, the rest to the pool.';
 COMMENT ON COLUMN hold.lost_qty IS 'Units the hold lost to damage or a short pick out of committed stock.';
+COMMENT ON COLUMN hold.preorder_qty IS 'A preorder''s units still on their way (not in qty until a put-away here brings them); NULL for a hold that was never a preorder.';
+COMMENT ON COLUMN hold.preorder_broken IS 'A preorder''s units that a cancelled or short receipt (or damage before put-away) left without stock; see broken_preorders.';
+COMMENT ON COLUMN hold.preorder_eta IS 'When a preorder''s units were expected to arrive, as promised when it was taken.';
 
 SELECT pg_catalog.pg_extension_config_dump('hold', '');
 SELECT pg_catalog.pg_extension_config_dump('hold_id_seq', '');

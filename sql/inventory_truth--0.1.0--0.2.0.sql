@@ -62,6 +62,7 @@ DROP FUNCTION inventory_truth._statement_was_applied();
 DROP FUNCTION inventory_truth._track_expected_receipt(inventory_truth.movement, bigint[]);
 DROP FUNCTION inventory_truth._write_fences(text, text, text[], bigint[], bigint[]);
 DROP FUNCTION inventory_truth.add_location(text, text);
+DROP FUNCTION inventory_truth.atp_timeline(text, text);
 DROP FUNCTION inventory_truth.reserve(text, text, bigint, text, interval, text, timestamp with time zone);
 DROP FUNCTION inventory_truth.reserve_order(text, text, jsonb, interval, timestamp with time zone);
 
@@ -183,6 +184,13 @@ ALTER TABLE hold DROP CONSTRAINT hold_open_qty_check;
 ALTER TABLE hold DROP CONSTRAINT hold_check;
 ALTER TABLE hold DROP CONSTRAINT hold_status_check;
 
+-- Preorders (src/preorder.rs): a channel may take them, and a hold may await units on their
+-- way. Existing holds were never preorders (NULL); existing channels take none.
+ALTER TABLE hold ADD COLUMN preorder_qty bigint;
+ALTER TABLE hold ADD COLUMN preorder_broken bigint;
+ALTER TABLE hold ADD COLUMN preorder_eta date;
+ALTER TABLE channel ADD COLUMN preorders boolean NOT NULL DEFAULT false;
+
 -- Locations have a priority: the order a reservation with split => 'priority' is served in.
 ALTER TABLE location ADD COLUMN priority int NOT NULL DEFAULT 100;
 
@@ -204,6 +212,7 @@ DROP TABLE channel_check;
 -- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
 -- '' says a crash has not emptied it (see _relay_baseline).
 ALTER TABLE atp_published SET UNLOGGED;
+ALTER TABLE atp_published ADD COLUMN preorderable bigint;
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
 ON CONFLICT DO NOTHING;
 
@@ -470,6 +479,10 @@ CREATE OR REPLACE FUNCTION inventory_truth._order_reach(p_channel text, p_lines 
       FROM _order_lines(p_lines) l
      CROSS JOIN LATERAL (SELECT _sellable(l.sku, p_channel, NULL) - _buffer(p_channel, l.sku) AS atp) a
 $$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) RETURNS bigint[]
+    LANGUAGE c
+    AS '$libdir/inventory_truth', 'inventory_truth_preorder';
 
 CREATE OR REPLACE FUNCTION inventory_truth._publish(p_skus text[]) RETURNS integer
     LANGUAGE c STRICT
@@ -822,6 +835,10 @@ CREATE OR REPLACE FUNCTION inventory_truth._sellable(p_sku text, p_channel text,
      WHERE s.sku = p_sku AND (p_location IS NULL OR s.location = p_location)
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth._unclaimed_arrivals(sku text) RETURNS TABLE(location text, day date, qty bigint)
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS '$libdir/inventory_truth', '_unclaimed_arrivals_wrapper';
+
 CREATE OR REPLACE FUNCTION inventory_truth._units(n bigint) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT n || CASE WHEN n IN (1, -1) THEN ' unit' ELSE ' units' END $$;
@@ -871,6 +888,22 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth.allow_preorders(channel text, allowed boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_channel(allow_preorders.channel), _require(allow_preorders.allowed, 'allowed');
+    IF (SELECT c.preorders FROM channel c WHERE c.code = allow_preorders.channel) = allow_preorders.allowed THEN
+        RETURN;
+    END IF;
+    -- Every SKU's notifications for the channel start (or stop) carrying preorderable units.
+    PERFORM _atp_changed_everywhere('allow_preorders');
+    UPDATE channel c SET preorders = allow_preorders.allowed WHERE c.code = allow_preorders.channel;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth.atp(sku text, channel text, location text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE c STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -881,7 +914,7 @@ CREATE OR REPLACE FUNCTION inventory_truth.atp_snapshot(channel text DEFAULT NUL
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_atp_snapshot';
 
-CREATE OR REPLACE FUNCTION inventory_truth.atp_timeline(sku text, channel text) RETURNS TABLE(day date, inbound bigint, in_building bigint, atp bigint)
+CREATE OR REPLACE FUNCTION inventory_truth.atp_timeline(sku text, channel text) RETURNS TABLE(day date, inbound bigint, in_building bigint, atp bigint, preorderable bigint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS $$
@@ -889,13 +922,15 @@ CREATE OR REPLACE FUNCTION inventory_truth.atp_timeline(sku text, channel text) 
 DECLARE
     p_sku text := _known_sku(atp_timeline.sku);
     p_channel text := _known_channel(atp_timeline.channel);
+    p_preorders boolean := (SELECT c.preorders FROM channel c WHERE c.code = p_channel);
 BEGIN
     -- Each location's arrivals are put away on their day, one put-away per location and day,
     -- in day order: each fills the fences like a real put-away (channel priority order, up to
     -- the targets at the new available total) and the rest goes to the pool (_fence_project).
     -- The channel's ATP on a day is then its fence plus the pool at every location, less its
     -- buffer. Stock in the building and inbound already due or overdue arrive today; the
-    -- projection assumes nothing is sold meanwhile.
+    -- projection assumes nothing is sold meanwhile. Open preorders take the first arrivals at
+    -- their location before any of it reaches the shelf (as put_away gives them the units).
     RETURN QUERY
     WITH arrival AS (
         SELECT e.location, greatest(e.eta, current_date) AS day, sum(e.open_qty)::bigint AS inbound,
@@ -907,6 +942,9 @@ BEGIN
         SELECT st.location, current_date, 0, (st.receiving + st.quality_control)::bigint
           FROM stock st
          WHERE st.sku = p_sku AND st.receiving + st.quality_control > 0
+    ), unclaimed AS (
+        -- What reaches the shelf for sale: preorders take the first arrivals (src/preorder.rs).
+        SELECT u.location, u.day, u.qty FROM _unclaimed_arrivals(p_sku) u
     ), days AS (
         SELECT array_agg(d.day ORDER BY d.day) AS days
           FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
@@ -935,8 +973,8 @@ BEGIN
          CROSS JOIN days d
          CROSS JOIN LATERAL unnest(_fence_project(
                     p.available,
-                    ARRAY(SELECT coalesce((SELECT sum(a.inbound + a.in_building) FROM arrival a
-                                            WHERE a.location = p.location AND a.day = x.day), 0)::bigint
+                    ARRAY(SELECT coalesce((SELECT sum(u.qty) FROM unclaimed u
+                                            WHERE u.location = p.location AND u.day = x.day), 0)::bigint
                             FROM unnest(d.days) WITH ORDINALITY AS x(day, n) ORDER BY x.n),
                     p.units, p.percents, p.held, p.fences,
                     array_position(p.channels, p_channel))) WITH ORDINALITY AS step(sellable, n)
@@ -945,14 +983,17 @@ BEGIN
            coalesce((SELECT sum(a.inbound) FROM arrival a WHERE a.day = x.day), 0)::bigint,
            coalesce((SELECT sum(a.in_building) FROM arrival a WHERE a.day = x.day), 0)::bigint,
            greatest(0, coalesce((SELECT sum(pr.sellable) FROM projected pr WHERE pr.n = x.n), 0)
-                       - _buffer(p_channel, p_sku))::bigint
+                       - _buffer(p_channel, p_sku))::bigint,
+           CASE WHEN p_preorders
+                THEN coalesce((SELECT sum(u.qty) FROM unclaimed u WHERE u.day <= x.day), 0)
+                ELSE 0 END::bigint
       FROM days d
      CROSS JOIN LATERAL unnest(d.days) WITH ORDINALITY AS x(day, n)
      WHERE EXISTS (SELECT FROM fenced)
      ORDER BY x.day;
     IF NOT FOUND THEN
         -- No stock here, in the building or on its way.
-        day := current_date; inbound := 0; in_building := 0; atp := 0;
+        day := current_date; inbound := 0; in_building := 0; atp := 0; preorderable := 0;
         RETURN NEXT;
     END IF;
 END
@@ -1023,6 +1064,22 @@ CREATE OR REPLACE FUNCTION inventory_truth.pick(sku text, location text, qty big
     LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS '$libdir/inventory_truth', 'inventory_truth_pick';
+
+CREATE OR REPLACE FUNCTION inventory_truth.preorder(channel text, sku text, qty bigint, ref text, location text DEFAULT NULL::text, occurred_at timestamp with time zone DEFAULT now()) RETURNS SETOF inventory_truth.hold
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+DECLARE
+    ids bigint[] := _preorder(channel, sku, qty, ref, location, occurred_at);
+BEGIN
+    RETURN QUERY SELECT h.* FROM hold h WHERE h.id = ANY (ids) ORDER BY h.id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.preorderable(sku text, channel text, through date DEFAULT NULL::date) RETURNS bigint
+    LANGUAGE c STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS '$libdir/inventory_truth', 'inventory_truth_preorderable';
 
 CREATE OR REPLACE FUNCTION inventory_truth.put_away(sku text, location text, qty bigint, qc boolean DEFAULT false, occurred_at timestamp with time zone DEFAULT now()) RETURNS SETOF inventory_truth.movement
     LANGUAGE c SECURITY DEFINER
@@ -1322,7 +1379,8 @@ CREATE OR REPLACE FUNCTION inventory_truth.verify() RETURNS TABLE(sku text, loca
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
                   CASE WHEN h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
                        THEN 'units held, picked, released and lost do not add up to its quantity'
-                       WHEN least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+                       WHEN least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty,
+                                  h.preorder_qty, h.preorder_broken) < 0
                        THEN 'negative units'
                        WHEN h.fence_qty < 0 OR h.fence_qty > h.open_qty
                        THEN format('%s of its open units from the fence, of %s', h.fence_qty, h.open_qty)
@@ -1331,10 +1389,11 @@ CREATE OR REPLACE FUNCTION inventory_truth.verify() RETURNS TABLE(sku text, loca
                        ELSE 'status ' || h.status || ' disagrees with its open units' END)
       FROM hold h
      WHERE h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
-        OR least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+        OR least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty, h.preorder_qty, h.preorder_broken) < 0
         OR h.fence_qty < 0 OR h.fence_qty > h.open_qty
         OR h.status NOT IN ('open', 'picked', 'released', 'expired', 'lost')
-        OR (h.status = 'open') <> (h.open_qty > 0)
+        -- Open while it holds units or (a preorder) awaits them.
+        OR (h.status = 'open') <> (h.open_qty > 0 OR coalesce(h.preorder_qty, 0) > 0)
      ORDER BY 1, 2, 3
 $$;
 
@@ -1414,6 +1473,20 @@ CREATE VIEW inventory_truth.broken_holds AS
      JOIN inventory_truth.movement m ON (((m.id = ANY (e.movements)) AND (m.from_stage = 'committed'::inventory_truth.stage))))
      JOIN inventory_truth.hold h ON (((h.channel = m.channel) AND (h.ref = m.ref) AND (h.sku = m.sku) AND (h.location = m.location))));
 
+CREATE VIEW inventory_truth.broken_preorders AS
+ SELECT h.id AS hold,
+    h.channel,
+    h.ref,
+    h.sku,
+    h.location,
+    h.preorder_broken AS broken,
+    h.preorder_qty AS still_awaited,
+    h.open_qty AS held,
+    h.preorder_eta,
+    h.status
+   FROM inventory_truth.hold h
+  WHERE (h.preorder_broken > 0);
+
 CREATE VIEW inventory_truth.fence AS
  SELECT s.sku,
     s.location,
@@ -1444,6 +1517,7 @@ CREATE TRIGGER stock_no_truncate BEFORE TRUNCATE ON inventory_truth.stock FOR EA
 
 -- 6. Descriptions.
 COMMENT ON COLUMN inventory_truth.atp_published.atp IS 'Each channel''s ATP as last published: {"channel": atp}.';
+COMMENT ON COLUMN inventory_truth.atp_published.preorderable IS 'What might be preordered of the SKU as last published (NULL while no channel takes preorders).';
 COMMENT ON COLUMN inventory_truth.atp_published.published_at IS 'When they were published (the database clock).';
 COMMENT ON COLUMN inventory_truth.atp_published.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.atp_published.version IS 'The SKU''s version the published values were read at.';
@@ -1465,10 +1539,21 @@ COMMENT ON COLUMN inventory_truth.broken_holds.ref IS 'The hold''s order referen
 COMMENT ON COLUMN inventory_truth.broken_holds.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.broken_holds.still_held IS 'The hold''s open units now.';
 COMMENT ON COLUMN inventory_truth.broken_holds.task IS 'The count task: the one the short pick opened or raised, or the task counted.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.broken IS 'Units of the preorder the stock on its way no longer covers.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.channel IS 'The hold''s channel.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.held IS 'Units it holds (already put away into it).';
+COMMENT ON COLUMN inventory_truth.broken_preorders.hold IS 'The preorder''s hold at the location (hold.id).';
+COMMENT ON COLUMN inventory_truth.broken_preorders.location IS 'The location the units were expected at.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.preorder_eta IS 'When its units were promised for.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.ref IS 'The hold''s order reference.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.sku IS 'The SKU code.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.status IS 'The hold''s status now: lost when nothing is left to await or hold.';
+COMMENT ON COLUMN inventory_truth.broken_preorders.still_awaited IS 'Units it still awaits.';
 COMMENT ON COLUMN inventory_truth.channel.buffer IS 'Default safety buffer: units hidden from the channel for every SKU without its own (sku_buffer).';
 COMMENT ON COLUMN inventory_truth.channel.code IS 'The channel code: 1 to 100 characters, without control characters or surrounding spaces.';
 COMMENT ON COLUMN inventory_truth.channel.created_at IS 'When the channel was added (add_channel on an existing channel keeps it).';
 COMMENT ON COLUMN inventory_truth.channel.kind IS 'web, marketplace, wholesale, pos or other; readiness() reads it (web, marketplace and pos are public; wholesale should be ringfenced).';
+COMMENT ON COLUMN inventory_truth.channel.preorders IS 'Whether the channel may preorder units on their way (see allow_preorders and preorder).';
 COMMENT ON COLUMN inventory_truth.channel.priority IS 'Lower number = higher priority: its fences fill first and lose units to a loss last.';
 COMMENT ON COLUMN inventory_truth.channel_atp.atp IS 'The channel''s available to promise of the SKU, as atp(sku, channel) returns it.';
 COMMENT ON COLUMN inventory_truth.channel_atp.channel IS 'The channel code.';
@@ -1520,6 +1605,9 @@ COMMENT ON COLUMN inventory_truth.hold.location IS 'Where the units are held (a 
 COMMENT ON COLUMN inventory_truth.hold.lost_qty IS 'Units the hold lost to damage or a short pick out of committed stock.';
 COMMENT ON COLUMN inventory_truth.hold.open_qty IS 'Units still committed to the hold.';
 COMMENT ON COLUMN inventory_truth.hold.picked_qty IS 'Units picked against the hold.';
+COMMENT ON COLUMN inventory_truth.hold.preorder_broken IS 'A preorder''s units that a cancelled or short receipt (or damage before put-away) left without stock; see broken_preorders.';
+COMMENT ON COLUMN inventory_truth.hold.preorder_eta IS 'When a preorder''s units were expected to arrive, as promised when it was taken.';
+COMMENT ON COLUMN inventory_truth.hold.preorder_qty IS 'A preorder''s units still on their way (not in qty until a put-away here brings them); NULL for a hold that was never a preorder.';
 COMMENT ON COLUMN inventory_truth.hold.qty IS 'Units reserved.';
 COMMENT ON COLUMN inventory_truth.hold.ref IS 'The order reference; one hold per channel, ref and SKU.';
 COMMENT ON COLUMN inventory_truth.hold.released_qty IS 'Units released or expired back to available.';
@@ -1630,6 +1718,7 @@ COMMENT ON FUNCTION inventory_truth._movement_statement() IS 'Statement trigger 
 COMMENT ON FUNCTION inventory_truth._notify_mode() IS 'The notification mode in force for this session: off, direct or relay (inventory_truth.notify_mode; auto and relay are relay only when the library is preloaded, else direct). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._order_lines(p_lines jsonb) IS 'An order''s lines checked (shape, known SKUs, positive quantities, one location per SKU) and summed per SKU, in byte order of SKU: what reserve_order reserves and check_order checks. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) IS 'Each summed line of an order with the channel''s ATP of its SKU and the most one reservation of it would be granted now (split as reserve''s), from committed state. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) IS 'The body of preorder(): checks the arguments, takes the SKU''s row, plans and writes the preorder''s holds and returns their ids (src/preorder.rs). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._publish(p_skus text[]) IS 'Publishes the given SKUs'' ATP changes since their last publication: one NOTIFY on inventory_truth.notify_channel per (SKU, channel) whose ATP differs from atp_published (every channel when the version moved by more than one), then records what it published. Returns the notifications sent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._q(code text) IS 'A code in double quotes, as messages show it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._readiness_buffers(window_start timestamp with time zone, OUT item integer, OUT question text, OUT status text, OUT evidence text, OUT advice text, OUT figures jsonb) IS 'readiness() question 2 since window_start: do the best sellers keep a safety buffer on public channels? Internal: not for direct use.';
@@ -1645,13 +1734,15 @@ COMMENT ON FUNCTION inventory_truth._relay_stale() IS 'The SKUs whose version mo
 COMMENT ON FUNCTION inventory_truth._require(value anyelement, what text) IS 'Returns the value, or raises 22004 naming the argument when it is NULL. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._same_order_lines(p_channel text, p_ref text, p_lines jsonb) IS 'Refuses with IT004 order lines whose SKUs differ from those already held under the channel''s reference (none held: accepted). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._sellable(p_sku text, p_channel text, p_location text) IS 'What a channel may sell of a SKU before its buffer: its fence plus the pool (available units less other channels'' fences), at one location or, location NULL, summed over all. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._unclaimed_arrivals(sku text) IS 'Each location''s stock on its way by arrival day, less what open preorders await of it (they take the first arrivals): what atp_timeline puts on the shelf. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._units(n bigint) IS 'A quantity as messages show it: "1 unit", "5 units". Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth.add_channel(code text, priority integer, buffer bigint, kind text) IS 'Adds a sales channel (or updates its priority, default safety buffer and kind); returns its code. Lower priority numbers are served first when fences fill. Kinds: web, marketplace, wholesale, pos, other.';
 COMMENT ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) IS 'Adds a location (warehouse, store), or renames it or changes its priority (NULL keeps what it has); returns its code. priority (lower first, 100 by default) orders the locations a reservation with split => ''priority'' is served from. Safe to repeat.';
+COMMENT ON FUNCTION inventory_truth.allow_preorders(channel text, allowed boolean) IS 'Allows a channel to take preorders (allowed false stops new ones; preorders taken stay). Management.';
 COMMENT ON FUNCTION inventory_truth.allowed_movements() IS 'Every allowed movement between stages (NULL = outside the system) with the business event it records.';
 COMMENT ON FUNCTION inventory_truth.atp(sku text, channel text, location text) IS 'Available to promise: the units of a SKU the channel may sell now, max(0, its fence + the shared pool - its safety buffer), summed over locations or at one location.';
 COMMENT ON FUNCTION inventory_truth.atp_snapshot(channel text) IS 'ATP of every SKU for one channel (NULL: every channel) at once, as atp() computes it, with each SKU''s version, ordered by channel and SKU. The resync protocol: LISTEN, read this, then apply only notifications of a higher version.';
-COMMENT ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) IS 'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; fences fill first as they would. inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
+COMMENT ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) IS 'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; open preorders take the first arrivals at their location, then fences fill as they would. preorderable: what the channel may still preorder of the stock arriving by the end of the day (0 unless it takes preorders; see preorderable()). inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
 COMMENT ON FUNCTION inventory_truth.cancel_expected(sku text, location text, ref text, qty bigint, occurred_at timestamp with time zone) IS 'Cancels qty open units (all of them when qty is NULL) of an expected receipt: inbound -> outside.';
 COMMENT ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) IS 'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (with split as reserve''s: the ATP when it may split, else the most at one location; at its location, if it names one), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.clear_ringfence(channel text, sku text) IS 'Removes a channel''s ringfence rule for a SKU (sku NULL: its every-SKU rule) and rebalances: the fenced units go to the pool, or to another rule that now applies. Returns false when there was no such rule.';
@@ -1667,6 +1758,8 @@ COMMENT ON FUNCTION inventory_truth.movement_allowed(from_stage inventory_truth.
 COMMENT ON FUNCTION inventory_truth.notify_status() IS 'Who sends this database''s ATP notifications, for a storefront to check before it trusts its LISTEN: the inventory_truth.notify_mode setting, the mode in force for this session (relay, direct or off), the channel, whether the library is preloaded, and this database''s relay (NULLs when none runs): its pid, when it last finished a pass, the SKUs it had not published then, the shared log entries written since it last read them, and whether a full notify queue pauses it. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.pick(sku text, location text, qty bigint, ref text, occurred_at timestamp with time zone, channel text) IS 'A pick scan; the units stop being sellable at the scan. For an order (ref) whose holds name a channel, or with channel given: its open holds here move committed -> picked (ending their expiry), and units beyond them are a sale for that channel, checked against its ATP like a reservation (IT001). Without either: available -> picked, from the shared pool first, then fences, lowest-priority channel first.';
 COMMENT ON FUNCTION inventory_truth.plan_cycle_counts(max_tasks integer, velocity_window interval, recount_after interval) IS 'Opens blind cycle counts for up to max_tasks SKU-locations with the most units pick-scanned in velocity_window, skipping bins with an open task, counted within recount_after, or whose SKU another transaction is changing at that moment. Returns the tasks it opened (the count sheet is the count_sheet view). pg_cron friendly: run it daily.';
+COMMENT ON FUNCTION inventory_truth.preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) IS 'Preorders qty units of a SKU for a channel''s order (ref) from stock on its way: expected receipts with an ETA and stock in receiving and QC, less what earlier preorders await. Returns the holds: one per location it is served from (whole at the location that has it soonest, else split), each with preorder_qty (units awaited) and preorder_eta (when the last of them is due). Moves no stock and does not touch ATP. A put_away or qc_pass at the location moves the units into the hold (available -> committed, before fences fill), oldest preorder first; then it is an ordinary hold (pick, release). A cancelled or short receipt breaks the newest preorders it cannot serve (broken_preorders). 55000 for a channel that does not take preorders (allow_preorders), IT001 beyond what can be preordered, IT004 for the reference reused with other content; the same call again returns the same holds.';
+COMMENT ON FUNCTION inventory_truth.preorderable(sku text, channel text, through date) IS 'Units of a SKU a channel may still preorder from stock arriving by a day (through NULL: all stock on its way): expected receipts with an ETA (overdue ones count as due today) and stock in receiving and QC, less what open preorders await, at each location. 0 for a channel that does not take preorders. Separate from ATP: atp() never counts them.';
 COMMENT ON FUNCTION inventory_truth.put_away(sku text, location text, qty bigint, qc boolean, occurred_at timestamp with time zone) IS 'Puts received units away: receiving -> available, or receiving -> quality_control when qc is true.';
 COMMENT ON FUNCTION inventory_truth.put_back(sku text, location text, qty bigint, occurred_at timestamp with time zone) IS 'Picked units returned to the shelf: picked -> available.';
 COMMENT ON FUNCTION inventory_truth.qc_fail(sku text, location text, qty bigint, occurred_at timestamp with time zone) IS 'Units failed inspection: quality_control -> damaged. Damage found on the dock before QC is report_damage(..., from_stage => ''receiving'').';
@@ -1688,7 +1781,7 @@ COMMENT ON FUNCTION inventory_truth.short_pick(sku text, location text, found bi
 COMMENT ON FUNCTION inventory_truth.stages() IS 'Every stage in order, whether it counts as on-hand stock, whether it is sellable, and what it means.';
 COMMENT ON FUNCTION inventory_truth.stock(sku text) IS 'Units of a SKU per location and stage (empty buckets left out). Available stock is split into each fenced channel''s units and the shared pool (channel NULL); committed stock by the channel holding it.';
 COMMENT ON FUNCTION inventory_truth.submit_count(task bigint, counted bigint, occurred_at timestamp with time zone) IS 'Submits a blind count of a task''s bin (occurred_at: when it was counted, not before the task was opened) and reconciles it at once. Movements of the bin recorded with a later physical time are added to the count first (a pick recorded between the count and its submission is not a loss). Counted above the system''s available + committed units finds missing units first (missing -> available, fences refill), then is a count gain; below it is a count loss from available stock, then from holds (committed -> missing, named in broken_holds). Every missing unit of the SKU there that was not found is written off. Returns the ledger rows; a retry with the same count returns them again, another count fails with IT004. Management: this writes off stock.';
-COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status); otherwise one row per discrepancy, with the two quantities compared.';
+COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units); otherwise one row per discrepancy, with the two quantities compared.';
 COMMENT ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) IS 'On a hot standby, waits until it has replayed the primary''s WAL up to lsn (at most timeout, 5 s by default) and returns whether it has; on a primary, true at once. A storefront reading from a replica LISTENs on the primary, notes pg_current_wal_lsn() there, and reads atp_snapshot() from the replica once this returns true. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.write_off(sku text, location text, qty bigint, from_stage inventory_truth.stage, reason text, occurred_at timestamp with time zone) IS 'Removes units for good: from_stage (damaged by default; also missing, available) -> written_off, with a reason.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
@@ -1700,7 +1793,7 @@ COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of eac
 COMMENT ON TABLE inventory_truth.channel IS 'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
 COMMENT ON TABLE inventory_truth.count_task IS 'Blind count tasks, one open task per SKU-location at most: opened by a short pick (priority 0) or plan_cycle_counts (priority 100), closed by submit_count. The count sheet for floor staff is the count_sheet view, without quantities.';
 COMMENT ON TABLE inventory_truth.expected_receipt IS 'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';
-COMMENT ON TABLE inventory_truth.hold IS 'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost.';
+COMMENT ON TABLE inventory_truth.hold IS 'Reservations: qty units of a SKU at a location held for a channel''s order (ref). open_qty is still committed, fence_qty of it came from the channel''s fence; status is open until the hold is picked, released, expired or lost. A preorder (preorder_qty not NULL) also awaits units on their way and stays open while it does.';
 COMMENT ON TABLE inventory_truth.location IS 'Warehouses, stores and other places that hold stock; see add_location.';
 COMMENT ON TABLE inventory_truth.movement IS 'The append-only stock ledger: one row per movement of qty units of a SKU at a location from one stage to another (NULL = outside the system). Rows inserted directly are validated and applied like the functions'' rows.';
 COMMENT ON TABLE inventory_truth.movement_commit IS 'When each transaction that recorded movements committed (join movement on txid): committed_at - occurred_at is the warehouse lag.';
@@ -1713,6 +1806,7 @@ COMMENT ON TYPE inventory_truth.channel_atp IS 'One SKU''s available to promise 
 COMMENT ON TYPE inventory_truth.stage IS 'Where a unit of stock is. Only available stock is sellable.';
 COMMENT ON VIEW inventory_truth.balance IS 'Units per SKU, location and stage (buckets with units; read from stock): always equal to the ledger''s sum (see verify()).';
 COMMENT ON VIEW inventory_truth.broken_holds IS 'Holds that lost units to a short pick or a count (stock not in the bin): the event, the count task, the hold (channel, ref), the units it lost and what it still holds. The ERP re-sources or cancels these orders.';
+COMMENT ON VIEW inventory_truth.broken_preorders IS 'Preorders that lost units because the stock on its way to their location fell short (a receipt cancelled or short, damage or loss before put-away): the hold, the units it lost, what it still awaits and holds. The ERP re-sources, delays or cancels these orders.';
 COMMENT ON VIEW inventory_truth.count_sheet IS 'Open blind count tasks for floor staff, most urgent first: SKU and location only, never the expected quantity. Submit what was counted with submit_count(task, counted).';
 COMMENT ON VIEW inventory_truth.fence IS 'Available units fenced for one channel at a location (read from stock); the rest of the location''s available stock is the shared pool.';
 
@@ -1753,6 +1847,8 @@ REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC, 
 REVOKE ALL ON FUNCTION inventory_truth._order_lines(p_lines jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._order_reach(p_channel text, p_lines jsonb, p_split text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._readiness_buffers(window_start timestamp with time zone, OUT item integer, OUT question text, OUT status text, OUT evidence text, OUT advice text, OUT figures jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._readiness_buffers(window_start timestamp with time zone, OUT item integer, OUT question text, OUT status text, OUT evidence text, OUT advice text, OUT figures jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._readiness_damage(window_start timestamp with time zone, OUT item integer, OUT question text, OUT status text, OUT evidence text, OUT advice text, OUT figures jsonb) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
@@ -1771,9 +1867,17 @@ REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC, inventory_
 REVOKE ALL ON FUNCTION inventory_truth._relay_baseline() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._relay_stale() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._unclaimed_arrivals(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._unclaimed_arrivals(sku text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.add_location(code text, name text, priority integer) TO inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.allow_preorders(channel text, allowed boolean) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.allow_preorders(channel text, allowed boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.allow_preorders(channel text, allowed boolean) TO inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) TO inventory_truth_storefront;
 REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) TO inventory_truth_storefront;
@@ -1789,6 +1893,12 @@ GRANT ALL ON FUNCTION inventory_truth.extend_hold(channel text, ref text, ttl in
 REVOKE ALL ON FUNCTION inventory_truth.notify_status() FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.notify_status() FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.notify_status() TO inventory_truth_storefront;
+REVOKE ALL ON FUNCTION inventory_truth.preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.preorder(channel text, sku text, qty bigint, ref text, location text, occurred_at timestamp with time zone) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.preorderable(sku text, channel text, through date) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.preorderable(sku text, channel text, through date) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.preorderable(sku text, channel text, through date) TO inventory_truth_storefront;
 REVOKE ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, ref text, ttl interval, location text, occurred_at timestamp with time zone, split text) TO inventory_truth_floor;
@@ -1805,6 +1915,8 @@ REVOKE ALL ON TABLE inventory_truth.balance FROM PUBLIC, inventory_truth_storefr
 GRANT SELECT ON TABLE inventory_truth.balance TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.broken_holds FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.broken_holds TO inventory_truth_floor;
+REVOKE ALL ON TABLE inventory_truth.broken_preorders FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+GRANT SELECT ON TABLE inventory_truth.broken_preorders TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.fence TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.stock FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;

@@ -24,7 +24,8 @@ CREATE UNLOGGED TABLE atp_published (
     sku text PRIMARY KEY,
     version bigint NOT NULL,
     atp jsonb NOT NULL,
-    published_at timestamptz NOT NULL
+    published_at timestamptz NOT NULL,
+    preorderable bigint
 );
 COMMENT ON TABLE atp_published IS
     'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';

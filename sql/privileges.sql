@@ -57,6 +57,7 @@ GRANT EXECUTE ON FUNCTION
     atp(text, text, text),
     atp_snapshot(text),
     atp_timeline(text, text),
+    preorderable(text, text, date),
     check_order(text, jsonb, text),
     notify_status(),
     wait_for_replay(pg_lsn, interval)
@@ -83,6 +84,7 @@ GRANT EXECUTE ON FUNCTION
     release(text, text, timestamptz),
     resize_hold(text, text, text, bigint, timestamptz, text),
     extend_hold(text, text, interval),
+    preorder(text, text, bigint, text, text, timestamptz),
     expire_holds(),
     expected_receipts(),
     verify(),
@@ -93,7 +95,7 @@ GRANT EXECUTE ON FUNCTION
 TO inventory_truth_floor;
 GRANT SELECT ON sku, location, movement, movement_commit, stock, balance, expected_receipt,
                 channel, sku_buffer, ringfence, fence, hold, atp_published,
-                count_task, short_pick, count_sheet, broken_holds
+                count_task, short_pick, count_sheet, broken_holds, broken_preorders
     TO inventory_truth_floor;
 
 -- Management: locations, channels and their rules, quarantine release, write-offs, count
@@ -105,6 +107,7 @@ GRANT EXECUTE ON FUNCTION
     set_buffer(text, text, bigint),
     set_ringfence(text, text, bigint, numeric),
     clear_ringfence(text, text),
+    allow_preorders(text, boolean),
     rebalance(text),
     inspect_return(text, text, bigint, boolean, timestamptz),
     write_off(text, text, bigint, stage, text, timestamptz),

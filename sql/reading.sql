@@ -121,7 +121,8 @@ AS $$
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
                   CASE WHEN h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
                        THEN 'units held, picked, released and lost do not add up to its quantity'
-                       WHEN least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+                       WHEN least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty,
+                                  h.preorder_qty, h.preorder_broken) < 0
                        THEN 'negative units'
                        WHEN h.fence_qty < 0 OR h.fence_qty > h.open_qty
                        THEN format('%s of its open units from the fence, of %s', h.fence_qty, h.open_qty)
@@ -130,11 +131,12 @@ AS $$
                        ELSE 'status ' || h.status || ' disagrees with its open units' END)
       FROM hold h
      WHERE h.qty <> h.open_qty + h.picked_qty + h.released_qty + h.lost_qty
-        OR least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty) < 0
+        OR least(h.open_qty, h.picked_qty, h.released_qty, h.lost_qty, h.preorder_qty, h.preorder_broken) < 0
         OR h.fence_qty < 0 OR h.fence_qty > h.open_qty
         OR h.status NOT IN ('open', 'picked', 'released', 'expired', 'lost')
-        OR (h.status = 'open') <> (h.open_qty > 0)
+        -- Open while it holds units or (a preorder) awaits them.
+        OR (h.status = 'open') <> (h.open_qty > 0 OR coalesce(h.preorder_qty, 0) > 0)
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION verify() IS
-    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status); otherwise one row per discrepancy, with the two quantities compared.';
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units); otherwise one row per discrepancy, with the two quantities compared.';

@@ -411,7 +411,7 @@ fn load_channel_priorities() -> Outcome<HashMap<String, i32>> {
 }
 
 /// A hold's columns as [`hold_of`] reads them.
-const HOLD_COLUMNS: [&str; 12] = [
+const HOLD_COLUMNS: [&str; 14] = [
     "id",
     "channel",
     "ref",
@@ -424,6 +424,8 @@ const HOLD_COLUMNS: [&str; 12] = [
     "lost_qty",
     "status",
     "expires_at",
+    "preorder_qty",
+    "preorder_broken",
 ];
 
 /// Reads a hold laid out as `HOLD_COLUMNS`.
@@ -443,6 +445,8 @@ fn hold_of(row: &impl spi::Columns) -> Outcome<Hold> {
         status: HoldStatus::parse(&status)
             .ok_or_else(|| Failure::internal(format!("a hold with status {status}")))?,
         expires_at: spi::get::<pgrx::datum::TimestampWithTimeZone>(row, 12)?.map(i64::from),
+        preorder_qty: spi::get(row, 13)?,
+        preorder_broken: spi::get(row, 14)?,
         clears_expiry: false,
         reopened: false,
         ended: false,
@@ -510,6 +514,41 @@ fn load_open_holds(
     })?;
     found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
     Ok(found.into_iter().map(|(_, _, _, key)| key).collect())
+}
+
+/// The open preorders of a place still awaiting units (src/preorder.rs), loaded into `holds`;
+/// their keys.
+fn load_awaiting(sku: &str, location: &str, holds: &mut Holds) -> Outcome<Vec<place::HoldKey>> {
+    let mut keys = Vec::new();
+    direct::read(|reader| {
+        reader.rows(
+            &direct::HOLD_OPEN_AT,
+            &[Key::Text(sku), Key::Text(location)],
+            &HOLD_COLUMNS,
+            |row| {
+                let hold = hold_of(row)?;
+                if hold.status == HoldStatus::Open && hold.awaits() {
+                    let key = place::hold_key(&hold.channel, &hold.reference, &hold.location);
+                    keys.push(key.clone());
+                    holds.entry(key).or_insert(hold);
+                }
+                Ok(())
+            },
+        )
+    })?;
+    Ok(keys)
+}
+
+/// Whether a row takes stock on its way (inbound, receiving, QC) anywhere but on to the shelf:
+/// a cancelled or short receipt, damage or loss before put-away. Preorders there may break.
+fn leaves_incoming(row: &Row) -> bool {
+    let incoming = |stage: Option<Stage>| {
+        matches!(
+            stage,
+            Some(Stage::inbound) | Some(Stage::receiving) | Some(Stage::quality_control)
+        )
+    };
+    incoming(row.from) && !incoming(row.to) && row.to != Some(Stage::available)
 }
 
 /// An expected receipt's columns as [`receipt_of`] reads them.
@@ -593,6 +632,30 @@ pub fn changes_atp(rows: &[Row]) -> bool {
         .any(|r| r.from == Some(Stage::available) || r.to == Some(Stage::available))
 }
 
+/// Whether the rows may change what may be preordered of the SKU: stock on its way (inbound,
+/// receiving, QC) moves. It matters only while a channel takes preorders.
+fn changes_incoming(rows: &[Row]) -> bool {
+    let incoming = |stage: Option<Stage>| {
+        matches!(
+            stage,
+            Some(Stage::inbound) | Some(Stage::receiving) | Some(Stage::quality_control)
+        )
+    };
+    rows.iter().any(|r| incoming(r.from) || incoming(r.to))
+}
+
+/// Whether any channel takes preorders (a read of the few channels).
+fn preorders_taken() -> Outcome<bool> {
+    let mut taken = false;
+    direct::read(|reader| {
+        reader.all(direct::CHANNEL, &["preorders"], |row| {
+            taken |= spi::value::<bool>(row, 1)?;
+            Ok(())
+        })
+    })?;
+    Ok(taken)
+}
+
 /// Whether a row brings units of a SKU into the system for the first time: an expected receipt,
 /// an arrival or a count gain creates an unknown SKU.
 pub fn introduces(row: &Row) -> bool {
@@ -603,10 +666,15 @@ pub fn introduces(row: &Row) -> bool {
         )
 }
 
+/// The first movement that changed what storefronts see: into or out of available, else of
+/// stock on its way (what may be preordered).
 fn cause_of(rows: &[Row]) -> String {
+    let touches_available =
+        |r: &&Row| r.from == Some(Stage::available) || r.to == Some(Stage::available);
     rows.iter()
-        .filter(|r| r.from == Some(Stage::available) || r.to == Some(Stage::available))
+        .filter(touches_available)
         .min_by_key(|r| r.id)
+        .or_else(|| rows.iter().min_by_key(|r| r.id))
         .map(|r| {
             format!(
                 "{}->{}",
@@ -682,7 +750,8 @@ pub fn apply_sku(
     applied: &mut Applied,
 ) -> Outcome<()> {
     let rows: Vec<Row> = movements.iter().map(|m| m.row.clone()).collect();
-    let advance = changes_atp(&rows);
+    // Storefronts hear of ATP, and while a channel takes preorders, of stock on its way.
+    let advance = changes_atp(&rows) || (changes_incoming(&rows) && preorders_taken()?);
     let create = rows.iter().any(introduces);
     let cause = options.cause.clone().unwrap_or_else(|| cause_of(&rows));
     let taken = take_row(client, sku, advance, create, &cause)?;
@@ -761,12 +830,17 @@ pub fn apply_sku(
             } else {
                 Vec::new()
             };
+            let awaiting = if place_rows.iter().any(leaves_incoming) {
+                load_awaiting(sku, location, &mut holds)?
+            } else {
+                Vec::new()
+            };
             let receipts = {
                 let inbound: Vec<&Row> = place_rows
                     .iter()
                     .filter(|r| r.to == Some(Stage::inbound) || r.from == Some(Stage::inbound))
                     .collect();
-                if inbound.is_empty() {
+                if inbound.is_empty() && awaiting.is_empty() {
                     Vec::new()
                 } else {
                     let mut refs: Vec<&str> = inbound
@@ -775,9 +849,11 @@ pub fn apply_sku(
                         .collect();
                     refs.sort_unstable();
                     refs.dedup();
-                    let every_open = inbound
-                        .iter()
-                        .any(|r| r.from == Some(Stage::inbound) && r.reference.is_none());
+                    // Breaking preorders weighs every open receipt of the place.
+                    let every_open = !awaiting.is_empty()
+                        || inbound
+                            .iter()
+                            .any(|r| r.from == Some(Stage::inbound) && r.reference.is_none());
                     load_receipts(sku, location, &refs, every_open)?
                 }
             };
@@ -790,6 +866,9 @@ pub fn apply_sku(
             };
             let before = place.buckets;
             let replayed = place::replay(&mut place, &place_rows, &mut holds, &loss_order)?;
+            if !awaiting.is_empty() {
+                place::break_preorders(&place, &mut holds, &awaiting);
+            }
 
             if options.strict {
                 check_sources(&place, &before, &place_rows)?;
@@ -1086,6 +1165,10 @@ fn write_holds(
             None => insert_hold(w, table, sku, hold, options)?,
             Some(id) => {
                 let mut changes: Vec<direct::Value> = hold_units(hold).to_vec();
+                if hold.preorder_qty.is_some() {
+                    changes.push(("preorder_qty", hold.preorder_qty.into_datum()));
+                    changes.push(("preorder_broken", hold.preorder_broken.into_datum()));
+                }
                 if hold.clears_expiry {
                     changes.push(("expires_at", None));
                 }
@@ -1429,6 +1512,7 @@ mod tests {
             reference: None,
             expiry: false,
             eta: None,
+            preorder: false,
         }
     }
 

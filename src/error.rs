@@ -25,6 +25,8 @@ impl SqlState {
     pub const FENCE_OR_BUFFER_BREACHED: SqlState = SqlState(b"IT003");
     /// IT004: a reference reused with other content.
     pub const IDEMPOTENCY_CONFLICT: SqlState = SqlState(b"IT004");
+    /// 55000: the object is not in the state the call needs (a channel that takes no preorders).
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState(b"55000");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState(b"22023");
     pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState(b"22004");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState(b"23502");

@@ -24,7 +24,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/timeline.sql",
     name = "timeline",
-    requires = ["channels"]
+    requires = ["channels", "preorders"]
 );
 
 /// A channel's ATP of a SKU from its sums over locations: available units, all of them fenced,

@@ -454,7 +454,7 @@ fn check_split(split: Option<&str>) -> Outcome<Split> {
 }
 
 /// `22023` for a hold quantity above [`crate::place::MAX_UNITS`] (`reserve`, `resize_hold`).
-fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
+pub(crate) fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
     if qty > crate::place::MAX_UNITS {
         return Err(Failure::invalid(format!(
             "quantity too large: {} of SKU {}",
@@ -470,7 +470,7 @@ fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
 }
 
 /// `22023` for an `occurred_at` that is not a real time (`infinity`).
-fn check_real_time(occurred_at: TimestampWithTimeZone) -> Outcome<()> {
+pub(crate) fn check_real_time(occurred_at: TimestampWithTimeZone) -> Outcome<()> {
     if occurred_at.is_finite() {
         return Ok(());
     }
@@ -819,8 +819,55 @@ static OPEN_HOLDS_OF_ORDER: Sql = Sql {
     args: &[oid::TEXT, oid::TEXT],
 };
 static OPEN_HOLD: Sql = Sql {
-    text: "SELECT location, open_qty, expires_at <= pg_catalog.now() FROM inventory_truth.hold
+    text: "SELECT location, open_qty, expires_at <= pg_catalog.now(), coalesce(preorder_qty, 0)
+             FROM inventory_truth.hold
             WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' ORDER BY id",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+static AWAITING: Sql = Sql {
+    text: "SELECT 1 FROM inventory_truth.hold
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' AND preorder_qty > 0
+            LIMIT 1",
+    args: &[oid::TEXT, oid::TEXT, oid::TEXT],
+};
+
+/// `55000` for a change a preorder does not take while units are on their way to it: it is
+/// sized by what was preordered and does not expire (src/preorder.rs).
+fn refuse_awaiting(
+    client: &mut SpiClient<'_>,
+    reference: &str,
+    sku: &str,
+    channel: &str,
+    what: &str,
+) -> Outcome<()> {
+    if spi::run(
+        client,
+        &AWAITING,
+        &[reference.into(), sku.into(), channel.into()],
+    )?
+    .is_empty()
+    {
+        return Ok(());
+    }
+    Err(Failure::new(
+        crate::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!(
+            "hold {} of channel {} for SKU {} is a preorder still awaiting units: it cannot {what}",
+            q(reference),
+            q(channel),
+            q(sku)
+        ),
+    )
+    .hint("Release it and preorder again, or wait until its units are put away."))
+}
+
+/// A released preorder awaits nothing more: its parts end (their held units, if any, were
+/// released first).
+static END_PREORDER: Sql = Sql {
+    text: "UPDATE inventory_truth.hold
+              SET preorder_qty = 0, status = 'released', ended_at = pg_catalog.now()
+            WHERE ref = $1 AND sku = $2 AND channel = $3 AND status = 'open' AND preorder_qty > 0",
     args: &[oid::TEXT, oid::TEXT, oid::TEXT],
 };
 
@@ -906,23 +953,25 @@ fn release_one(
         &[reference.into(), sku.into(), channel.into()],
     )?;
     // Every open part of the reservation (one per location it is served from).
-    let mut parts: Vec<(String, i64, Option<bool>)> = Vec::new();
+    let mut parts: Vec<(String, i64, Option<bool>, i64)> = Vec::new();
     for row in rows {
         parts.push((
             spi::value(&row, 1)?,
             spi::value(&row, 2)?,
             spi::get(&row, 3)?,
+            spi::value(&row, 4)?,
         ));
     }
     if parts.is_empty() {
         return Ok(false); // picked or lost meanwhile
     }
-    if expiry && parts.iter().any(|(_, _, due)| *due != Some(true)) {
+    if expiry && parts.iter().any(|(_, _, due, _)| *due != Some(true)) {
         return Ok(false);
     }
     let records: Vec<Record<'_>> = parts
         .iter()
-        .map(|(location, open_qty, _)| {
+        .filter(|(_, open_qty, _, _)| *open_qty > 0)
+        .map(|(location, open_qty, _, _)| {
             let mut record = Record::new(
                 sku,
                 location,
@@ -938,7 +987,18 @@ fn release_one(
             record
         })
         .collect();
-    crate::ledger::move_stock(client, &records, &Options::default(), None)?;
+    if !records.is_empty() {
+        crate::ledger::move_stock(client, &records, &Options::default(), None)?;
+    }
+    if parts.iter().any(|(_, _, _, awaited)| *awaited > 0) {
+        // What may be preordered grows: the version moves for the notifications.
+        engine::lock_sku(client, sku, true, false, "preorder released")?;
+        spi::run(
+            client,
+            &END_PREORDER,
+            &[reference.into(), sku.into(), channel.into()],
+        )?;
+    }
     Ok(true)
 }
 
@@ -1024,6 +1084,7 @@ fn resize_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         check_real_time(occurred_at)?;
         // The SKU first (the lock order), then the reservation as it is under that lock.
         engine::lock_sku(client, sku, false, false, "")?;
+        refuse_awaiting(client, reference, sku, channel, "be resized")?;
         let parts = read_parts(client, reference, sku, channel)?;
         let Some(first) = parts.first() else {
             return Err(Failure::unknown(format!(
@@ -1185,6 +1246,7 @@ fn extend_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let mut extended = 0i32;
         for sku in &skus {
             engine::lock_sku(client, sku, false, false, "")?;
+            refuse_awaiting(client, reference, sku, channel, "expire")?;
             let updated = spi::run(
                 client,
                 &SET_EXPIRY,

@@ -16,7 +16,7 @@ use crate::applied::{self, RowKey};
 use crate::engine::{self, Movement, Options};
 use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::place::{Row, MAX_UNITS};
-use crate::spi;
+use crate::spi::{self, oid, Sql};
 use crate::sql_function;
 use crate::sqlfn::{set_returned, Call, SetResult};
 use crate::stage::{movement_allowed, Stage};
@@ -620,6 +620,7 @@ fn movement_statement_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
                     reference: get_text(REF),
                     expiry: false,
                     eta: None,
+                    preorder: false,
                 },
             });
         }
@@ -662,6 +663,8 @@ pub struct Record<'a> {
     pub expiry: bool,
     /// The ETA of the expected receipt a row into inbound creates.
     pub eta: Option<i32>,
+    /// A put-away's units into the preorder (channel, ref) that awaits them (preorder.rs).
+    pub preorder: bool,
 }
 
 impl<'a> Record<'a> {
@@ -689,6 +692,7 @@ impl<'a> Record<'a> {
             occurred_at,
             expiry: false,
             eta: None,
+            preorder: false,
         }
     }
 
@@ -711,6 +715,7 @@ impl<'a> Record<'a> {
                 reference: self.reference.map(str::to_owned),
                 expiry: self.expiry,
                 eta: self.eta,
+                preorder: self.preorder,
             },
         }
     }
@@ -960,15 +965,88 @@ fn floor_move(
     Ok(set_returned())
 }
 
+static AWAITING_AT: Sql = Sql {
+    text: "SELECT h.id, h.channel, h.ref, h.preorder_qty FROM inventory_truth.hold h
+            WHERE h.sku = $1 AND h.location = $2 AND h.status = 'open' AND h.preorder_qty > 0
+            ORDER BY h.id",
+    args: &[oid::TEXT, oid::TEXT],
+};
+
+/// Units onto the shelf (`from` -> available): a put-away, or QC passed. Under the SKU's row,
+/// the open preorders awaiting units here take them first, oldest first (src/preorder.rs): one
+/// row available -> committed into each, past the fences.
+fn shelve(
+    fcinfo: Call,
+    occurred_at_arg: usize,
+    from: Stage,
+    reason: &str,
+) -> Outcome<pg_sys::Datum> {
+    let result = fcinfo.set_result();
+    spi::connect(|client| {
+        let (sku, location, qty, occurred_at) = floor_arguments(fcinfo, occurred_at_arg)?;
+        let cause = format!("{}->available", from.label());
+        engine::lock_sku(client, &sku, true, false, &cause)?;
+        let mut awaiting: Vec<(i64, String, String, i64)> = Vec::new();
+        for row in spi::run(
+            client,
+            &AWAITING_AT,
+            &[sku.as_str().into(), location.as_str().into()],
+        )? {
+            awaiting.push((
+                spi::value(&row, 1)?,
+                spi::value(&row, 2)?,
+                spi::value(&row, 3)?,
+                spi::value(&row, 4)?,
+            ));
+        }
+        let claims: Vec<(i64, i64)> = awaiting.iter().map(|a| (a.0, a.3)).collect();
+        let mut records = vec![Record::new(
+            &sku,
+            &location,
+            Some(from),
+            Some(Stage::available),
+            qty,
+            None,
+            reason,
+            occurred_at,
+        )];
+        for (id, units) in crate::preorder::fills(qty, &claims) {
+            if let Some((_, channel, reference, _)) = awaiting.iter().find(|a| a.0 == id) {
+                let mut record = Record::new(
+                    &sku,
+                    &location,
+                    Some(Stage::available),
+                    Some(Stage::committed),
+                    units,
+                    Some(reference),
+                    "preorder arrived",
+                    occurred_at,
+                )
+                .for_channel(Some(channel));
+                record.preorder = true;
+                records.push(record);
+            }
+        }
+        move_stock(client, &records, &Options::default(), Some(&result))?;
+        Ok(())
+    })?;
+    Ok(set_returned())
+}
+
 /// put_away(sku, location, qty, qc boolean, occurred_at)
 fn put_away_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let qc: bool = fcinfo.required(3, "qc")?;
-    let (to, reason) = if qc {
-        (Stage::quality_control, "put-away to QC")
-    } else {
-        (Stage::available, "put-away")
-    };
-    floor_move(fcinfo, 4, Some(Stage::receiving), Some(to), None, reason)
+    if qc {
+        return floor_move(
+            fcinfo,
+            4,
+            Some(Stage::receiving),
+            Some(Stage::quality_control),
+            None,
+            "put-away to QC",
+        );
+    }
+    shelve(fcinfo, 4, Stage::receiving, "put-away")
 }
 sql_function!(
     inventory_truth_put_away,
@@ -978,14 +1056,7 @@ sql_function!(
 
 /// qc_pass(sku, location, qty, occurred_at)
 fn qc_pass_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
-    floor_move(
-        fcinfo,
-        3,
-        Some(Stage::quality_control),
-        Some(Stage::available),
-        None,
-        "QC passed",
-    )
+    shelve(fcinfo, 3, Stage::quality_control, "QC passed")
 }
 sql_function!(
     inventory_truth_qc_pass,

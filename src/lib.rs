@@ -23,6 +23,7 @@ pub mod hold;
 pub mod ledger;
 pub mod notify;
 pub mod place;
+pub mod preorder;
 pub mod privileges;
 pub mod readiness;
 pub mod relay;

@@ -203,13 +203,14 @@ crate::sql_function!(
 // Publishing
 
 static REMEMBER: Sql = Sql {
-    text: "INSERT INTO inventory_truth.atp_published AS p (sku, version, atp, published_at)
-           SELECT u.sku, u.version, u.atp::jsonb, pg_catalog.clock_timestamp()
-             FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(sku, version, atp)
+    text: "INSERT INTO inventory_truth.atp_published AS p (sku, version, atp, published_at, preorderable)
+           SELECT u.sku, u.version, u.atp::jsonb, pg_catalog.clock_timestamp(), u.preorderable
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS u(sku, version, atp, preorderable)
            ON CONFLICT (sku) DO UPDATE
-              SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at
+              SET version = excluded.version, atp = excluded.atp, published_at = excluded.published_at,
+                  preorderable = excluded.preorderable
             WHERE excluded.version > p.version",
-    args: &[oid::TEXT_ARRAY, oid::INT8_ARRAY, oid::TEXT_ARRAY],
+    args: &[oid::TEXT_ARRAY, oid::INT8_ARRAY, oid::TEXT_ARRAY, oid::INT8_ARRAY],
 };
 
 unsafe extern "C-unwind" {
@@ -301,6 +302,23 @@ struct Sku {
     available: i64,
     fenced: i64,
     own: HashMap<String, i64>,
+    /// What may be preordered (src/preorder.rs), when a channel takes preorders.
+    preorderable: Option<i64>,
+}
+
+/// What was last published of a SKU (nothing yet: version 0, no values).
+#[derive(Default)]
+struct Published {
+    version: i64,
+    atp: HashMap<String, i64>,
+    preorderable: Option<i64>,
+}
+
+/// A channel as publishing needs it.
+struct Channel {
+    code: String,
+    buffer: i64,
+    preorders: bool,
 }
 
 impl Sku {
@@ -337,6 +355,7 @@ impl Sku {
                 available: state.available,
                 fenced: state.fenced.iter().map(|(_, qty)| qty).sum(),
                 own: state.fenced.iter().cloned().collect(),
+                preorderable: None,
             }));
         }
         let mut sku = Sku {
@@ -346,6 +365,7 @@ impl Sku {
             available: 0,
             fenced: 0,
             own: HashMap::new(),
+            preorderable: None,
         };
         reader.rows(
             &direct::STOCK_PLACE,
@@ -367,41 +387,45 @@ impl Sku {
 }
 
 /// What one SKU's publication writes and sends: each channel's ATP as an `atp_published.atp`
-/// object, and a notification payload for each channel whose ATP differs from `published`
-/// (every channel when commits were coalesced; none unless `notify`).
+/// object, and a notification payload for each channel whose ATP (or, for a channel that takes
+/// preorders, what may be preordered) differs from what was last published (every channel when
+/// commits were coalesced; none unless `notify`).
 fn publication(
     code: &str,
     sku: &Sku,
-    published_version: i64,
-    published: &HashMap<String, i64>,
-    channels: &[(String, i64)],
+    published: &Published,
+    channels: &[Channel],
     buffers: &HashMap<(String, String), i64>,
     notify: bool,
 ) -> (String, Vec<std::ffi::CString>) {
-    let coalesced = sku.version - published_version > 1;
+    let coalesced = sku.version - published.version > 1;
+    let preorderable_changed = sku.preorderable.unwrap_or(0) != published.preorderable.unwrap_or(0);
     let mut map = String::from("{");
     let mut payloads = Vec::new();
-    for (i, (channel, default_buffer)) in channels.iter().enumerate() {
+    for (i, channel) in channels.iter().enumerate() {
         let buffer = buffers
-            .get(&(code.to_owned(), channel.clone()))
+            .get(&(code.to_owned(), channel.code.clone()))
             .copied()
-            .unwrap_or(*default_buffer);
-        let own = sku.own.get(channel).copied().unwrap_or(0);
+            .unwrap_or(channel.buffer);
+        let own = sku.own.get(&channel.code).copied().unwrap_or(0);
         let atp = crate::fence::atp(sku.available, sku.fenced, own, buffer);
-        let previous = published.get(channel).copied().unwrap_or(0);
+        let previous = published.atp.get(&channel.code).copied().unwrap_or(0);
         if i > 0 {
             map.push_str(", ");
         }
-        map.push_str(&format!("{}: {atp}", json_string(channel)));
-        if notify && (atp != previous || coalesced) {
+        map.push_str(&format!("{}: {atp}", json_string(&channel.code)));
+        let preorderable = sku.preorderable.filter(|_| channel.preorders);
+        let changed = atp != previous || (preorderable.is_some() && preorderable_changed);
+        if notify && (changed || coalesced) {
             // The keys in the order PostgreSQL's jsonb prints them (shortest first).
             let payload = format!(
-                "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, \"previous_atp\": {previous}}}",
+                "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, {}\"previous_atp\": {previous}}}",
                 json_string(code),
                 sku.cause.as_deref().map_or_else(|| "null".into(), json_string),
-                json_string(channel),
+                json_string(&channel.code),
                 sku.version,
                 sku.changed_at,
+                preorderable.map_or_else(String::new, |n| format!("\"preorderable\": {n}, ")),
             );
             payloads.push(std::ffi::CString::new(payload).unwrap_or_default());
         }
@@ -425,7 +449,7 @@ fn publish_or_record(
         return Ok(0);
     }
     let mut by_sku: std::collections::BTreeMap<String, Sku> = std::collections::BTreeMap::new();
-    let mut channels: Vec<(String, i64)> = Vec::new();
+    let mut channels: Vec<Channel> = Vec::new();
     let mut buffers: HashMap<(String, String), i64> = HashMap::new();
     direct::read(|reader| {
         for code in skus {
@@ -447,8 +471,12 @@ fn publish_or_record(
             by_sku.insert(code.clone(), sku);
         }
         if !by_sku.is_empty() {
-            reader.all(direct::CHANNEL, &["code", "buffer"], |row| {
-                channels.push((spi::value(row, 1)?, spi::value(row, 2)?));
+            reader.all(direct::CHANNEL, &["code", "buffer", "preorders"], |row| {
+                channels.push(Channel {
+                    code: spi::value(row, 1)?,
+                    buffer: spi::value(row, 2)?,
+                    preorders: spi::value(row, 3)?,
+                });
                 Ok(())
             })?;
         }
@@ -457,38 +485,42 @@ fn publish_or_record(
     if by_sku.is_empty() {
         return Ok(0);
     }
-    channels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    channels.sort_by(|a, b| a.code.as_bytes().cmp(b.code.as_bytes()));
+    if channels.iter().any(|c| c.preorders) {
+        // One more read per SKU, only while some channel takes preorders.
+        for (code, sku) in by_sku.iter_mut() {
+            sku.preorderable = Some(crate::preorder::preorderable_now(code)?);
+        }
+    }
 
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     let mut payloads = Vec::new();
-    let mut first: (Vec<String>, Vec<i64>, Vec<String>) = Default::default();
+    #[allow(clippy::type_complexity)]
+    let mut first: (Vec<String>, Vec<i64>, Vec<String>, Vec<Option<i64>>) = Default::default();
     direct::write(&[direct::ATP_PUBLISHED], |w| {
         for (code, sku) in &by_sku {
             let written = w.modify(
                 0,
                 &direct::ATP_PUBLISHED_SKU,
                 &[Key::Text(code)],
-                &["version", "atp"],
+                &["version", "atp", "preorderable"],
                 |row| {
-                    let published_version: i64 = spi::value(row, 1)?;
-                    if published_version >= sku.version {
+                    let published = Published {
+                        version: spi::value(row, 1)?,
+                        atp: parse_atp_map(&jsonb_text(row, 2)?),
+                        preorderable: spi::get(row, 3)?,
+                    };
+                    if published.version >= sku.version {
                         // Published already, or another publisher recorded a newer state.
                         return Ok(None);
                     }
-                    let published = parse_atp_map(&jsonb_text(row, 2)?);
-                    let (map, sent) = publication(
-                        code,
-                        sku,
-                        published_version,
-                        &published,
-                        &channels,
-                        &buffers,
-                        notify,
-                    );
+                    let (map, sent) =
+                        publication(code, sku, &published, &channels, &buffers, notify);
                     let changes = vec![
                         ("version", sku.version.into_datum()),
                         ("atp", Some(jsonb_datum(&map)?)),
                         ("published_at", Some(pg_sys::Datum::from(now))),
+                        ("preorderable", sku.preorderable.into_datum()),
                     ];
                     Ok(Some((changes, sent)))
                 },
@@ -497,12 +529,19 @@ fn publish_or_record(
                 direct::Modified::Done(sent) => payloads.extend(sent),
                 direct::Modified::Declined => {}
                 direct::Modified::Missing => {
-                    let (map, sent) =
-                        publication(code, sku, 0, &HashMap::new(), &channels, &buffers, notify);
+                    let (map, sent) = publication(
+                        code,
+                        sku,
+                        &Published::default(),
+                        &channels,
+                        &buffers,
+                        notify,
+                    );
                     payloads.extend(sent);
                     first.0.push(code.clone());
                     first.1.push(sku.version);
                     first.2.push(map);
+                    first.3.push(sku.preorderable);
                 }
             }
         }
@@ -512,7 +551,12 @@ fn publish_or_record(
         spi::run(
             client,
             &REMEMBER,
-            &[first.0.into(), first.1.into(), first.2.into()],
+            &[
+                first.0.into(),
+                first.1.into(),
+                first.2.into(),
+                first.3.into(),
+            ],
         )?;
     }
     if notify && !payloads.is_empty() {

@@ -89,6 +89,10 @@ pub struct Hold {
     pub status: HoldStatus,
     /// When it expires (a PostgreSQL timestamptz), if it does.
     pub expires_at: Option<i64>,
+    /// A preorder's units still on their way (`None`: never a preorder; src/preorder.rs).
+    pub preorder_qty: Option<i64>,
+    /// A preorder's units that the stock on its way fell short of.
+    pub preorder_broken: Option<i64>,
     /// A pick scan ends the expiry (of every part of the reservation).
     pub clears_expiry: bool,
     /// It had ended and takes units again: a part of a reservation that is still open.
@@ -114,11 +118,18 @@ impl Hold {
             lost_qty: 0,
             status: HoldStatus::Open,
             expires_at: None,
+            preorder_qty: None,
+            preorder_broken: None,
             clears_expiry: false,
             reopened: false,
             ended: false,
             changed: true,
         }
+    }
+
+    /// A preorder still awaiting units: it stays open while they are on their way.
+    pub fn awaits(&self) -> bool {
+        self.preorder_qty.is_some_and(|q| q > 0)
     }
 
     /// Takes `taken` units out of the hold for good (picked, or lost): the pool units go
@@ -134,7 +145,7 @@ impl Hold {
         } else {
             self.lost_qty += taken;
         }
-        if self.open_qty == 0 {
+        if self.open_qty == 0 && !self.awaits() {
             self.status = if picked {
                 HoldStatus::Picked
             } else {
@@ -191,6 +202,10 @@ pub struct Row {
     pub expiry: bool,
     /// The ETA of an expected receipt this row creates (`expect`); direct rows have none.
     pub eta: Option<i32>,
+    /// Units a put-away in the same statement brings into the preorder the row names
+    /// (available -> committed): they go to the hold before the fences fill, never from a
+    /// fence (src/preorder.rs).
+    pub preorder: bool,
 }
 
 impl Row {
@@ -340,6 +355,9 @@ pub fn replay(
 
     let fences_before: Vec<(i64, i64)> = place.fences.iter().map(|f| (f.qty, f.held)).collect();
     let mut replayed = Replayed::default();
+    // Units the statement's put-aways bring straight into preorders: they pass the fences by.
+    let preorder_units: i64 = rows.iter().filter(|r| r.preorder).map(|r| r.qty).sum();
+    let mut for_preorders = preorder_units;
     for row in ordered {
         let channel = row.channel.as_deref();
         if row.from == Some(Stage::committed) {
@@ -350,15 +368,19 @@ pub fn replay(
             }
         } else if row.to == Some(Stage::available) {
             available += row.qty;
-            place.buckets[Stage::available as usize] = available;
-            if !place.fences.is_empty() {
+            let passing = row.qty.min(for_preorders);
+            for_preorders -= passing;
+            if !place.fences.is_empty() && row.qty > passing {
+                // Targets on what stays on the shelf once the preorders have their units.
+                place.buckets[Stage::available as usize] = available - preorder_units;
                 let fenced: Vec<i64> = place.fences.iter().map(|f| f.qty).collect();
-                let after = fill(row.qty, &place.fence_targets(), &fenced);
+                let after = fill(row.qty - passing, &place.fence_targets(), &fenced);
                 place.set_fences(&after);
             }
+            place.buckets[Stage::available as usize] = available;
         } else if row.is_sale() {
             let channel = channel.unwrap_or_default();
-            let from_fence = match place.fence_index(channel) {
+            let from_fence = match place.fence_index(channel).filter(|_| !row.preorder) {
                 Some(i) => {
                     let taken = row.qty.min(place.fences[i].qty).max(0);
                     place.fences[i].qty -= taken;
@@ -442,7 +464,7 @@ fn named_hold_out(
         hold.open_qty -= row.qty;
         hold.fence_qty = (hold.fence_qty - to_fence).min(hold.open_qty);
         hold.released_qty += row.qty;
-        if hold.open_qty == 0 {
+        if hold.open_qty == 0 && !hold.awaits() {
             hold.status = if row.expiry {
                 HoldStatus::Expired
             } else {
@@ -561,12 +583,62 @@ fn reserve_into_hold(
     let hold = holds
         .get_mut(&hold_key(channel, reference, &place.location))
         .ok_or_else(|| Failure::internal("inventory_truth: an opened hold went missing"))?;
+    if row.preorder {
+        let awaited = hold.preorder_qty.unwrap_or(0);
+        if awaited < row.qty {
+            return Err(Failure::internal(format!(
+                "inventory_truth: a put-away brings {} into preorder {} of channel {}, which awaits {}",
+                units(row.qty),
+                q(reference),
+                q(channel),
+                units(awaited)
+            )));
+        }
+        hold.preorder_qty = Some(awaited - row.qty);
+    }
     hold.qty += row.qty;
     hold.open_qty += row.qty;
     hold.fence_qty += from_fence;
     hold.changed = true;
     place.add_held(channel, from_fence);
     Ok(())
+}
+
+/// Units on their way to the place: open receipts with an ETA, and stock in receiving and QC
+/// (`place.receipts` must hold every open receipt of the place).
+pub fn incoming(place: &Place) -> i64 {
+    let expected: i64 = place
+        .receipts
+        .iter()
+        .filter(|r| r.eta.is_some())
+        .map(|r| r.open_qty)
+        .sum();
+    expected
+        + place.buckets[Stage::receiving as usize]
+        + place.buckets[Stage::quality_control as usize]
+}
+
+/// Breaks the preorders of the place that its incoming stock can no longer serve, newest
+/// first (src/preorder.rs): `awaiting` are the keys of its open preorders, loaded into `holds`.
+/// A preorder left with nothing awaited or held ends as lost.
+pub fn break_preorders(place: &Place, holds: &mut Holds, awaiting: &[HoldKey]) {
+    let claims: Vec<(i64, i64)> = awaiting
+        .iter()
+        .filter_map(|key| holds.get(key))
+        .filter_map(|h| Some((h.id?, h.preorder_qty.unwrap_or(0))))
+        .collect();
+    for (id, lost) in crate::preorder::breaks(incoming(place), &claims) {
+        let Some(hold) = holds.values_mut().find(|h| h.id == Some(id)) else {
+            continue;
+        };
+        hold.preorder_qty = Some(hold.preorder_qty.unwrap_or(0) - lost);
+        hold.preorder_broken = Some(hold.preorder_broken.unwrap_or(0) + lost);
+        if hold.preorder_qty == Some(0) && hold.open_qty == 0 && hold.status == HoldStatus::Open {
+            hold.status = HoldStatus::Lost;
+            hold.ended = true;
+        }
+        hold.changed = true;
+    }
 }
 
 /// A pick scan ends a reservation's expiry: every part of a reservation that a pick scanned
@@ -717,6 +789,7 @@ mod tests {
             reference: None,
             expiry: false,
             eta: None,
+            preorder: false,
         }
     }
 
@@ -836,6 +909,85 @@ mod tests {
         .expect("put away");
         assert_eq!(p.fences[0].qty, 3);
         assert_eq!(p.pool(), 7);
+    }
+
+    #[test]
+    fn a_put_away_fills_preorders_before_fences() {
+        // 10 available, wholesale fenced 50% (5). 6 are put away, 4 of them into preorder P.
+        let mut p = place(
+            10,
+            vec![fence(
+                "wholesale",
+                30,
+                5,
+                Some(Rule::Percent(Percent::parse("50").unwrap())),
+            )],
+        );
+        let mut holds = Holds::new();
+        let mut preorder = Hold::new("web", "P", "DC1");
+        preorder.id = Some(7);
+        preorder.preorder_qty = Some(4);
+        preorder.changed = false;
+        holds.insert(key("web", "P"), preorder);
+        let mut into = named(
+            row(2, Some(Stage::available), Some(Stage::committed), 4),
+            "web",
+            "P",
+        );
+        into.preorder = true;
+        run(
+            &mut p,
+            &[
+                row(1, Some(Stage::receiving), Some(Stage::available), 6),
+                into,
+            ],
+            &mut holds,
+        )
+        .unwrap();
+        // 12 stay on the shelf: the fence's target is 6, the pool 6; the preorder holds 4.
+        assert_eq!(p.available(), 12);
+        assert_eq!(p.fence("wholesale").unwrap().qty, 6);
+        let held = &holds[&key("web", "P")];
+        assert_eq!(
+            (held.open_qty, held.preorder_qty, held.fence_qty),
+            (4, Some(0), 0)
+        );
+    }
+
+    #[test]
+    fn a_shortfall_breaks_the_newest_preorders_and_ends_the_empty_ones() {
+        // 2 on the dock and a receipt of 3 due; preorders await 3 (id 4) and 2 (id 9).
+        let mut p = place(0, vec![]);
+        p.buckets[Stage::receiving as usize] = 2;
+        p.receipts.push(Receipt {
+            id: Some(1),
+            reference: "PO-1".into(),
+            eta: Some(9000),
+            expected: 3,
+            open_qty: 1,
+            first_movement: Some(1),
+            changed: true,
+        });
+        let mut holds = Holds::new();
+        for (id, reference, awaited) in [(4, "OLD", 3), (9, "NEW", 2)] {
+            let mut h = Hold::new("web", reference, "DC1");
+            h.id = Some(id);
+            h.preorder_qty = Some(awaited);
+            holds.insert(key("web", reference), h);
+        }
+        let awaiting = vec![key("web", "OLD"), key("web", "NEW")];
+        // 3 are coming (the receipt's open 1 and the 2 on the dock), 5 awaited: NEW loses both.
+        break_preorders(&p, &mut holds, &awaiting);
+        let new = &holds[&key("web", "NEW")];
+        assert_eq!((new.preorder_qty, new.preorder_broken), (Some(0), Some(2)));
+        assert_eq!(new.status, HoldStatus::Lost);
+        assert_eq!(holds[&key("web", "OLD")].preorder_broken, None);
+        // The dock's units are damaged: OLD loses 2 of its 3, and stays open for the last one.
+        p.buckets[Stage::receiving as usize] = 0;
+        break_preorders(&p, &mut holds, &awaiting);
+        let old = &holds[&key("web", "OLD")];
+        assert_eq!((old.preorder_qty, old.preorder_broken), (Some(1), Some(2)));
+        assert_eq!(old.status, HoldStatus::Open);
     }
 
     #[test]

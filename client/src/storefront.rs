@@ -24,6 +24,8 @@ pub struct AtpChange {
     pub previous_atp: i64,
     pub version: i64,
     pub cause: String,
+    /// What may be preordered of the SKU, on a channel that takes preorders (else absent).
+    pub preorderable: Option<i64>,
     /// The backend that sent it: the relay's pid in relay mode, the buyer's in direct mode.
     pub sender_pid: i32,
 }
@@ -43,6 +45,7 @@ impl AtpChange {
                 .and_then(|c| c.as_str())
                 .unwrap_or("")
                 .to_owned(),
+            preorderable: v.get("preorderable").and_then(|p| p.as_i64()),
             sender_pid,
         })
     }

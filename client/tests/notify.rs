@@ -187,6 +187,71 @@ async fn a_short_pick_reaches_storefronts_at_the_pickers_commit() {
     assert_eq!((got["amazon"].previous_atp, got["amazon"].atp), (4, 6));
 }
 
+/// A storefront that takes preorders hears what may be preordered beside ATP (issue 20): when
+/// stock is expected, when a preorder takes some, and when a put-away brings the preorder its
+/// units; a channel that takes no preorders hears nothing of it.
+#[tokio::test]
+async fn preorderable_units_reach_the_channels_that_take_preorders() {
+    let (dsn, db) = database_in_mode(&cluster_dsn(), "it_notify_preorders", "direct").await;
+    store(&db).await;
+    db.execute("SELECT inventory_truth.allow_preorders('web')", &[])
+        .await
+        .expect("allow preorders");
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+
+    // 6 expected next week: ATP does not change, what may be preordered does (web only).
+    db.execute(
+        "SELECT count(*) FROM inventory_truth.expect('TEE', 'DC1', 6, 'PO-1', current_date + 7)",
+        &[],
+    )
+    .await
+    .expect("expect");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert_eq!(
+        got.len(),
+        1,
+        "only the preorder channel hears of it: {got:?}"
+    );
+    assert_eq!((got["web"].atp, got["web"].preorderable), (4, Some(6)));
+    assert_eq!(got["web"].cause, "outside->inbound");
+
+    // A preorder of 4 leaves 2.
+    db.execute(
+        "SELECT count(*) FROM inventory_truth.preorder('web', 'TEE', 4, 'PRE-1')",
+        &[],
+    )
+    .await
+    .expect("preorder");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert_eq!(got["web"].preorderable, Some(2));
+    assert_eq!(got["web"].cause, "preorder");
+
+    // The delivery is put away: 4 go to the preorder, 2 to the shelf (amazon's fence first: it
+    // holds 50% of what is available). Both channels hear the new ATP, web with nothing left to
+    // preorder.
+    db.batch_execute(
+        "SELECT count(*) FROM inventory_truth.receive('TEE', 'DC1', 6, 'PO-1');
+         SELECT count(*) FROM inventory_truth.put_away('TEE', 'DC1', 6);",
+    )
+    .await
+    .expect("receive and put away");
+    let got = by_channel(&drain(&mut listener, Duration::from_millis(300)).await);
+    assert_eq!(got["web"].preorderable, Some(0));
+    assert_eq!(got["amazon"].preorderable, None);
+    let held: i64 = db
+        .query_one(
+            "SELECT open_qty FROM inventory_truth.hold WHERE ref = 'PRE-1'",
+            &[],
+        )
+        .await
+        .expect("hold")
+        .get(0);
+    assert_eq!(held, 4, "the preorder holds its units");
+    for (_, channel, atp, version) in snapshot(&db, None).await.expect("snapshot") {
+        assert_eq!((atp, version), (got[&channel].atp, got[&channel].version));
+    }
+}
+
 /// A storefront backend logs in with a role that has only the storefront level: it LISTENs,
 /// reads the snapshot and atp(), hears a buyer's commit, and every write it tries is refused
 /// with 42501 (tests/pg_regress/security.sql covers every write path; these are a user's).

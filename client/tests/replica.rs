@@ -104,6 +104,7 @@ async fn a_storefront_reading_from_a_replica_ends_equal_to_the_primary() {
         "SELECT inventory_truth.atp('LAMP', 'web')::text",
         "SELECT count(*)::text FROM inventory_truth.stock('LAMP')",
         "SELECT count(*)::text FROM inventory_truth.atp_timeline('LAMP', 'web')",
+        "SELECT inventory_truth.preorderable('LAMP', 'web')::text",
         "SELECT count(*)::text FROM inventory_truth.check_order('web', '[{\"sku\": \"LAMP\", \"qty\": 2}]')",
         "SELECT mode FROM inventory_truth.notify_status()",
     ] {

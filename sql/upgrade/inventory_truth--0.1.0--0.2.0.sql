@@ -114,6 +114,13 @@ ALTER TABLE hold DROP CONSTRAINT hold_open_qty_check;
 ALTER TABLE hold DROP CONSTRAINT hold_check;
 ALTER TABLE hold DROP CONSTRAINT hold_status_check;
 
+-- Preorders (src/preorder.rs): a channel may take them, and a hold may await units on their
+-- way. Existing holds were never preorders (NULL); existing channels take none.
+ALTER TABLE hold ADD COLUMN preorder_qty bigint;
+ALTER TABLE hold ADD COLUMN preorder_broken bigint;
+ALTER TABLE hold ADD COLUMN preorder_eta date;
+ALTER TABLE channel ADD COLUMN preorders boolean NOT NULL DEFAULT false;
+
 -- Locations have a priority: the order a reservation with split => 'priority' is served in.
 ALTER TABLE location ADD COLUMN priority int NOT NULL DEFAULT 100;
 
@@ -135,5 +142,6 @@ DROP TABLE channel_check;
 -- What was last published is derived: unlogged, so that publishing costs no WAL. Its row of SKU
 -- '' says a crash has not emptied it (see _relay_baseline).
 ALTER TABLE atp_published SET UNLOGGED;
+ALTER TABLE atp_published ADD COLUMN preorderable bigint;
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
 ON CONFLICT DO NOTHING;

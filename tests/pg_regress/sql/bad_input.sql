@@ -1124,6 +1124,90 @@ SELECT wait_for_replay(pg_current_wal_lsn(), '-1 second');
 SELECT pg_temp.verdict(217, '22023', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
+-- Q. Preorders: preorder(channel, sku, qty, ref, location, occurred_at), allow_preorders(channel,
+-- allowed), preorderable(sku, channel, through). The cases after 218 start from a preorder of
+-- Amazon's for 2 MUG (from the 4 still expected at DC1, 1 in QC and 1 on the dock).
+
+-- 218. preorder for a channel that takes no preorders: 55000.
+SELECT * FROM preorder('web', 'MUG', 1, 'PRE-0');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(218, '55000', :'SQLSTATE') AS unchanged;
+
+SELECT allow_preorders('amazon');
+SELECT ref, location, preorder_qty FROM preorder('amazon', 'MUG', 2, 'PRE-1');
+UPDATE baseline SET state = pg_temp.state();
+
+-- 219. preorder of 0 units: 22023.
+SELECT * FROM preorder('amazon', 'MUG', 0, 'PRE-2');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(219, '22023', :'SQLSTATE') AS unchanged;
+
+-- 220. preorder of more than is on its way and not yet preordered (4 left): IT001.
+SELECT * FROM preorder('amazon', 'MUG', 5, 'PRE-2');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(220, 'IT001', :'SQLSTATE') AS unchanged;
+
+-- 221. preorder of an unknown SKU: 42704.
+SELECT * FROM preorder('amazon', 'NOPE', 1, 'PRE-2');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(221, '42704', :'SQLSTATE') AS unchanged;
+
+-- 222. preorder at an unknown location: 42704.
+SELECT * FROM preorder('amazon', 'MUG', 1, 'PRE-2', location => 'DC9');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(222, '42704', :'SQLSTATE') AS unchanged;
+
+-- 223. preorder again under its reference with another quantity: IT004.
+SELECT * FROM preorder('amazon', 'MUG', 3, 'PRE-1');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(223, 'IT004', :'SQLSTATE') AS unchanged;
+
+-- 224. preorder under the reference of an ordinary hold: IT004.
+SELECT * FROM preorder('amazon', 'MUG', 1, 'A-1');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(224, 'IT004', :'SQLSTATE') AS unchanged;
+
+-- 225. preorder(ref NULL): 22004.
+SELECT * FROM preorder('amazon', 'MUG', 1, NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(225, '22004', :'SQLSTATE') AS unchanged;
+
+-- 226. preorder at occurred_at infinity: 22023.
+SELECT * FROM preorder('amazon', 'MUG', 1, 'PRE-2', occurred_at => 'infinity');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(226, '22023', :'SQLSTATE') AS unchanged;
+
+-- 227. resize_hold of a preorder still awaiting its units: 55000.
+SELECT resize_hold('amazon', 'PRE-1', 'MUG', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(227, '55000', :'SQLSTATE') AS unchanged;
+
+-- 228. extend_hold of a preorder still awaiting its units: 55000.
+SELECT extend_hold('amazon', 'PRE-1', '5 minutes');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(228, '55000', :'SQLSTATE') AS unchanged;
+
+-- 229. allow_preorders for an unknown channel: 42704.
+SELECT allow_preorders('ebay');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(229, '42704', :'SQLSTATE') AS unchanged;
+
+-- 230. allow_preorders(allowed NULL): 22004.
+SELECT allow_preorders('web', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(230, '22004', :'SQLSTATE') AS unchanged;
+
+-- 231. preorderable through an infinite date: 22023.
+SELECT preorderable('MUG', 'amazon', 'infinity');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(231, '22023', :'SQLSTATE') AS unchanged;
+
+-- 232. preorderable for an unknown channel: 42704.
+SELECT preorderable('MUG', 'ebay');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(232, '42704', :'SQLSTATE') AS unchanged;
+
+------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).
 SELECT count(*) AS cases, count(*) FILTER (WHERE got = expected AND unchanged) AS as_specified FROM cases;

@@ -108,7 +108,7 @@ say "set-up: 10,000 SKUs"
 make_store bench 10000
 
 results=$work/results     # workload clients variant round succeeded/s p50 p95 p99 attempts ok refused errors secs last_ok
-latencies=$work/latency   # variant clients round succeeded/s probes p50 p95 p99 max missing
+latencies=$work/latency   # variant clients round succeeded/s probes p50 p95 p99 max missing pending_max pending_first pending_second behind_max
 : >"$results"
 : >"$latencies"
 sellout_problems=0
@@ -514,11 +514,11 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo
     echo "## Notification latency under the uniform load"
     echo
-    echo "Commit to receipt, measured by a real listener (\`client/examples/notify_latency.rs\`, LISTENing like a storefront, so it receives every notification): a probe session reserves a probe SKU every 20 ms during the run and notes when its COMMIT returned; the listener notes when the notification with that version arrived. These runs come after the ones above (which have no listener for any variant); reservations/s here is with the listener's backend and client on the same 2 cores."
+    echo "Commit to receipt, measured by a real listener (\`client/examples/notify_latency.rs\`, LISTENing like a storefront, so it receives every notification): a probe session reserves a probe SKU every 20 ms during the run and notes when its COMMIT returned; the listener notes when the notification with that version arrived. These runs come after the ones above (which have no listener for any variant); reservations/s here is with the listener's backend and client on the same 2 cores. The relay's backlog is sampled every 100 ms from \`notify_status()\` by a third session: SKUs taken from the shared log but not yet published at the end of its last pass (max, and the mean over the first and the second half of the run: a relay that keeps up does not grow), and entries of the shared log it had not read yet (max). In direct mode the buyers publish and the relay has nothing to do."
     echo
-    echo "| variant | clients | round | reservations/s | probes | p50 ms | p95 ms | p99 ms | max ms | missing |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$latencies"
+    echo "| variant | clients | round | reservations/s | probes | p50 ms | p95 ms | p99 ms | max ms | missing | relay backlog max | first half → second half | log unread max |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }' "$latencies"
     echo
     echo "## Floor work against b0"
     echo

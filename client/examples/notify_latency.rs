@@ -6,8 +6,12 @@
 //! A probe session reserves one unit of a probe SKU every 20 ms (cycling over 50 probe SKUs),
 //! reads the SKU's version in the same transaction, and notes when its COMMIT returned. A
 //! listener notes when the first notification of that SKU with that version or a later one
-//! arrives. Prints `probes p50_ms p95_ms p99_ms max_ms missing` on one line; `missing` counts
-//! probes whose notification never came (with notifications off, all of them).
+//! arrives. A third session samples the relay's backlog every 100 ms (`notify_status()`:
+//! changes taken but not yet published, and how far behind the shared log it is). Prints
+//! `probes p50_ms p95_ms p99_ms max_ms missing pending_max pending_first pending_second
+//! behind_max` on one line: `missing` counts probes whose notification never came (with
+//! notifications off, all of them); `pending_first` and `pending_second` are the mean backlog
+//! over the first and the second half of the run (a relay that keeps up ends where it began).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,7 +29,24 @@ async fn main() {
     let seconds: u64 = seconds.parse().expect("seconds");
     let mut listener = listen(dsn, "inventory_truth").await.expect("listen");
     let probe = connect(dsn).await.expect("probe connects");
+    let sampler = connect(dsn).await.expect("sampler connects");
     let start = Instant::now();
+    let sampling = tokio::spawn(async move {
+        let mut samples: Vec<(Duration, i64, i64)> = Vec::new();
+        while start.elapsed() < Duration::from_secs(seconds) {
+            let row = sampler
+                .query_one(
+                    "SELECT coalesce(relay_pending, 0), coalesce(relay_behind, 0)
+                       FROM inventory_truth.notify_status()",
+                    &[],
+                )
+                .await
+                .expect("notify_status");
+            samples.push((start.elapsed(), row.get(0), row.get(1)));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        samples
+    });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, i64, Instant)>();
     let prefix = prefix.clone();
     // A reference reused from an earlier run would be an idempotent retry that changes nothing.
@@ -92,6 +113,16 @@ async fn main() {
         });
     }
     prober.abort();
+    let samples = sampling.await.unwrap_or_default();
+    let half = Duration::from_secs(seconds) / 2;
+    let mean = |first: bool| {
+        let chosen: Vec<i64> = samples
+            .iter()
+            .filter(|(at, _, _)| (*at < half) == first)
+            .map(|s| s.1)
+            .collect();
+        chosen.iter().sum::<i64>() as f64 / chosen.len().max(1) as f64
+    };
     latencies.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| {
         if latencies.is_empty() {
@@ -101,12 +132,16 @@ async fn main() {
         }
     };
     println!(
-        "{} {:.2} {:.2} {:.2} {:.2} {}",
+        "{} {:.2} {:.2} {:.2} {:.2} {} {} {:.1} {:.1} {}",
         latencies.len(),
         pct(0.50),
         pct(0.95),
         pct(0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
-        waiting.len()
+        waiting.len(),
+        samples.iter().map(|s| s.1).max().unwrap_or(0),
+        mean(true),
+        mean(false),
+        samples.iter().map(|s| s.2).max().unwrap_or(0),
     );
 }

@@ -7,7 +7,7 @@ demo:   ## set up, start the demo scratch cluster and run a flash sale on it, li
 tour:   ## walk through stages, ledger, channels and notifications in SQL on the demo cluster
 	scripts/tour.sh
 
-test:   ## set up and run every test layer (unit, pg_test, pg_regress, real client)
+test:   ## set up and run every test layer (unit, pg_test, pg_regress, real client, ...) on PostgreSQL 15 and 18
 	scripts/test.sh
 
 stop:   ## stop this checkout's scratch clusters

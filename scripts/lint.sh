@@ -9,3 +9,7 @@ shellcheck scripts/*.sh tests/scripts/*.sh bench/*.sh .ci/run
 "$REPO_ROOT/scripts/check_released.sh"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features "pg15 pg_test" -- -D warnings
+# The PostgreSQL 18 build's own code paths (scripts/test.sh builds and tests them; setup.sh
+# unpacks PostgreSQL 18 for it).
+IT_PG=18 "$REPO_ROOT/scripts/setup.sh"
+cargo clippy --lib --no-default-features --features pg18 -- -D warnings

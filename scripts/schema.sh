@@ -10,7 +10,11 @@ psql_q() { "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 install_released() {
     local script="$REPO_ROOT/sql/released/inventory_truth--$1.sql"
     [ -f "$script" ] || die "$1 is released but sql/released/inventory_truth--$1.sql is missing"
-    as_root install -m 0644 "$script" "$("$PG_CONFIG" --sharedir)/extension/"
+    if loads_from_checkout; then
+        install -m 0644 "$script" "$(checkout_share_dir)/extension/"
+    else
+        as_root install -m 0644 "$script" "$("$PG_CONFIG" --sharedir)/extension/"
+    fi
 }
 
 # A fresh database $1 with the extension at version $2 (empty: the current one).
@@ -44,6 +48,13 @@ BEGIN
          CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, 0) o
          WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
            AND e.extname = 'inventory_truth'
+           -- PostgreSQL 18 lists a table's row type and array types as members too; they go
+           -- with their table or type and cannot be dropped from the extension by themselves.
+           AND NOT (d.classid = 'pg_type'::regclass
+                    AND EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+                                 WHERE t.oid = d.objid
+                                   AND (c.relkind IS DISTINCT FROM 'c' AND t.typrelid <> 0
+                                        OR EXISTS (SELECT FROM pg_type a WHERE a.typarray = t.oid))))
     LOOP
         EXECUTE format('ALTER EXTENSION inventory_truth DROP %s %s',
                        replace(member.type, 'composite type', 'type'), member.identity);

@@ -20,9 +20,26 @@
 #              lock on released SQL (tests/scripts/released_lock.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
 #
+# Every layer runs on each PostgreSQL major built here, 15 then 18 (IT_TEST_MAJORS="15 18"),
+# and the summary reports each layer per major; IT_PG=18 scripts/test.sh runs one major.
 # `scripts/test.sh regress client` runs only the named layers.
 # IT_REGRESS_ACCEPT=1 copies pg_regress and isolation results over the expected files (review
 # the diff!).
+if [ -z "${IT_PG:-}" ]; then
+    # shellcheck source=scripts/common.sh
+    . "$(dirname "$0")/common.sh"
+    summaries=$(mktemp "${TMPDIR:-/tmp}/inventory_truth-test-summary.XXXXXX")
+    trap 'rm -f "$summaries"' EXIT
+    status=0
+    for major in ${IT_TEST_MAJORS:-15 18}; do
+        say "PostgreSQL $major"
+        IT_PG=$major IT_TEST_SUMMARY=$summaries "$0" "$@" || status=1
+    done
+    echo
+    say "test summary, every major"
+    sed 's/^/  /' "$summaries"
+    exit "$status"
+fi
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -59,7 +76,9 @@ rust_and_pg_tests() {
     unlink_installed_library || return 1
     # --runas makes cargo-pgrx install with sudo (the system PostgreSQL's directories are
     # root's) and run the test server as the scratch area's owner.
-    cargo pgrx test "pg$(pg_major)" --manifest-path "$REPO_ROOT/Cargo.toml" \
+    local features=()
+    [ "$(pg_major)" = 15 ] || features=(--no-default-features --features "pg$(pg_major)")
+    cargo pgrx test "pg$(pg_major)" --manifest-path "$REPO_ROOT/Cargo.toml" "${features[@]}" \
         --runas "$IT_RUNAS" --pgdata "$IT_SCRATCH_DIR/pgrx-test"
 }
 
@@ -192,6 +211,9 @@ if [ "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null || true)" != "$tree_b
 fi
 
 echo
-say "test summary"
+say "test summary, PostgreSQL $(pg_major)"
 printf '  %s\n' "${results[@]}"
+if [ -n "${IT_TEST_SUMMARY:-}" ]; then
+    printf "%s  PostgreSQL $(pg_major)\n" "${results[@]}" >>"$IT_TEST_SUMMARY"
+fi
 exit "$failed"

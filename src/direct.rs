@@ -1179,15 +1179,6 @@ unsafe fn init_range_table(
     unsafe { pg_sys::ExecInitRangeTable(estate, range_table) }
 }
 
-#[cfg(any(feature = "pg16", feature = "pg17"))]
-unsafe fn init_range_table(
-    estate: *mut pg_sys::EState,
-    range_table: *mut pg_sys::List,
-    permissions: *mut pg_sys::List,
-) {
-    unsafe { pg_sys::ExecInitRangeTable(estate, range_table, permissions) }
-}
-
 #[cfg(feature = "pg18")]
 unsafe fn init_range_table(
     estate: *mut pg_sys::EState,

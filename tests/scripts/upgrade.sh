@@ -52,8 +52,9 @@ for version in "${released[@]}"; do
     fi
     install_released "$version"
     # The committed upgrade script is what the generator writes now: nobody edits it by hand, and
-    # a change of the SQL without regenerating it fails here.
-    if [ -f "$REPO_ROOT/sql/upgrade/inventory_truth--$version--$current.sql" ]; then
+    # a change of the SQL without regenerating it fails here. It is generated from PostgreSQL
+    # 15's pg_dump (18 deparses views differently); on 18 the rest of this test runs it.
+    if [ -f "$REPO_ROOT/sql/upgrade/inventory_truth--$version--$current.sql" ] && [ "$(pg_major)" = 15 ]; then
         if "$REPO_ROOT/scripts/upgrade_script.sh" "$version" >"$work/generated.sql" 2>"$work/generated.err" \
             && diff -u "$REPO_ROOT/sql/inventory_truth--$version--$current.sql" "$work/generated.sql" >"$work/generated.diff"; then
             ok "sql/inventory_truth--$version--$current.sql is what scripts/upgrade_script.sh generates"

@@ -15,6 +15,14 @@ WITH member AS (
      WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
        AND e.extname = 'inventory_truth'
        AND d.deptype = 'e'
+       -- PostgreSQL 18 also records the types a table or a type brings with it (its row type,
+       -- array types) as members: implicit, they have no description of their own.
+       AND NOT (d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                AND EXISTS (SELECT FROM pg_catalog.pg_type t
+                              LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+                             WHERE t.oid = d.objid
+                               AND (c.relkind IS DISTINCT FROM 'c' AND t.typrelid <> 0
+                                    OR EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid))))
 ), relation AS (
     -- Tables, views, materialized views, sequences, and the relations behind composite types
     -- (a composite type is a member through its pg_type row).
@@ -70,9 +78,13 @@ SELECT p.oid::regprocedure AS helper_without_its_own_description
    AND obj_description(p.oid, 'pg_proc') LIKE 'Internal to inventory_truth%'
  ORDER BY 1;
 
--- How many objects that is.
+-- How many objects that is (types made on their own: not a table's row type or an array type).
 SELECT count(*) FILTER (WHERE d.classid = 'pg_proc'::regclass) AS functions,
        count(*) FILTER (WHERE d.classid = 'pg_class'::regclass) AS relations,
-       count(*) FILTER (WHERE d.classid = 'pg_type'::regclass) AS types
+       count(*) FILTER (WHERE d.classid = 'pg_type'::regclass
+                          AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+                                           WHERE t.oid = d.objid
+                                             AND (c.relkind IS DISTINCT FROM 'c' AND t.typrelid <> 0
+                                                  OR EXISTS (SELECT FROM pg_type a WHERE a.typarray = t.oid)))) AS types
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'inventory_truth'
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e';

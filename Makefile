@@ -1,5 +1,5 @@
 # The two commands of the README do all the set-up themselves on a fresh machine.
-.PHONY: demo test stop lint install status tour
+.PHONY: demo test stop lint install status tour package
 
 demo:   ## set up, start the demo scratch cluster and run a flash sale on it, live, with a report
 	scripts/demo.sh
@@ -19,6 +19,10 @@ status: ## list this checkout's scratch clusters
 install: ## build the extension and install it into Debian's PostgreSQL 15
 	scripts/setup.sh
 	scripts/cluster.sh install
+
+package: ## build the Debian package for PostgreSQL 15 and a tarball for 18, into target/package
+	scripts/package.sh
+	IT_PG=18 scripts/package.sh
 
 lint:   ## formatting, clippy and shellcheck, as CI checks them
 	scripts/lint.sh

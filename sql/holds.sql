@@ -314,10 +314,14 @@ DECLARE
 BEGIN
     -- Each hold under its own SKU's lock, in SKU order. With lock_timeout set, a SKU busy for
     -- longer is left for the next run; with p_skip_busy, a busy SKU is.
-    FOR due IN
-        SELECT h.ref, h.sku, h.channel FROM hold h
-         WHERE h.status = 'open' AND h.expires_at <= now()
-         ORDER BY h.sku COLLATE "C", h.location COLLATE "C", h.id
+    -- Planned at each run (EXECUTE), not once per session: a plan the relay made when the table
+    -- was empty (a sequential scan) would otherwise stay until something invalidates it, and
+    -- read every hold every wake interval as the table grows, the relay publishing nothing
+    -- meanwhile. Planned now, it takes hold_expiry (only the holds with an expiry).
+    FOR due IN EXECUTE
+        'SELECT h.ref, h.sku, h.channel FROM inventory_truth.hold h
+          WHERE h.status = ''open'' AND h.expires_at <= pg_catalog.now()
+          ORDER BY h.sku COLLATE "C", h.location COLLATE "C", h.id'
     LOOP
         EXIT WHEN expired >= p_limit;  -- counts holds expired, not looked at: skipped ones don't
         BEGIN

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The relay's commit-to-receipt latency alone, round after round on one growing store: the
+# suite's listened relay runs (bench/suite.sh) without the rest of the suite, on a fresh
+# preloaded cluster, so that what changes as the tables grow shows. Prints one line per round:
+# reservations/s, then notify_latency's fields (probes p50 p95 p99 max missing pending_max
+# pending_first pending_second behind_max).
+#
+#   ROUNDS=5 DURATION=8 CLIENTS=16 bench/relay_latency.sh
+#
+# VACUUM_BETWEEN="inventory_truth.hold" vacuums those tables before each round.
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/../scripts/common.sh"
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-8}
+CLIENTS=${CLIENTS:-16}
+export IT_PROFILE=${IT_PROFILE:-release}
+cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
+
+"$REPO_ROOT/scripts/setup.sh"
+hold_install_lock
+cluster install >/dev/null
+cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
+    --example reserve_load --example notify_latency
+cluster destroy relaylat >/dev/null
+IT_PRELOAD=1 cluster start relaylat
+trap 'cluster destroy relaylat >/dev/null' EXIT
+eval "$(cluster env relaylat)"
+dsn="$(cluster dsn relaylat) dbname=bench options='-c inventory_truth.notify_mode=relay'"
+psql=("$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1)
+"${psql[@]}" -d postgres -c "CREATE DATABASE bench"
+"${psql[@]}" -d bench >/dev/null <<'SQL'
+CREATE EXTENSION inventory_truth;
+SET inventory_truth.notify_mode = off;
+SELECT inventory_truth.add_location('DC1');
+SELECT inventory_truth.add_channel('web'), inventory_truth.add_channel('amazon', 20);
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+SELECT 'S' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(1, 10000) g;
+INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
+SELECT 'PROBE' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(0, 49) g;
+VACUUM ANALYZE;
+SQL
+examples=$REPO_ROOT/target/release/examples
+listened=$(mktemp "${TMPDIR:-/tmp}/inventory_truth-relaylat.XXXXXX")
+for round in $(seq 1 "$ROUNDS"); do
+    if [ -n "${VACUUM_BETWEEN:-}" ]; then
+        "${psql[@]}" -d bench -c "VACUUM $VACUUM_BETWEEN"
+    fi
+    "$examples/notify_latency" "$dsn" "$DURATION" PROBE >"$listened" &
+    line=$("$examples/reserve_load" "$dsn" ext "$CLIENTS" "$DURATION" uniform:10000 "lat$round-$$")
+    wait
+    echo "round $round: $(awk '{ printf "%.0f reservations/s", $2 / $8 }' <<<"$line"); listener: $(cat "$listened")"
+done
+rm -f "$listened"

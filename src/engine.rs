@@ -520,23 +520,35 @@ fn load_open_holds(
 /// their keys.
 fn load_awaiting(sku: &str, location: &str, holds: &mut Holds) -> Outcome<Vec<place::HoldKey>> {
     let mut keys = Vec::new();
-    direct::read(|reader| {
-        reader.rows(
-            &direct::HOLD_OPEN_AT,
-            &[Key::Text(sku), Key::Text(location)],
-            &HOLD_COLUMNS,
-            |row| {
-                let hold = hold_of(row)?;
-                if hold.status == HoldStatus::Open && hold.awaits() {
-                    let key = place::hold_key(&hold.channel, &hold.reference, &hold.location);
-                    keys.push(key.clone());
-                    holds.entry(key).or_insert(hold);
-                }
-                Ok(())
-            },
-        )
-    })?;
+    for hold in direct::read(|reader| awaiting_holds(reader, sku, Some(location)))? {
+        let key = place::hold_key(&hold.channel, &hold.reference, &hold.location);
+        keys.push(key.clone());
+        holds.entry(key).or_insert(hold);
+    }
     Ok(keys)
+}
+
+/// The open preorders of `sku` still awaiting units (src/preorder.rs), at one location or at
+/// every one, in id order (oldest first): the holds `hold_open_at` indexes, read without a plan.
+pub fn awaiting_holds(
+    reader: &direct::Reader,
+    sku: &str,
+    location: Option<&str>,
+) -> Outcome<Vec<Hold>> {
+    let mut found = Vec::new();
+    let key = match location {
+        Some(location) => vec![Key::Text(sku), Key::Text(location)],
+        None => vec![Key::Text(sku)],
+    };
+    reader.rows(&direct::HOLD_OPEN_AT, &key, &HOLD_COLUMNS, |row| {
+        let hold = hold_of(row)?;
+        if hold.status == HoldStatus::Open && hold.awaits() {
+            found.push(hold);
+        }
+        Ok(())
+    })?;
+    found.sort_by_key(|h| h.id);
+    Ok(found)
 }
 
 /// Whether a row takes stock on its way (inbound, receiving, QC) anywhere but on to the shelf:

@@ -453,8 +453,21 @@ fn check_split(split: Option<&str>) -> Outcome<Split> {
     })
 }
 
+/// `22023` for a quantity to hold that is not positive or above [`crate::place::MAX_UNITS`]
+/// (`reserve`, `preorder`).
+pub(crate) fn check_hold_qty(qty: i64, sku: &str) -> Outcome<()> {
+    if qty <= 0 {
+        return Err(Failure::invalid(format!(
+            "quantity must be positive: {} of SKU {}",
+            units(qty),
+            q(sku)
+        )));
+    }
+    check_at_most_max(qty, sku)
+}
+
 /// `22023` for a hold quantity above [`crate::place::MAX_UNITS`] (`reserve`, `resize_hold`).
-pub(crate) fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
+fn check_at_most_max(qty: i64, sku: &str) -> Outcome<()> {
     if qty > crate::place::MAX_UNITS {
         return Err(Failure::invalid(format!(
             "quantity too large: {} of SKU {}",
@@ -525,14 +538,7 @@ fn reserve_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let reference = check_code("reference", reference.as_deref())?.to_owned();
         let expires_at = check_ttl(client, ttl)?;
         let occurred_at = occurred_at.ok_or_else(|| Failure::null("occurred_at"))?;
-        if qty <= 0 {
-            return Err(Failure::invalid(format!(
-                "quantity must be positive: {} of SKU {}",
-                units(qty),
-                q(&sku)
-            )));
-        }
-        check_at_most_max(qty, &sku)?;
+        check_hold_qty(qty, &sku)?;
         check_real_time(occurred_at)?;
         if let Some(l) = location.as_deref() {
             if !read.places.iter().any(|p| p.location == l) {

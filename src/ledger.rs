@@ -16,7 +16,7 @@ use crate::applied::{self, RowKey};
 use crate::engine::{self, Movement, Options};
 use crate::error::{describe, q, units, Failure, Outcome, SqlState};
 use crate::place::{Row, MAX_UNITS};
-use crate::spi::{self, oid, Sql};
+use crate::spi;
 use crate::sql_function;
 use crate::sqlfn::{set_returned, Call, SetResult};
 use crate::stage::{movement_allowed, Stage};
@@ -965,13 +965,6 @@ fn floor_move(
     Ok(set_returned())
 }
 
-static AWAITING_AT: Sql = Sql {
-    text: "SELECT h.id, h.channel, h.ref, h.preorder_qty FROM inventory_truth.hold h
-            WHERE h.sku = $1 AND h.location = $2 AND h.status = 'open' AND h.preorder_qty > 0
-            ORDER BY h.id",
-    args: &[oid::TEXT, oid::TEXT],
-};
-
 /// Units onto the shelf (`from` -> available): a put-away, or QC passed. Under the SKU's row,
 /// the open preorders awaiting units here take them first, oldest first (src/preorder.rs): one
 /// row available -> committed into each, past the fences.
@@ -986,20 +979,12 @@ fn shelve(
         let (sku, location, qty, occurred_at) = floor_arguments(fcinfo, occurred_at_arg)?;
         let cause = format!("{}->available", from.label());
         engine::lock_sku(client, &sku, true, false, &cause)?;
-        let mut awaiting: Vec<(i64, String, String, i64)> = Vec::new();
-        for row in spi::run(
-            client,
-            &AWAITING_AT,
-            &[sku.as_str().into(), location.as_str().into()],
-        )? {
-            awaiting.push((
-                spi::value(&row, 1)?,
-                spi::value(&row, 2)?,
-                spi::value(&row, 3)?,
-                spi::value(&row, 4)?,
-            ));
-        }
-        let claims: Vec<(i64, i64)> = awaiting.iter().map(|a| (a.0, a.3)).collect();
+        let awaiting =
+            crate::direct::read(|reader| engine::awaiting_holds(reader, &sku, Some(&location)))?;
+        let claims: Vec<(i64, i64)> = awaiting
+            .iter()
+            .filter_map(|h| Some((h.id?, h.preorder_qty.unwrap_or(0))))
+            .collect();
         let mut records = vec![Record::new(
             &sku,
             &location,
@@ -1011,18 +996,18 @@ fn shelve(
             occurred_at,
         )];
         for (id, units) in crate::preorder::fills(qty, &claims) {
-            if let Some((_, channel, reference, _)) = awaiting.iter().find(|a| a.0 == id) {
+            if let Some(hold) = awaiting.iter().find(|h| h.id == Some(id)) {
                 let mut record = Record::new(
                     &sku,
                     &location,
                     Some(Stage::available),
                     Some(Stage::committed),
                     units,
-                    Some(reference),
+                    Some(&hold.reference),
                     "preorder arrived",
                     occurred_at,
                 )
-                .for_channel(Some(channel));
+                .for_channel(Some(&hold.channel));
                 record.preorder = true;
                 records.push(record);
             }

@@ -244,19 +244,10 @@ pub fn load_incoming(sku: &str) -> Outcome<Vec<Incoming>> {
                 Ok(())
             },
         )?;
-        reader.rows(
-            &direct::HOLD_OPEN_AT,
-            &[Key::Text(sku)],
-            &["location", "status", "preorder_qty"],
-            |row| {
-                let status: String = spi::value(row, 2)?;
-                let awaited: i64 = spi::get(row, 3)?.unwrap_or(0);
-                if status == "open" && awaited > 0 {
-                    add(spi::value(row, 1)?, None, 0, awaited);
-                }
-                Ok(())
-            },
-        )
+        for hold in engine::awaiting_holds(reader, sku, None)? {
+            add(hold.location, None, 0, hold.preorder_qty.unwrap_or(0));
+        }
+        Ok(())
     })?;
     Ok(places
         .into_values()
@@ -408,14 +399,7 @@ fn preorder_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
         let qty = qty.ok_or_else(|| Failure::null("qty"))?;
         let reference = check_code("reference", reference.as_deref())?.to_owned();
         let occurred_at = occurred_at.ok_or_else(|| Failure::null("occurred_at"))?;
-        if qty <= 0 {
-            return Err(Failure::invalid(format!(
-                "quantity must be positive: {} of SKU {}",
-                units(qty),
-                q(&sku)
-            )));
-        }
-        crate::hold::check_at_most_max(qty, &sku)?;
+        crate::hold::check_hold_qty(qty, &sku)?;
         crate::hold::check_real_time(occurred_at)?;
         if let Some(l) = location.as_deref() {
             known_location(Some(l))?;

@@ -42,7 +42,7 @@ BULK_ROWS=${BULK_ROWS:-10000 40000}
 FLASH_BASELINE=${FLASH_BASELINE-57594a1}
 export IT_PROFILE=${IT_PROFILE:-release}
 OUT=${BENCH_OUT:-$REPO_ROOT/BENCHMARKS.md}
-VARIANTS="b0 b1 b1n off direct relay"
+VARIANTS="b0 b1 b1n off direct relay escrow"
 command_line="DURATION=$DURATION ROUNDS=$ROUNDS CLIENT_COUNTS=\"$CLIENT_COUNTS\" WORKLOADS=\"$WORKLOADS\" SELLOUT_STOCK=$SELLOUT_STOCK ATP_SKUS=$ATP_SKUS HISTORY_ROWS=$HISTORY_ROWS BULK_ROWS=\"$BULK_ROWS\" FLASH_BASELINE=$FLASH_BASELINE IT_PROFILE=$IT_PROFILE bench/suite.sh"
 
 "$REPO_ROOT/scripts/setup.sh"
@@ -83,7 +83,7 @@ INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT 'S' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(1, $skus) g;
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT s, 'DC1', NULL, 'available', 1000000000
-  FROM unnest(ARRAY['HOT'] || ARRAY(SELECT 'PROBE' || g FROM generate_series(0, 49) g)) s;
+  FROM unnest(ARRAY['HOT', 'HOTE'] || ARRAY(SELECT 'PROBE' || g FROM generate_series(0, 49) g)) s;
 CREATE TABLE bench_stock (sku text PRIMARY KEY, available bigint NOT NULL);
 INSERT INTO bench_stock SELECT 'S' || g, 1000000000 FROM generate_series(1, $skus) g;
 INSERT INTO bench_stock VALUES ('HOT', 1000000000);
@@ -94,20 +94,20 @@ SQL
 }
 
 # One run: prints "succeeded_per_s p50_ms p95_ms p99_ms attempts succeeded refused errors secs
-# last_success_s".
+# last_success_s refused_early". Variant escrow is relay on an escrowed SKU.
 run_load() {
     local db=$1 variant=$2 clients=$3 workload=$4 tag=$5 kind=ext mode=off
-    case $variant in b0 | b1 | b1n) kind=$variant ;; *) mode=$variant ;; esac
+    case $variant in b0 | b1 | b1n) kind=$variant ;; escrow) mode=relay ;; *) mode=$variant ;; esac
     local line
     line=$("$LOAD" "$CLUSTER_DSN dbname=$db options='-c inventory_truth.notify_mode=$mode'" \
         "$kind" "$clients" "$DURATION" "$workload" "$tag") || die "reserve_load failed: $variant $workload"
-    awk '{ printf "%.0f %.2f %.2f %.2f %s %s %s %s %s %s\n", $2 / $8, $5 / 1000, $6 / 1000, $7 / 1000, $1, $2, $3, $4, $8, $9 }' <<<"$line"
+    awk '{ printf "%.0f %.2f %.2f %.2f %s %s %s %s %s %s %s\n", $2 / $8, $5 / 1000, $6 / 1000, $7 / 1000, $1, $2, $3, $4, $8, $9, $10 }' <<<"$line"
 }
 
 say "set-up: 10,000 SKUs"
 make_store bench 10000
 
-results=$work/results     # workload clients variant round succeeded/s p50 p95 p99 attempts ok refused errors secs last_ok
+results=$work/results     # workload clients variant round succeeded/s p50 p95 p99 attempts ok refused errors secs last_ok refused_early
 latencies=$work/latency   # variant clients round succeeded/s probes p50 p95 p99 max missing pending_max pending_first pending_second behind_max
 : >"$results"
 : >"$latencies"
@@ -118,6 +118,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for workload_name in $WORKLOADS; do
         for clients in $CLIENT_COUNTS; do
             for variant in $VARIANTS; do
+                # Escrow is for one hot SKU: the hot and sell-out workloads only.
+                [ "$variant" = escrow ] && [ "$workload_name" != hot ] && [ "$workload_name" != sellout ] && continue
                 run=$((run + 1))
                 case $workload_name in
                     uniform) workload=uniform:10000 ;;
@@ -132,6 +134,11 @@ for round in $(seq 1 "$ROUNDS"); do
                         ;;
                     *) die "unknown workload $workload_name" ;;
                 esac
+                if [ "$variant" = escrow ]; then
+                    # Its own SKU (escrow stays on it), in as many parts as buyers.
+                    [ "$workload_name" = hot ] && workload=one:HOTE
+                    qa -d bench -c "SELECT inventory_truth.set_escrow('${workload#one:}', $clients)" >/dev/null
+                fi
                 line=$(run_load bench "$variant" "$clients" "$workload" "r$run")
                 echo "$workload_name $clients $variant $round $line" >>"$results"
                 say "round $round  $workload_name  $clients clients  $variant: $line"

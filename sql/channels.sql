@@ -80,7 +80,7 @@ AS $$
     SELECT coalesce(sum(s.available - coalesce((SELECT sum(f.qty)
                                                    FROM unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
                                                   WHERE f.channel <> p_channel), 0)), 0)::bigint
-      FROM stock s
+      FROM _stock_now s
      WHERE s.sku = p_sku AND (p_location IS NULL OR s.location = p_location)
 $$;
 

@@ -188,6 +188,12 @@ COMMENT ON COLUMN inventory_truth.stock.written_off IS 'Units removed for good.'
 COMMENT ON COLUMN inventory_truth.stock.fence_channels IS 'The channels with fenced units here (or had them), in code order; fence_qty and fence_held are in the same order.';
 COMMENT ON COLUMN inventory_truth.stock.fence_qty IS 'Available units fenced for each channel of fence_channels.';
 COMMENT ON COLUMN inventory_truth.stock.fence_held IS 'Units each channel''s open holds here took from its fence (the sum of their fence_qty): they count against its target.';
+COMMENT ON COLUMN inventory_truth.stock_part.sku IS 'The escrowed SKU.';
+COMMENT ON COLUMN inventory_truth.stock_part.location IS 'The location whose pool the part was lent from.';
+COMMENT ON COLUMN inventory_truth.stock_part.part IS 'The part''s number, 1 to the SKU''s escrow_parts.';
+COMMENT ON COLUMN inventory_truth.stock_part.lent IS 'Units of the pool lent to the part at the last fold and lend.';
+COMMENT ON COLUMN inventory_truth.stock_part.sold IS 'Units sold from the part since: still in stock.available, already held (committed).';
+COMMENT ON COLUMN inventory_truth.stock_part.sales IS 'Sales from the part since: each advanced the SKU''s ATP version.';
 COMMENT ON COLUMN inventory_truth.balance.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.balance.location IS 'The location code.';
 COMMENT ON COLUMN inventory_truth.balance.stage IS 'The stage.';
@@ -323,3 +329,25 @@ COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_
 COMMENT ON SEQUENCE inventory_truth.hold_id_seq IS 'Ids of hold.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
 COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
+
+-- Escrow (sql/escrow.sql): the parts as a DBA watches them, and stock as it is.
+COMMENT ON COLUMN inventory_truth.escrow.sku IS 'The escrowed SKU.';
+COMMENT ON COLUMN inventory_truth.escrow.location IS 'The location whose pool the part was lent from.';
+COMMENT ON COLUMN inventory_truth.escrow.part IS 'The part''s number.';
+COMMENT ON COLUMN inventory_truth.escrow.lent IS 'Units lent to the part when the pool was last lent out.';
+COMMENT ON COLUMN inventory_truth.escrow.sold IS 'Units sold from the part since (held by their buyers).';
+COMMENT ON COLUMN inventory_truth.escrow.left_to_sell IS 'Units the part may still sell without taking the SKU''s row.';
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT a.attname FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = 'inventory_truth._stock_now'::regclass AND a.attnum > 0
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN inventory_truth._stock_now.%I IS %L', c.attname,
+                       CASE WHEN c.attname IN ('available', 'committed')
+                            THEN format('stock.%s with what escrow parts sold since their last fold applied.', c.attname)
+                            ELSE format('stock.%s.', c.attname) END);
+    END LOOP;
+END
+$$;

@@ -216,6 +216,19 @@ ALTER TABLE atp_published ADD COLUMN preorderable bigint;
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
 ON CONFLICT DO NOTHING;
 
+-- Escrow for a hot SKU (sql/escrow.sql): parts its pool is lent to. No SKU is escrowed yet.
+ALTER TABLE sku ADD COLUMN escrow_parts integer NOT NULL DEFAULT 0;
+CREATE TABLE stock_part (
+    sku text NOT NULL,
+    location text NOT NULL,
+    part integer NOT NULL,
+    lent bigint NOT NULL DEFAULT 0,
+    sold bigint NOT NULL DEFAULT 0,
+    sales bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (sku, location, part)
+) WITH (fillfactor = 50);
+SELECT pg_catalog.pg_extension_config_dump('stock_part', '');
+
 -- 4. Functions, new or changed, as the new version has them.
 CREATE OR REPLACE FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) RETURNS void
     LANGUAGE c SECURITY DEFINER
@@ -271,6 +284,71 @@ CREATE OR REPLACE FUNCTION inventory_truth._duration_text(d interval) RETURNS te
         WHEN extract(epoch FROM d)::bigint % 3600 = 0 THEN (extract(epoch FROM d)::bigint / 3600) || ' h'
         ELSE _lag_text(d)
     END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._escrow_fold(p_sku text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    sales bigint;
+BEGIN
+    PERFORM FROM stock_part t WHERE t.sku = p_sku
+      ORDER BY t.location COLLATE "C", t.part FOR UPDATE;
+    -- A new statement: its snapshot sees what the buyers waited for committed.
+    UPDATE stock s SET available = s.available - p.sold, committed = s.committed + p.sold
+      FROM (SELECT t.location, sum(t.sold)::bigint AS sold FROM stock_part t
+             WHERE t.sku = p_sku GROUP BY t.location) p
+     WHERE s.sku = p_sku AND s.location = p.location AND p.sold <> 0;
+    SELECT coalesce(sum(t.sales), 0) INTO sales FROM stock_part t WHERE t.sku = p_sku;
+    IF sales > 0 THEN
+        UPDATE sku s SET version = s.version + sales WHERE s.code = p_sku;
+    END IF;
+    UPDATE stock_part t SET lent = 0, sold = 0, sales = 0
+     WHERE t.sku = p_sku AND (t.lent <> 0 OR t.sold <> 0 OR t.sales <> 0);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth._escrow_lend(p_sku text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    parts integer;
+    keep bigint;
+    left_to_lend bigint;
+    place record;
+    lend bigint;
+    lent bigint := 0;
+BEGIN
+    SELECT s.escrow_parts INTO parts FROM sku s WHERE s.code = p_sku;
+    IF coalesce(parts, 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    -- What every channel must still see when the parts have sold all they were lent.
+    SELECT coalesce(max(greatest(0, _buffer(c.code, p_sku) - coalesce(f.qty, 0))), 0) INTO keep
+      FROM channel c
+      LEFT JOIN (SELECT x.channel, sum(x.qty)::bigint AS qty
+                   FROM stock s CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS x(channel, qty)
+                  WHERE s.sku = p_sku GROUP BY x.channel) f ON f.channel = c.code;
+    SELECT greatest(0, coalesce(sum(p.pool), 0) - keep) INTO left_to_lend
+      FROM (SELECT s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0) AS pool
+              FROM stock s WHERE s.sku = p_sku) p;
+    FOR place IN
+        SELECT s.location, greatest(0, s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0)) AS pool
+          FROM stock s WHERE s.sku = p_sku ORDER BY s.location COLLATE "C"
+    LOOP
+        lend := least(place.pool, left_to_lend);
+        left_to_lend := left_to_lend - lend;
+        INSERT INTO stock_part (sku, location, part)
+        SELECT p_sku, place.location, g FROM generate_series(1, parts) AS g
+        ON CONFLICT DO NOTHING;
+        UPDATE stock_part t
+           SET lent = lend / parts + CASE WHEN t.part <= lend % parts THEN 1 ELSE 0 END
+         WHERE t.sku = p_sku AND t.location = place.location AND t.part <= parts;
+        lent := lent + lend;
+    END LOOP;
+    DELETE FROM stock_part t WHERE t.sku = p_sku AND t.part > parts;
+    RETURN lent;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION inventory_truth._expire_due_holds(p_limit integer, p_skip_busy boolean) RETURNS integer
@@ -805,7 +883,9 @@ CREATE OR REPLACE FUNCTION inventory_truth._relay_stale() RETURNS SETOF text
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
     AS $$
     SELECT s.code FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
-     WHERE s.version > coalesce(p.version, 0)
+     WHERE s.version + CASE WHEN s.escrow_parts > 0
+                            THEN (SELECT coalesce(sum(t.sales), 0) FROM stock_part t WHERE t.sku = s.code)
+                            ELSE 0 END > coalesce(p.version, 0)
 $$;
 
 CREATE OR REPLACE FUNCTION inventory_truth._same_order_lines(p_channel text, p_ref text, p_lines jsonb) RETURNS void
@@ -835,7 +915,7 @@ CREATE OR REPLACE FUNCTION inventory_truth._sellable(p_sku text, p_channel text,
     SELECT coalesce(sum(s.available - coalesce((SELECT sum(f.qty)
                                                    FROM unnest(s.fence_channels, s.fence_qty) AS f(channel, qty)
                                                   WHERE f.channel <> p_channel), 0)), 0)::bigint
-      FROM stock s
+      FROM _stock_now s
      WHERE s.sku = p_sku AND (p_location IS NULL OR s.location = p_location)
 $$;
 
@@ -953,11 +1033,11 @@ BEGIN
         SELECT array_agg(d.day ORDER BY d.day) AS days
           FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
     ), place AS (
-        SELECT st.location, st.available FROM stock st
+        SELECT st.location, st.available FROM _stock_now st
          WHERE st.sku = p_sku AND (st.available <> 0 OR cardinality(st.fence_channels) > 0)
         UNION
         SELECT a.location, 0 FROM arrival a
-         WHERE NOT EXISTS (SELECT FROM stock st
+         WHERE NOT EXISTS (SELECT FROM _stock_now st
                             WHERE st.sku = p_sku AND st.location = a.location
                               AND (st.available <> 0 OR cardinality(st.fence_channels) > 0))
     ), fenced AS (
@@ -1017,6 +1097,26 @@ BEGIN
     RETURN QUERY
     SELECT r.sku, r.location, r.qty, r.atp, r.reservable, r.qty > r.reservable
       FROM _order_reach(check_order.channel, check_order.lines, check_order.split) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_truth.clear_escrow(sku text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    was integer;
+BEGIN
+    PERFORM _known_sku(clear_escrow.sku);
+    PERFORM _lock_sku(clear_escrow.sku);
+    SELECT s.escrow_parts INTO was FROM sku s WHERE s.code = clear_escrow.sku;
+    IF was = 0 THEN
+        RETURN false;
+    END IF;
+    DELETE FROM stock_part t WHERE t.sku = clear_escrow.sku;
+    UPDATE sku s SET escrow_parts = 0 WHERE s.code = clear_escrow.sku;
+    RETURN true;
 END
 $$;
 
@@ -1254,6 +1354,26 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_truth.set_escrow(sku text, parts integer) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM _known_sku(set_escrow.sku);
+    PERFORM _require(set_escrow.parts, 'parts');
+    IF set_escrow.parts < 1 OR set_escrow.parts > 256 THEN
+        RAISE EXCEPTION 'a SKU is escrowed in 1 to 256 parts, not %', set_escrow.parts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'clear_escrow ends escrow; about as many parts as buyers commit at once is enough.';
+    END IF;
+    -- Taking the SKU's row folds the parts it had.
+    PERFORM _lock_sku(set_escrow.sku);
+    UPDATE sku s SET escrow_parts = set_escrow.parts WHERE s.code = set_escrow.sku;
+    RETURN _escrow_lend(set_escrow.sku);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) RETURNS date
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'inventory_truth', 'pg_temp'
@@ -1378,6 +1498,20 @@ CREATE OR REPLACE FUNCTION inventory_truth.verify() RETURNS TABLE(sku text, loca
       FROM stock s CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS x(channel, qty)
      WHERE x.qty < 0
     UNION ALL
+    SELECT t.sku, t.location, 'available'::stage, t.lent, t.sold,
+           format('escrow part %s: %s', t.part,
+                  CASE WHEN least(t.lent, t.sold, t.sales) < 0 THEN 'negative units'
+                       ELSE 'sold more than it was lent' END)
+      FROM stock_part t
+     WHERE t.sold > t.lent OR least(t.lent, t.sold, t.sales) < 0
+    UNION ALL
+    SELECT p.sku, p.location, 'available'::stage, s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0),
+           p.left_to_sell, 'escrow parts have more left to sell than the pool'
+      FROM (SELECT t.sku, t.location, sum(t.lent - t.sold)::bigint AS left_to_sell FROM stock_part t
+             GROUP BY 1, 2) p
+      JOIN _stock_now s ON s.sku = p.sku AND s.location = p.location
+     WHERE p.left_to_sell > s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0)
+    UNION ALL
     SELECT h.sku, h.location, 'committed'::stage, h.qty,
            h.open_qty + h.picked_qty + h.released_qty + h.lost_qty,
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
@@ -1436,12 +1570,36 @@ CREATE OR REPLACE FUNCTION inventory_truth.write_off(sku text, location text, qt
     AS '$libdir/inventory_truth', 'inventory_truth_write_off';
 
 -- 5. Views and triggers.
+CREATE VIEW inventory_truth._stock_now AS
+ SELECT s.sku,
+    s.location,
+    s.inbound,
+    s.receiving,
+    s.quality_control,
+    (s.available - COALESCE(p.sold, (0)::bigint)) AS available,
+    (s.committed + COALESCE(p.sold, (0)::bigint)) AS committed,
+    s.picked,
+    s.shipped,
+    s.quarantine,
+    s.damaged,
+    s.missing,
+    s.written_off,
+    s.fence_channels,
+    s.fence_qty,
+    s.fence_held
+   FROM (inventory_truth.stock s
+     LEFT JOIN ( SELECT t.sku,
+            t.location,
+            (sum(t.sold))::bigint AS sold
+           FROM inventory_truth.stock_part t
+          GROUP BY t.sku, t.location) p ON (((p.sku = s.sku) AND (p.location = s.location))));
+
 CREATE VIEW inventory_truth.balance AS
  SELECT s.sku,
     s.location,
     b.stage,
     b.qty
-   FROM (inventory_truth.stock s
+   FROM (inventory_truth._stock_now s
      CROSS JOIN LATERAL ( VALUES ('inbound'::inventory_truth.stage,s.inbound), ('receiving'::inventory_truth.stage,s.receiving), ('quality_control'::inventory_truth.stage,s.quality_control), ('available'::inventory_truth.stage,s.available), ('committed'::inventory_truth.stage,s.committed), ('picked'::inventory_truth.stage,s.picked), ('shipped'::inventory_truth.stage,s.shipped), ('quarantine'::inventory_truth.stage,s.quarantine), ('damaged'::inventory_truth.stage,s.damaged), ('missing'::inventory_truth.stage,s.missing), ('written_off'::inventory_truth.stage,s.written_off)) b(stage, qty))
   WHERE (b.qty <> 0);
 
@@ -1490,6 +1648,15 @@ CREATE VIEW inventory_truth.broken_preorders AS
     h.status
    FROM inventory_truth.hold h
   WHERE (h.preorder_broken > 0);
+
+CREATE VIEW inventory_truth.escrow AS
+ SELECT t.sku,
+    t.location,
+    t.part,
+    t.lent,
+    t.sold,
+    (t.lent - t.sold) AS left_to_sell
+   FROM inventory_truth.stock_part t;
 
 CREATE VIEW inventory_truth.fence AS
  SELECT s.sku,
@@ -1657,6 +1824,7 @@ COMMENT ON COLUMN inventory_truth.sku.change_cause IS 'What that first change wa
 COMMENT ON COLUMN inventory_truth.sku.changed_at IS 'When the transaction that last advanced the version first changed the SKU''s ATP.';
 COMMENT ON COLUMN inventory_truth.sku.code IS 'The SKU code, the key everywhere: 1 to 100 characters, without control characters or surrounding spaces.';
 COMMENT ON COLUMN inventory_truth.sku.created_at IS 'When the SKU was created (by an expected receipt, an arrival or a count gain).';
+COMMENT ON COLUMN inventory_truth.sku.escrow_parts IS 'Parts its pool is lent to at each location (set_escrow; 0: none): buyers sell from them side by side. Its ATP version is version plus the parts'' sales.';
 COMMENT ON COLUMN inventory_truth.sku.version IS 'Advances in every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
 COMMENT ON COLUMN inventory_truth.sku_buffer.channel IS 'The channel code.';
 COMMENT ON COLUMN inventory_truth.sku_buffer.sku IS 'The SKU code.';
@@ -1677,6 +1845,12 @@ COMMENT ON COLUMN inventory_truth.stock.receiving IS 'Units on the dock, not put
 COMMENT ON COLUMN inventory_truth.stock.shipped IS 'Units that left the building from here.';
 COMMENT ON COLUMN inventory_truth.stock.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.stock.written_off IS 'Units removed for good.';
+COMMENT ON COLUMN inventory_truth.stock_part.lent IS 'Units of the pool lent to the part at the last fold and lend.';
+COMMENT ON COLUMN inventory_truth.stock_part.location IS 'The location whose pool the part was lent from.';
+COMMENT ON COLUMN inventory_truth.stock_part.part IS 'The part''s number, 1 to the SKU''s escrow_parts.';
+COMMENT ON COLUMN inventory_truth.stock_part.sales IS 'Sales from the part since: each advanced the SKU''s ATP version.';
+COMMENT ON COLUMN inventory_truth.stock_part.sku IS 'The escrowed SKU.';
+COMMENT ON COLUMN inventory_truth.stock_part.sold IS 'Units sold from the part since: still in stock.available, already held (committed).';
 COMMENT ON FUNCTION inventory_truth._actor() IS 'The acting role recorded in movement.actor and elsewhere: the SET ROLE role, else the session''s login role (SECURITY DEFINER functions do not change it). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) IS 'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version unless this transaction advanced it already, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
@@ -1694,6 +1868,8 @@ COMMENT ON FUNCTION inventory_truth._count_reconciliation(counted bigint, availa
 COMMENT ON FUNCTION inventory_truth._count_shortfall(found bigint, available bigint, committed bigint) IS 'A short pick''s arithmetic: of the units a bin lacks (available + committed - found, never negative), how many leave available (first) and how many leave committed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._describe(sku text, location text) IS 'A SKU and location as messages show them: SKU "..." at location "...". Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._duration_text(d interval) IS 'A threshold as readiness() advice states it ("30 s", "1 min", "1 h"). Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._escrow_fold(p_sku text) IS 'Folds what a SKU''s escrow parts sold into its stock (available to committed) and their sales into its version, and empties the parts, waiting for the buyers holding them; the caller holds the SKU''s row. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._escrow_lend(p_sku text) IS 'Lends a SKU''s pool to its escrow parts after a fold, under its row: the pool less the largest (buffer - fenced units) of any channel, split evenly over the parts at each location. Returns the units lent. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._expire_due_holds(p_limit integer, p_skip_busy boolean) IS 'Releases up to p_limit (NULL: every) open holds past their expiry (committed -> available, status expired) and returns how many; skips holds being picked or released; with p_skip_busy, also those whose SKU another transaction has locked. expire_holds() and the relay call it. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) IS 'Expires one hold past its expiry: committed -> available under its SKU''s lock (with skip_busy, false at once when another transaction holds the SKU); the hold ends as expired. Returns whether it expired one. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._fence_allocate(available bigint, targets bigint[]) IS 'Fences recomputed from scratch: the available units go to the fences in priority order, each up to its target, the rest is the pool; returns the fence quantities. Internal: not for direct use.';
@@ -1749,6 +1925,7 @@ COMMENT ON FUNCTION inventory_truth.atp_snapshot(channel text) IS 'ATP of every 
 COMMENT ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) IS 'ATP of a SKU for a channel projected by date: today''s row adds the stock in receiving and QC and inbound stock due today or overdue, each later row the inbound stock due that day (ETA), as if put away on arrival and nothing sold meanwhile; open preorders take the first arrivals at their location, then fences fill as they would. preorderable: what the channel may still preorder of the stock arriving by the end of the day (0 unless it takes preorders; see preorderable()). inbound and in_building are the units arriving that day, atp the projection at the end of it: each day''s arrivals at a location are one put-away, in day order. Inbound without an ETA is left out (set one with set_eta).';
 COMMENT ON FUNCTION inventory_truth.cancel_expected(sku text, location text, ref text, qty bigint, occurred_at timestamp with time zone) IS 'Cancels qty open units (all of them when qty is NULL) of an expected receipt: inbound -> outside.';
 COMMENT ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) IS 'Checks an order''s lines (as reserve_order takes them) against what the channel can promise now, without reserving: one row per SKU (repeated lines summed) with the quantity asked, the channel''s ATP of the SKU, the most one reservation of the line would be granted now (with split as reserve''s: the ATP when it may split, else the most at one location; at its location, if it names one), and whether the line is short. Read from committed state: a later reserve_order decides again under the SKUs'' locks. Storefront level.';
+COMMENT ON FUNCTION inventory_truth.clear_escrow(sku text) IS 'Ends a SKU''s escrow: folds what its parts sold into stock and removes them; its buyers take its row again. Returns false when it had none.';
 COMMENT ON FUNCTION inventory_truth.clear_ringfence(channel text, sku text) IS 'Removes a channel''s ringfence rule for a SKU (sku NULL: its every-SKU rule) and rebalances: the fenced units go to the pool, or to another rule that now applies. Returns false when there was no such rule.';
 COMMENT ON FUNCTION inventory_truth.declare_sku(sku text) IS 'Declares one SKU ahead of its first receipt (see declare_skus). Returns true if it was new, false if it existed. Floor level.';
 COMMENT ON FUNCTION inventory_truth.declare_skus(skus text[]) IS 'Declares SKUs ahead of their first receipt (a catalogue import), so that their buffers and fences can be set before stock arrives. Returns how many were new; codes that exist already are left alone. A declared SKU has no stock and an ATP of 0 until stock arrives. Floor level.';
@@ -1778,6 +1955,7 @@ COMMENT ON FUNCTION inventory_truth.reserve(channel text, sku text, qty bigint, 
 COMMENT ON FUNCTION inventory_truth.reserve_order(channel text, ref text, lines jsonb, ttl interval, occurred_at timestamp with time zone, split text) IS 'Reserves every line of an order, [{"sku": ..., "qty": ..., "location": ... (optional)}], for a channel under one reference, or none of them. Lines naming the same SKU are summed into one reservation; a line without a location is served like reserve''s, from several locations if no single one can (split, as reserve''s). A refused order fails with IT001 naming every short line, as JSON in the error''s DETAIL (see check_order). Returns one row per hold (a line served from several locations has one per location); a retry must list the same SKUs (IT004 otherwise) and behaves as reserve''s.';
 COMMENT ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) IS 'Changes the quantity of a channel''s reservation of a SKU for an order (ref) to qty, under the same reference: growing reserves the difference (available -> committed, checked like reserve: IT001 beyond the channel''s ATP) at the locations it is served from first, then, unless split is ''none'', at the others in the split order (as reserve''s: a grow may add a part); shrinking releases it (committed -> available, newest part first, fence units first, like a release); 0 releases it. qty counts what the reservation asked for less what was released, picked and lost units included, so the same call again changes nothing. Returns the hold id (the first part''s). A reservation that ended cannot change (IT004); none is 42704.';
 COMMENT ON FUNCTION inventory_truth.set_buffer(channel text, sku text, units bigint) IS 'Sets the safety buffer (units hidden from the channel) for one SKU; sku NULL sets the channel''s default; units NULL removes a SKU''s own buffer.';
+COMMENT ON FUNCTION inventory_truth.set_escrow(sku text, parts integer) IS 'Lends a hot SKU''s pool at each location to 1 to 256 independently locked parts, so that concurrent buyers of it do not queue on one row lock (docs/design.md §12). Every rule stays exact: the parts are lent at most the pool less what buffers keep, fenced sales and every other change take the exact path, and a buyer finding no part with the units takes it too. Returns the units lent.';
 COMMENT ON FUNCTION inventory_truth.set_eta(sku text, location text, ref text, eta date) IS 'Moves the ETA of an expected receipt (the supplier is late or early), or sets it for one an ERP wrote into the ledger directly. Returns the new ETA.';
 COMMENT ON FUNCTION inventory_truth.set_ringfence(channel text, sku text, units bigint, percent numeric) IS 'Fences units (a fixed number, or a percent of the available units) of a SKU, or of every SKU when sku is NULL, at each location for one channel; no other channel may sell them. Rebalances at once.';
 COMMENT ON FUNCTION inventory_truth.ship(sku text, location text, qty bigint, ref text, occurred_at timestamp with time zone) IS 'Picked units leave the building: picked -> shipped.';
@@ -1785,7 +1963,7 @@ COMMENT ON FUNCTION inventory_truth.short_pick(sku text, location text, found bi
 COMMENT ON FUNCTION inventory_truth.stages() IS 'Every stage in order, whether it counts as on-hand stock, whether it is sellable, and what it means.';
 COMMENT ON FUNCTION inventory_truth.stock(sku text) IS 'Units of a SKU per location and stage (empty buckets left out). Available stock is split into each fenced channel''s units and the shared pool (channel NULL); committed stock by the channel holding it.';
 COMMENT ON FUNCTION inventory_truth.submit_count(task bigint, counted bigint, occurred_at timestamp with time zone) IS 'Submits a blind count of a task''s bin (occurred_at: when it was counted, not before the task was opened) and reconciles it at once. Movements of the bin recorded with a later physical time are added to the count first (a pick recorded between the count and its submission is not a loss). Counted above the system''s available + committed units finds missing units first (missing -> available, fences refill), then is a count gain; below it is a count loss from available stock, then from holds (committed -> missing, named in broken_holds). Every missing unit of the SKU there that was not found is written off. Returns the ledger rows; a retry with the same count returns them again, another count fails with IT004. Management: this writes off stock.';
-COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units); otherwise one row per discrepancy, with the two quantities compared.';
+COMMENT ON FUNCTION inventory_truth.verify() IS 'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units) and escrow parts sold no more than they were lent nor have more left than the pool; otherwise one row per discrepancy, with the two quantities compared.';
 COMMENT ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) IS 'On a hot standby, waits until it has replayed the primary''s WAL up to lsn (at most timeout, 5 s by default) and returns whether it has; on a primary, true at once. A storefront reading from a replica LISTENs on the primary, notes pg_current_wal_lsn() there, and reads atp_snapshot() from the replica once this returns true. Storefront level.';
 COMMENT ON FUNCTION inventory_truth.write_off(sku text, location text, qty bigint, from_stage inventory_truth.stage, reason text, occurred_at timestamp with time zone) IS 'Removes units for good: from_stage (damaged by default; also missing, available) -> written_off, with a reason.';
 COMMENT ON SEQUENCE inventory_truth.count_task_id_seq IS 'Ids of count_task.';
@@ -1806,12 +1984,15 @@ COMMENT ON TABLE inventory_truth.short_pick IS 'Short picks as reported: units f
 COMMENT ON TABLE inventory_truth.sku IS 'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
 COMMENT ON TABLE inventory_truth.sku_buffer IS 'Safety buffers of one channel for one SKU, overriding the channel''s default; see set_buffer.';
 COMMENT ON TABLE inventory_truth.stock IS 'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()). The views balance and fence show it as buckets.';
+COMMENT ON TABLE inventory_truth.stock_part IS 'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, and how many sales (they advance the SKU''s ATP version).';
 COMMENT ON TYPE inventory_truth.channel_atp IS 'One SKU''s available to promise for one channel, with the SKU''s version (atp_snapshot rows).';
 COMMENT ON TYPE inventory_truth.stage IS 'Where a unit of stock is. Only available stock is sellable.';
+COMMENT ON VIEW inventory_truth._stock_now IS 'Stock as it is: what escrow parts sold since their last fold taken out of available and into committed. Internal: the reading views and functions read it.';
 COMMENT ON VIEW inventory_truth.balance IS 'Units per SKU, location and stage (buckets with units; read from stock): always equal to the ledger''s sum (see verify()).';
 COMMENT ON VIEW inventory_truth.broken_holds IS 'Holds that lost units to a short pick or a count (stock not in the bin): the event, the count task, the hold (channel, ref), the units it lost and what it still holds. The ERP re-sources or cancels these orders.';
 COMMENT ON VIEW inventory_truth.broken_preorders IS 'Preorders that lost units because the stock on its way to their location fell short (a receipt cancelled or short, damage or loss before put-away): the hold, the units it lost, what it still awaits and holds. The ERP re-sources, delays or cancels these orders.';
 COMMENT ON VIEW inventory_truth.count_sheet IS 'Open blind count tasks for floor staff, most urgent first: SKU and location only, never the expected quantity. Submit what was counted with submit_count(task, counted).';
+COMMENT ON VIEW inventory_truth.escrow IS 'Escrow parts (set_escrow): per SKU, location and part, the units lent to it, sold from it since the SKU was last folded, and left to sell.';
 COMMENT ON VIEW inventory_truth.fence IS 'Available units fenced for one channel at a location (read from stock); the rest of the location''s available stock is the shared pool.';
 
 -- 7. Privileges: of what this script created, and what changed.
@@ -1827,6 +2008,10 @@ REVOKE ALL ON FUNCTION inventory_truth._check_split(split text) FROM PUBLIC, inv
 REVOKE ALL ON FUNCTION inventory_truth._check_split(split text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._duration_text(d interval) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._duration_text(d interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._escrow_fold(p_sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._escrow_fold(p_sku text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_truth._escrow_lend(p_sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth._escrow_lend(p_sku text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth._expire_hold(p_ref text, p_sku text, p_channel text, p_skip_busy boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory_truth._fence_channels(p_sku text, p_location text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
@@ -1885,6 +2070,9 @@ GRANT ALL ON FUNCTION inventory_truth.atp_timeline(sku text, channel text) TO in
 REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.check_order(channel text, lines jsonb, split text) TO inventory_truth_storefront;
+REVOKE ALL ON FUNCTION inventory_truth.clear_escrow(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.clear_escrow(sku text) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.clear_escrow(sku text) TO inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.declare_sku(sku text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.declare_sku(sku text) TO inventory_truth_floor;
@@ -1912,6 +2100,9 @@ GRANT ALL ON FUNCTION inventory_truth.reserve_order(channel text, ref text, line
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.resize_hold(channel text, ref text, sku text, qty bigint, occurred_at timestamp with time zone, split text) TO inventory_truth_floor;
+REVOKE ALL ON FUNCTION inventory_truth.set_escrow(sku text, parts integer) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+REVOKE ALL ON FUNCTION inventory_truth.set_escrow(sku text, parts integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION inventory_truth.set_escrow(sku text, parts integer) TO inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 REVOKE ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION inventory_truth.wait_for_replay(lsn pg_lsn, timeout interval) TO inventory_truth_storefront;
@@ -1921,7 +2112,11 @@ REVOKE ALL ON TABLE inventory_truth.broken_holds FROM PUBLIC, inventory_truth_st
 GRANT SELECT ON TABLE inventory_truth.broken_holds TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.broken_preorders FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.broken_preorders TO inventory_truth_floor;
+REVOKE ALL ON TABLE inventory_truth.escrow FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+GRANT SELECT ON TABLE inventory_truth.escrow TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.fence FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.fence TO inventory_truth_floor;
 REVOKE ALL ON TABLE inventory_truth.stock FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
 GRANT SELECT ON TABLE inventory_truth.stock TO inventory_truth_floor;
+REVOKE ALL ON TABLE inventory_truth.stock_part FROM PUBLIC, inventory_truth_storefront, inventory_truth_floor, inventory_truth_manager;
+GRANT SELECT ON TABLE inventory_truth.stock_part TO inventory_truth_floor;

@@ -33,7 +33,8 @@ CREATE TABLE sku (
     created_at timestamptz NOT NULL DEFAULT now(),
     version bigint NOT NULL DEFAULT 0,
     changed_at timestamptz,
-    change_cause text
+    change_cause text,
+    escrow_parts integer NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE sku IS
     'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
@@ -41,6 +42,8 @@ COMMENT ON COLUMN sku.version IS
     'Advances in every transaction that may change the SKU''s ATP, in commit order; notifications and atp_snapshot carry it.';
 COMMENT ON COLUMN sku.changed_at IS 'When the transaction that last advanced the version first changed the SKU''s ATP.';
 COMMENT ON COLUMN sku.change_cause IS 'What that first change was: a movement (from->to) or a rule change.';
+COMMENT ON COLUMN sku.escrow_parts IS
+    'Parts its pool is lent to at each location (set_escrow; 0: none): buyers sell from them side by side. Its ATP version is version plus the parts'' sales.';
 
 CREATE TABLE location (
     code text PRIMARY KEY CHECK (code = _check_code('location', code)),
@@ -107,10 +110,40 @@ CREATE TABLE stock (
 COMMENT ON TABLE stock IS
     'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()). The views balance and fence show it as buckets.';
 
+-- Escrow (docs/design.md §12): a hot SKU's pool at a location lent to independently locked
+-- parts, so that buyers sell side by side instead of queueing on the SKU's row. A sale from a
+-- part writes the part (sold), its hold and its ledger row, not stock nor the SKU's row: until
+-- the next writer under the SKU's row folds the parts back (_escrow_fold), the truth is stock
+-- less what the parts sold (available) and plus it (committed), as _stock_now shows it.
+CREATE TABLE stock_part (
+    sku text NOT NULL,
+    location text NOT NULL,
+    part integer NOT NULL,
+    lent bigint NOT NULL DEFAULT 0,
+    sold bigint NOT NULL DEFAULT 0,
+    sales bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (sku, location, part)
+) WITH (fillfactor = 50);
+COMMENT ON TABLE stock_part IS
+    'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, and how many sales (they advance the SKU''s ATP version).';
+
+-- Stock as it is: the parts' sales taken out of available and into committed.
+CREATE VIEW _stock_now AS
+    SELECT s.sku, s.location, s.inbound, s.receiving, s.quality_control,
+           s.available - coalesce(p.sold, 0) AS available, s.committed + coalesce(p.sold, 0) AS committed,
+           s.picked, s.shipped, s.quarantine, s.damaged, s.missing, s.written_off,
+           s.fence_channels, s.fence_qty, s.fence_held
+      FROM stock s
+      LEFT JOIN (SELECT t.sku, t.location, sum(t.sold)::bigint AS sold
+                   FROM stock_part t GROUP BY t.sku, t.location) p
+        ON p.sku = s.sku AND p.location = s.location;
+COMMENT ON VIEW _stock_now IS
+    'Stock as it is: what escrow parts sold since their last fold taken out of available and into committed. Internal: the reading views and functions read it.';
+
 -- The buckets as rows: a SKU at a location in a stage, for every stage with units.
 CREATE VIEW balance AS
     SELECT s.sku, s.location, b.stage, b.qty
-      FROM stock s
+      FROM _stock_now s
      CROSS JOIN LATERAL (VALUES ('inbound'::stage, s.inbound), ('receiving', s.receiving),
                                 ('quality_control', s.quality_control), ('available', s.available),
                                 ('committed', s.committed), ('picked', s.picked),
@@ -160,6 +193,7 @@ SELECT pg_catalog.pg_extension_config_dump('location', '');
 SELECT pg_catalog.pg_extension_config_dump('movement', '');
 SELECT pg_catalog.pg_extension_config_dump('movement_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stock', '');
+SELECT pg_catalog.pg_extension_config_dump('stock_part', '');
 SELECT pg_catalog.pg_extension_config_dump('expected_receipt', '');
 SELECT pg_catalog.pg_extension_config_dump('expected_receipt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('movement_commit', '');

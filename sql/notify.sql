@@ -51,7 +51,9 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, inventory_truth, pg_temp
 AS $$
     SELECT s.code FROM sku s LEFT JOIN atp_published p ON p.sku = s.code
-     WHERE s.version > coalesce(p.version, 0)
+     WHERE s.version + CASE WHEN s.escrow_parts > 0
+                            THEN (SELECT coalesce(sum(t.sales), 0) FROM stock_part t WHERE t.sku = s.code)
+                            ELSE 0 END > coalesce(p.version, 0)
 $$;
 
 -- Reads on a hot standby (docs/storefront-guide.md, "Reading from a replica"): a storefront

@@ -95,7 +95,7 @@ GRANT EXECUTE ON FUNCTION
 TO inventory_truth_floor;
 GRANT SELECT ON sku, location, movement, movement_commit, stock, balance, expected_receipt,
                 channel, sku_buffer, ringfence, fence, hold, atp_published,
-                count_task, short_pick, count_sheet, broken_holds, broken_preorders
+                count_task, short_pick, count_sheet, broken_holds, broken_preorders, stock_part, escrow
     TO inventory_truth_floor;
 
 -- Management: locations, channels and their rules, quarantine release, write-offs, count
@@ -108,6 +108,8 @@ GRANT EXECUTE ON FUNCTION
     set_ringfence(text, text, bigint, numeric),
     clear_ringfence(text, text),
     allow_preorders(text, boolean),
+    set_escrow(text, integer),
+    clear_escrow(text),
     rebalance(text),
     inspect_return(text, text, bigint, boolean, timestamptz),
     write_off(text, text, bigint, stage, text, timestamptz),

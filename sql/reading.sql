@@ -116,6 +116,20 @@ AS $$
       FROM stock s CROSS JOIN LATERAL unnest(s.fence_channels, s.fence_qty) AS x(channel, qty)
      WHERE x.qty < 0
     UNION ALL
+    SELECT t.sku, t.location, 'available'::stage, t.lent, t.sold,
+           format('escrow part %s: %s', t.part,
+                  CASE WHEN least(t.lent, t.sold, t.sales) < 0 THEN 'negative units'
+                       ELSE 'sold more than it was lent' END)
+      FROM stock_part t
+     WHERE t.sold > t.lent OR least(t.lent, t.sold, t.sales) < 0
+    UNION ALL
+    SELECT p.sku, p.location, 'available'::stage, s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0),
+           p.left_to_sell, 'escrow parts have more left to sell than the pool'
+      FROM (SELECT t.sku, t.location, sum(t.lent - t.sold)::bigint AS left_to_sell FROM stock_part t
+             GROUP BY 1, 2) p
+      JOIN _stock_now s ON s.sku = p.sku AND s.location = p.location
+     WHERE p.left_to_sell > s.available - coalesce((SELECT sum(q) FROM unnest(s.fence_qty) AS q), 0)
+    UNION ALL
     SELECT h.sku, h.location, 'committed'::stage, h.qty,
            h.open_qty + h.picked_qty + h.released_qty + h.lost_qty,
            format('hold %s of channel %s: %s', _q(h.ref), _q(h.channel),
@@ -139,4 +153,4 @@ AS $$
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION verify() IS
-    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units); otherwise one row per discrepancy, with the two quantities compared.';
+    'Returns no rows when every balance equals the sum of the ledger, none is negative, open expected receipts match inbound stock, fenced units fit in available stock and match what open holds took from each fence, open holds match committed stock and every hold''s units add up (none negative, its fenced units within its open ones, a known status, open while it holds or awaits units) and escrow parts sold no more than they were lent nor have more left than the pool; otherwise one row per discrepancy, with the two quantities compared.';

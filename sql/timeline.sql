@@ -37,11 +37,11 @@ BEGIN
         SELECT array_agg(d.day ORDER BY d.day) AS days
           FROM (SELECT current_date AS day UNION SELECT a.day FROM arrival a) d
     ), place AS (
-        SELECT st.location, st.available FROM stock st
+        SELECT st.location, st.available FROM _stock_now st
          WHERE st.sku = p_sku AND (st.available <> 0 OR cardinality(st.fence_channels) > 0)
         UNION
         SELECT a.location, 0 FROM arrival a
-         WHERE NOT EXISTS (SELECT FROM stock st
+         WHERE NOT EXISTS (SELECT FROM _stock_now st
                             WHERE st.sku = p_sku AND st.location = a.location
                               AND (st.available <> 0 OR cardinality(st.fence_channels) > 0))
     ), fenced AS (

@@ -11,6 +11,7 @@ extension_sql_file!(
         "readiness",
         "timeline",
         "notify",
+        "escrow",
         // Rust functions no SQL file requires (paths as the graph matches them).
         notify::_relay_baseline,
         notify::_publish,

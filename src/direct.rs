@@ -114,6 +114,7 @@ pub const LOCATION: Table = c"location";
 pub const SKU_BUFFER: Table = c"sku_buffer";
 pub const RINGFENCE: Table = c"ringfence";
 pub const STOCK: Table = c"stock";
+pub const STOCK_PART: Table = c"stock_part";
 pub const HOLD: Table = c"hold";
 pub const RECEIPT: Table = c"expected_receipt";
 pub const MOVEMENT: Table = c"movement";
@@ -160,6 +161,11 @@ pub const RINGFENCE_SKU: Index = Index {
 pub const STOCK_PLACE: Index = Index {
     table: STOCK,
     name: c"stock_pkey",
+};
+/// (sku, location, part)
+pub const STOCK_PART_KEY: Index = Index {
+    table: STOCK_PART,
+    name: c"stock_part_pkey",
 };
 /// (ref, sku, channel, location)
 pub const HOLD_KEY: Index = Index {

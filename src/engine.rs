@@ -177,17 +177,22 @@ fn take_row(
     for attempt in 0..2 {
         let found = direct::write(&[direct::SKU], |w| {
             if advance {
-                return Ok(
-                    advance_version(w, 0, sku, cause)?.map(|version| Taken::Advanced(version + 1))
-                );
+                return Ok(advance_version(w, 0, sku, cause)?
+                    .map(|(version, escrow)| (Taken::Advanced(version + 1), escrow)));
             }
-            Ok(w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &[])?
-                .map(|_| Taken::Held))
+            match w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &["escrow_parts"])? {
+                Some(row) => Ok(Some((Taken::Held, spi::value::<i32>(&row, 1)? > 0))),
+                None => Ok(None),
+            }
         })?;
-        if let Some(taken) = found {
+        if let Some((taken, escrow)) = found {
             xact::note_held(sku, advance);
             if advance {
                 xact::changed(sku);
+            }
+            if escrow {
+                // What its parts sold becomes stock again before anything reads it.
+                crate::escrow::fold(client, sku)?;
             }
             return Ok(taken);
         }
@@ -224,27 +229,29 @@ pub fn committed_state<'a>(
 }
 
 /// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
-/// time and cause of the change; returns the version it had (`None`: no such SKU).
+/// time and cause of the change; returns the version it had and whether it is escrowed
+/// (`None`: no such SKU).
 fn advance_version(
     w: &mut direct::Writer,
     table: usize,
     sku: &str,
     cause: &str,
-) -> Outcome<Option<i64>> {
+) -> Outcome<Option<(i64, bool)>> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     let modified = w.modify(
         table,
         &direct::SKU_CODE,
         &[Key::Text(sku)],
-        &["version"],
+        &["version", "escrow_parts"],
         |row| {
             let version: i64 = spi::value(row, 1)?;
+            let escrow = spi::value::<i32>(row, 2)? > 0;
             let changes = vec![
                 ("version", (version + 1).into_datum()),
                 ("changed_at", Some(pg_sys::Datum::from(now))),
                 ("change_cause", cause.into_datum()),
             ];
-            Ok(Some((changes, version)))
+            Ok(Some((changes, (version, escrow))))
         },
     )?;
     Ok(match modified {
@@ -1433,15 +1440,16 @@ const SALE_HOLD: usize = 2;
 const SALE_LEDGER: usize = 3;
 
 /// Takes `sku`'s row through a writer on [`SALE_TABLES`] (first of anything of the SKU, waiting
-/// for a transaction that holds it) and advances its version; returns the version it had, or
-/// `None` for an unknown SKU. The caller does not hold the row yet.
-pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<i64>> {
-    let version = advance_version(w, SALE_SKU, sku, cause)?;
-    if version.is_some() {
+/// for a transaction that holds it) and advances its version; returns the version it had and
+/// whether the SKU is escrowed (then the caller folds its parts, `escrow::fold`, before it
+/// reads the SKU), or `None` for an unknown SKU. The caller does not hold the row yet.
+pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<(i64, bool)>> {
+    let taken = advance_version(w, SALE_SKU, sku, cause)?;
+    if taken.is_some() {
         xact::note_held(sku, true);
         xact::changed(sku);
     }
-    Ok(version)
+    Ok(taken)
 }
 
 /// A sale into a new hold (a reservation: available -> committed for a channel and ref) at the
@@ -1508,6 +1516,47 @@ pub fn write_sale(
         exists: true,
     };
     Ok(Some((hold_id, written)))
+}
+
+/// The tables a sale from an escrow part writes: the hold and the ledger row (the part was
+/// taken by `escrow::claim`; the SKU's row and its stock stay as they are).
+pub const PART_SALE_TABLES: [direct::Table; 2] = [direct::HOLD, direct::MOVEMENT];
+
+/// A sale into a new hold from an escrow part of the pool at the place `now` (as it is, the
+/// parts' sales applied), through a writer on [`PART_SALE_TABLES`]: replayed on that place to
+/// make the hold, which must take nothing from a fence, then the hold and the ledger row
+/// written. Returns the hold's id.
+pub fn write_part_sale(
+    w: &mut direct::Writer,
+    sale: &crate::ledger::Record<'_>,
+    now: &StoredPlace,
+    options: &Options,
+) -> Outcome<i64> {
+    let row = sale.movement(0).row;
+    let rows = std::slice::from_ref(&row);
+    let mut place = Place {
+        sku: sale.sku.to_owned(),
+        location: sale.location.to_owned(),
+        buckets: now.buckets,
+        fences: fences_of(now, None, None),
+        receipts: Vec::new(),
+    };
+    let before = place.buckets;
+    let mut holds = Holds::new();
+    place::replay(&mut place, rows, &mut holds, &[])?;
+    check_sources(&place, &before, rows)?;
+    let hold = holds
+        .values()
+        .find(|h| h.changed && h.id.is_none())
+        .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
+    if hold.fence_qty != 0 {
+        return Err(Failure::internal(
+            "inventory_truth: a sale from an escrow part took from a fence",
+        ));
+    }
+    let hold_id = insert_hold(w, 0, sale.sku, hold, options)?;
+    crate::ledger::insert_applied(w, 1, sale)?;
+    Ok(hold_id)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use crate::direct::{self, Key};
 use crate::engine::{self, Options, StoredPlace};
 use crate::error::{q, units, Failure, Outcome};
+use crate::escrow;
+use crate::guc::NotifyMode;
 use crate::ledger::{check_code, known_channel, known_location, known_sku, Record};
 use crate::place::HoldStatus;
 use crate::spi::{self, oid, Sql};
@@ -328,7 +330,10 @@ fn part_of(row: &impl spi::Columns) -> Outcome<Part> {
 
 /// What `read_for_reserve` found.
 struct Read {
+    /// The SKU's ATP version: its row's, plus its escrow parts' sales since their last fold.
     version: i64,
+    /// Its escrow parts per location (0: not escrowed).
+    escrow_parts: i32,
     buffer: i64,
     /// The parts of the reservation the reference names, by id (none: a new one).
     parts: Vec<Part>,
@@ -342,10 +347,17 @@ struct Read {
 fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcome<Option<Read>> {
     direct::read(|reader| {
         let mut version = None;
-        reader.rows(&direct::SKU_CODE, &[Key::Text(sku)], &["version"], |row| {
-            version = spi::get(row, 1)?;
-            Ok(())
-        })?;
+        let mut escrow_parts = 0;
+        reader.rows(
+            &direct::SKU_CODE,
+            &[Key::Text(sku)],
+            &["version", "escrow_parts"],
+            |row| {
+                version = spi::get(row, 1)?;
+                escrow_parts = spi::value(row, 2)?;
+                Ok(())
+            },
+        )?;
         let mut buffer = None;
         reader.rows(
             &direct::CHANNEL_CODE,
@@ -391,8 +403,15 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
                 Ok(())
             },
         )?;
+        let mut version = version;
+        if escrow_parts > 0 {
+            let sales = escrow::part_sales(reader, sku)?;
+            sales.apply(&mut places);
+            version += sales.sales;
+        }
         Ok(Some(Read {
             version,
+            escrow_parts,
             buffer,
             parts,
             places,
@@ -624,7 +643,11 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                     .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
                 continue;
             }
-            return reserve_parts(client, r, &plan);
+            let id = reserve_parts(client, r, &plan)?;
+            if read.escrow_parts > 0 {
+                escrow::lend(client, &r.sku)?;
+            }
+            return Ok(id);
         }
         let location = plan[0].0.clone();
         let place = read
@@ -651,19 +674,54 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             expires_at: r.expires_at,
             cause: None,
         };
+        if !under_lock && read.escrow_parts > 0 {
+            // An escrowed SKU (src/escrow.rs): a sale from the pool by a buyer that does not
+            // notify itself (it would need the SKU's row to order its version) takes a part.
+            let from_pool = place.fenced(&r.channel) == 0;
+            if from_pool
+                && xact::notify_mode() != NotifyMode::Direct
+                && escrow::claim(client, &r.sku, &location, r.qty, read.escrow_parts)?.is_some()
+            {
+                let id = direct::write(&engine::PART_SALE_TABLES, |w| {
+                    engine::write_part_sale(w, &sale, place, &options)
+                })?;
+                xact::changed(&r.sku);
+                return Ok(id);
+            }
+            // Otherwise exactly, under the SKU's row (taking it folds the parts).
+            if !engine::lock_sku(client, &r.sku, true, false, CAUSE)? {
+                return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))));
+            }
+            under_lock = true;
+            read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+                .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+            continue;
+        }
         // One writer: the SKU's row (unless held), then, if nobody changed the SKU since the
         // read, the place, the hold and the ledger row.
+        let mut escrowed = false;
         let sold = direct::write(&engine::SALE_TABLES, |w| {
             if !under_lock {
                 match engine::take_sku(w, &r.sku, CAUSE)? {
                     None => return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
-                    Some(version) if version == read.version => {}
-                    Some(_) => return Ok(None),
+                    Some((version, false)) if version == read.version => {}
+                    Some((_, escrow)) => {
+                        escrowed = escrow;
+                        return Ok(None);
+                    }
                 }
             }
             engine::write_sale(w, &sale, place, &options, !under_lock)
         })?;
+        if escrowed {
+            // Escrowed since the read: its parts are folded before it is read again.
+            escrow::fold(client, &r.sku)?;
+        }
         if let Some((id, written)) = sold {
+            if read.escrow_parts > 0 {
+                // The exact sale of an escrowed SKU lends its pool out again.
+                escrow::lend(client, &r.sku)?;
+            }
             if under_lock {
                 // Under a lock taken earlier in the transaction the state read may be older
                 // than the transaction's own changes: the relay reads the SKU.
@@ -1009,7 +1067,8 @@ fn release_one(
 }
 
 static TRY_LOCK_SKU: Sql = Sql {
-    text: "SELECT version FROM inventory_truth.sku WHERE code = $1 FOR NO KEY UPDATE SKIP LOCKED",
+    text: "SELECT escrow_parts FROM inventory_truth.sku WHERE code = $1
+              FOR NO KEY UPDATE SKIP LOCKED",
     args: &[oid::TEXT],
 };
 static NOW: Sql = Sql {
@@ -1026,14 +1085,16 @@ fn expire_hold_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let channel: String = fcinfo.required(2, "channel")?;
     let skip_busy: bool = fcinfo.arg(3).unwrap_or(false);
     let expired = spi::connect(|client| {
-        if skip_busy
-            && xact::held(&sku).is_none()
-            && spi::run(client, &TRY_LOCK_SKU, &[sku.as_str().into()])?.is_empty()
-        {
-            return Ok(false);
-        }
         if skip_busy && xact::held(&sku).is_none() {
+            let taken = spi::run(client, &TRY_LOCK_SKU, &[sku.as_str().into()])?;
+            if taken.is_empty() {
+                return Ok(false);
+            }
+            let escrow_parts: i32 = spi::value(&taken.first(), 1)?;
             xact::note_held(&sku, false);
+            if escrow_parts > 0 {
+                escrow::fold(client, &sku)?;
+            }
         }
         let now: TimestampWithTimeZone = spi::value(&spi::run(client, &NOW, &[])?.first(), 1)?;
         release_one(

@@ -16,6 +16,7 @@ pub mod count;
 pub mod direct;
 pub mod engine;
 pub mod error;
+pub mod escrow;
 pub mod fence;
 pub mod floor;
 pub mod guc;

@@ -103,12 +103,20 @@ static ADVANCE_EVERY_SKU: Sql = Sql {
     args: &[oid::TEXT],
 };
 
+static FOLD_ESCROWED: Sql = Sql {
+    text: "SELECT inventory_truth._escrow_fold(s.code) FROM inventory_truth.sku s
+            WHERE s.escrow_parts > 0 ORDER BY s.code COLLATE \"C\"",
+    args: &[],
+};
+
 /// The same for every SKU (a channel's default buffer, a new channel): rows locked in code
 /// order, like every other path that locks several SKUs. Internal.
 #[pg_extern(volatile, parallel_unsafe)]
 fn _atp_changed_everywhere(cause: &str) {
     let outcome = spi::connect(|client| {
         spi::run(client, &ADVANCE_EVERY_SKU, &[cause.into()])?;
+        // A buffer may have changed: escrowed SKUs lend again from their next exact sale.
+        spi::run(client, &FOLD_ESCROWED, &[])?;
         Ok(())
     });
     if let Err(failure) = outcome {
@@ -333,19 +341,28 @@ impl Sku {
         reader.rows(
             &direct::SKU_CODE,
             &[Key::Text(code)],
-            &["version", "changed_at", "change_cause"],
+            &["version", "changed_at", "change_cause", "escrow_parts"],
             |row| {
                 let changed_at: Option<pgrx::datum::TimestampWithTimeZone> = spi::get(row, 2)?;
                 current = Some((
                     spi::value::<i64>(row, 1)?,
                     changed_at.map_or_else(|| "null".to_owned(), json_time),
                     spi::get::<String>(row, 3)?,
+                    spi::value::<i32>(row, 4)?,
                 ));
                 Ok(())
             },
         )?;
-        let Some((version, changed_at, cause)) = current else {
+        let Some((mut version, changed_at, cause, escrow_parts)) = current else {
             return Ok(None);
+        };
+        // An escrowed SKU's parts sold what its stock does not show yet (src/escrow.rs).
+        let part_sales = if escrow_parts > 0 {
+            let sales = crate::escrow::part_sales(reader, code)?;
+            version += sales.sales;
+            sales
+        } else {
+            crate::escrow::PartSales::default()
         };
         if let Some(state) = handed_over.filter(|state| state.version == version) {
             return Ok(Some(Sku {
@@ -362,7 +379,7 @@ impl Sku {
             version,
             changed_at,
             cause,
-            available: 0,
+            available: -part_sales.units(),
             fenced: 0,
             own: HashMap::new(),
             preorderable: None,

@@ -115,18 +115,25 @@ fn read(channel: Option<&str>) -> Outcome<Snapshot> {
         // place's SKU exists (the engine creates it first).
         let mut skus: Vec<SkuState> = Vec::new();
         let mut places = stocked.into_iter().peekable();
+        // Escrowed SKUs' parts sold what their stock does not show yet (src/escrow.rs).
+        let mut part_sales = crate::escrow::all_part_sales(reader)?;
         reader.rows(&direct::SKU_CODE, &[], &["code", "version"], |row| {
             let code: String = spi::value(row, 1)?;
-            let sums = match places.peek() {
+            let mut sums = match places.peek() {
                 Some((sku, _)) if *sku == code => places.next().map(|(_, s)| s).unwrap_or_default(),
                 _ => Stocked::default(),
             };
+            let mut version: i64 = spi::value(row, 2)?;
+            if let Some(sales) = part_sales.remove(&code) {
+                sums.available -= sales.units();
+                version += sales.sales;
+            }
             let own_buffers = if buffers.is_empty() {
                 Vec::new()
             } else {
                 buffers.remove(&code).unwrap_or_default()
             };
-            skus.push((code, spi::value(row, 2)?, sums, own_buffers));
+            skus.push((code, version, sums, own_buffers));
             Ok(())
         })?;
         let wanted: Vec<usize> = (0..channels.len())

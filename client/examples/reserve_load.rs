@@ -17,7 +17,9 @@
 //! fifth of S1..SN), `one:SKU` (every reservation on SKU: a hot SKU, or a sell-out).
 //!
 //! Prints one line: `attempts succeeded refused errors p50_us p95_us p99_us seconds
-//! last_success_seconds` (when the last reservation that succeeded returned: a sell-out's end).
+//! last_success_seconds refused_early` (when the last reservation that succeeded returned: a
+//! sell-out's end; refusals that returned before the last successful reservation was even sent,
+//! so while the stock it got was still there: a sell-out must have none).
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +82,10 @@ struct Tally {
     latencies_us: Vec<u32>,
     first_error: Option<String>,
     last_success: Duration,
+    /// When the last successful reservation was sent.
+    last_success_sent: Duration,
+    /// When each refusal returned.
+    refusals_at: Vec<Duration>,
 }
 
 #[tokio::main]
@@ -134,12 +140,19 @@ async fn main() {
                 tally.attempts += 1;
                 tally.latencies_us.push(took);
                 match outcome {
-                    Ok(0) => tally.refused += 1,
+                    Ok(0) => {
+                        tally.refused += 1;
+                        tally.refusals_at.push(start.elapsed());
+                    }
                     Ok(_) => {
                         tally.succeeded += 1;
                         tally.last_success = start.elapsed();
+                        tally.last_success_sent = began - start;
                     }
-                    Err(e) if sqlstate(&e).as_deref() == Some("IT001") => tally.refused += 1,
+                    Err(e) if sqlstate(&e).as_deref() == Some("IT001") => {
+                        tally.refused += 1;
+                        tally.refusals_at.push(start.elapsed());
+                    }
                     Err(e) => {
                         tally.errors += 1;
                         tally.first_error.get_or_insert_with(|| format!("{e:?}"));
@@ -158,6 +171,8 @@ async fn main() {
         all.errors += t.errors;
         all.latencies_us.extend(t.latencies_us);
         all.last_success = all.last_success.max(t.last_success);
+        all.last_success_sent = all.last_success_sent.max(t.last_success_sent);
+        all.refusals_at.extend(t.refusals_at);
         if all.first_error.is_none() {
             all.first_error = t.first_error;
         }
@@ -175,8 +190,13 @@ async fn main() {
     if let Some(e) = &all.first_error {
         eprintln!("reserve_load: first error: {e}");
     }
+    let refused_early = all
+        .refusals_at
+        .iter()
+        .filter(|at| **at < all.last_success_sent)
+        .count();
     println!(
-        "{} {} {} {} {} {} {} {:.3} {:.3}",
+        "{} {} {} {} {} {} {} {:.3} {:.3} {}",
         all.attempts,
         all.succeeded,
         all.refused,
@@ -185,6 +205,7 @@ async fn main() {
         pct(0.95),
         pct(0.99),
         elapsed,
-        all.last_success.as_secs_f64()
+        all.last_success.as_secs_f64(),
+        refused_early
     );
 }

@@ -145,3 +145,16 @@ ALTER TABLE atp_published SET UNLOGGED;
 ALTER TABLE atp_published ADD COLUMN preorderable bigint;
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now())
 ON CONFLICT DO NOTHING;
+
+-- Escrow for a hot SKU (sql/escrow.sql): parts its pool is lent to. No SKU is escrowed yet.
+ALTER TABLE sku ADD COLUMN escrow_parts integer NOT NULL DEFAULT 0;
+CREATE TABLE stock_part (
+    sku text NOT NULL,
+    location text NOT NULL,
+    part integer NOT NULL,
+    lent bigint NOT NULL DEFAULT 0,
+    sold bigint NOT NULL DEFAULT 0,
+    sales bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (sku, location, part)
+) WITH (fillfactor = 50);
+SELECT pg_catalog.pg_extension_config_dump('stock_part', '');

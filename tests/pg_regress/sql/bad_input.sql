@@ -1208,6 +1208,44 @@ SELECT preorderable('MUG', 'ebay');
 SELECT pg_temp.verdict(232, '42704', :'SQLSTATE') AS unchanged;
 
 ------------------------------------------------------------------------------------------------
+-- R. Escrow: set_escrow(sku, parts), clear_escrow(sku).
+
+-- 233. set_escrow of 0 parts: 22023.
+SELECT set_escrow('MUG', 0);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(233, '22023', :'SQLSTATE') AS unchanged;
+
+-- 234. set_escrow of negative parts: 22023.
+SELECT set_escrow('MUG', -2);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(234, '22023', :'SQLSTATE') AS unchanged;
+
+-- 235. set_escrow of too many parts (more than 256): 22023.
+SELECT set_escrow('MUG', 257);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(235, '22023', :'SQLSTATE') AS unchanged;
+
+-- 236. set_escrow of an unknown SKU: 42704.
+SELECT set_escrow('NOPE', 4);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(236, '42704', :'SQLSTATE') AS unchanged;
+
+-- 237. set_escrow with parts NULL: 22004.
+SELECT set_escrow('MUG', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(237, '22004', :'SQLSTATE') AS unchanged;
+
+-- 238. set_escrow with sku NULL: 22004.
+SELECT set_escrow(NULL, 4);
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(238, '22004', :'SQLSTATE') AS unchanged;
+
+-- 239. clear_escrow of an unknown SKU: 42704.
+SELECT clear_escrow('NOPE');
+\echo SQLSTATE :SQLSTATE
+SELECT pg_temp.verdict(239, '42704', :'SQLSTATE') AS unchanged;
+
+------------------------------------------------------------------------------------------------
 -- The catalogue: how many cases, and every case that did not get the SQLSTATE the spec
 -- expects or changed something (none).
 SELECT count(*) AS cases, count(*) FILTER (WHERE got = expected AND unchanged) AS as_specified FROM cases;

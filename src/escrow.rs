@@ -1,0 +1,191 @@
+//! Escrow for a hot SKU (docs/design.md §12, sql/escrow.sql): a SKU's pool at a location lent
+//! to independently locked parts (`stock_part`), after O'Neil's escrow method (ACM TODS 11(4),
+//! 1986): sales commute, so buyers that each take a different part of the pool need not wait
+//! for one another's commits.
+//!
+//! A reservation that may sell from the pool (no fence of its channel where it sells, notified
+//! by the relay or not at all) claims a part no other transaction holds (`SKIP LOCKED`) with the
+//! units, and writes that part, its hold and its ledger row; nothing of the SKU's row or its
+//! stock, so such sales commit side by side. Everything else takes the SKU's row as without
+//! escrow, and the engine folds the parts back into stock first ([`fold`]); the exact sale that
+//! found no part with the units lends the pool out again after it ([`lend`]). Until a fold, the
+//! truth of a place is its stock less what its parts sold: readers apply [`PartSales`].
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::direct::{self, Key};
+use crate::engine::StoredPlace;
+use crate::error::Outcome;
+use crate::spi::{self, oid, Sql};
+use crate::stage::Stage;
+
+extension_sql_file!(
+    "../sql/escrow.sql",
+    name = "escrow",
+    requires = ["channels", ledger::_lock_sku, ledger::_known_sku]
+);
+
+/// What a SKU's parts sold since they were last folded, per location, and how many sales that
+/// was (each advanced the SKU's ATP version).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartSales {
+    /// (location, units sold) for locations whose parts sold something.
+    pub sold: Vec<(String, i64)>,
+    pub sales: i64,
+}
+
+impl PartSales {
+    /// Records a part's sales.
+    pub fn add(&mut self, location: &str, sold: i64, sales: i64) {
+        self.sales += sales;
+        if sold == 0 {
+            return;
+        }
+        match self.sold.iter_mut().find(|(l, _)| l == location) {
+            Some((_, units)) => *units += sold,
+            None => self.sold.push((location.to_owned(), sold)),
+        }
+    }
+
+    /// The places as they are: what the parts sold out of available and into committed.
+    pub fn apply(&self, places: &mut [StoredPlace]) {
+        for (location, sold) in &self.sold {
+            if let Some(place) = places.iter_mut().find(|p| &p.location == location) {
+                place.buckets[Stage::available as usize] -= sold;
+                place.buckets[Stage::committed as usize] += sold;
+            }
+        }
+    }
+
+    /// Units sold from parts, at every location.
+    pub fn units(&self) -> i64 {
+        self.sold.iter().map(|(_, q)| q).sum()
+    }
+}
+
+/// What `sku`'s parts sold, as the reader's snapshot sees them (one index range).
+pub fn part_sales(reader: &direct::Reader, sku: &str) -> Outcome<PartSales> {
+    let mut sales = PartSales::default();
+    reader.rows(
+        &direct::STOCK_PART_KEY,
+        &[Key::Text(sku)],
+        &["location", "sold", "sales"],
+        |row| {
+            let location: String = spi::value(row, 1)?;
+            sales.add(&location, spi::value(row, 2)?, spi::value(row, 3)?);
+            Ok(())
+        },
+    )?;
+    Ok(sales)
+}
+
+/// What every escrowed SKU's parts sold, in SKU order (one pass over the parts).
+pub fn all_part_sales(
+    reader: &direct::Reader,
+) -> Outcome<std::collections::HashMap<String, PartSales>> {
+    let mut all: std::collections::HashMap<String, PartSales> = std::collections::HashMap::new();
+    reader.rows(
+        &direct::STOCK_PART_KEY,
+        &[],
+        &["sku", "location", "sold", "sales"],
+        |row| {
+            let sku: String = spi::value(row, 1)?;
+            let location: String = spi::value(row, 2)?;
+            all.entry(sku)
+                .or_default()
+                .add(&location, spi::value(row, 3)?, spi::value(row, 4)?);
+            Ok(())
+        },
+    )?;
+    Ok(all)
+}
+
+static FOLD: Sql = Sql {
+    text: "SELECT inventory_truth._escrow_fold($1)",
+    args: &[oid::TEXT],
+};
+static LEND: Sql = Sql {
+    text: "SELECT inventory_truth._escrow_lend($1)",
+    args: &[oid::TEXT],
+};
+/// A part of the pool at a place with `qty` units left that no other transaction holds, taken
+/// and sold from; each backend starts at its own part ($4) so that buyers seldom meet.
+static CLAIM: Sql = Sql {
+    text: "UPDATE inventory_truth.stock_part p SET sold = p.sold + $3, sales = p.sales + 1
+            WHERE (p.sku, p.location, p.part) =
+                  (SELECT c.sku, c.location, c.part FROM inventory_truth.stock_part c
+                    WHERE c.sku = $1 AND c.location = $2 AND c.lent - c.sold >= $3
+                    ORDER BY c.part < $4, c.part
+                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING p.part",
+    args: &[oid::TEXT, oid::TEXT, oid::INT8, oid::INT4],
+};
+
+/// Folds `sku`'s parts back into its stock and version and empties them, waiting for the
+/// buyers holding them. The caller has just taken the SKU's row.
+pub fn fold(client: &mut SpiClient<'_>, sku: &str) -> Outcome<()> {
+    spi::run(client, &FOLD, &[sku.into()])?;
+    Ok(())
+}
+
+/// Lends `sku`'s pool to its parts again (after a fold, under the SKU's row); the units lent.
+pub fn lend(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i64> {
+    Ok(spi::get(&spi::run(client, &LEND, &[sku.into()])?.first(), 1)?.unwrap_or(0))
+}
+
+/// Takes a part of `sku`'s pool at `location` with `qty` units left and sells them from it (the
+/// caller writes the hold and the ledger row); `None` when every such part is taken or none has
+/// the units.
+pub fn claim(
+    client: &mut SpiClient<'_>,
+    sku: &str,
+    location: &str,
+    qty: i64,
+    parts: i32,
+) -> Outcome<Option<i32>> {
+    let start = 1 + unsafe { pg_sys::MyProcPid }.rem_euclid(parts.max(1));
+    let rows = spi::run(
+        client,
+        &CLAIM,
+        &[sku.into(), location.into(), qty.into(), start.into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    spi::get(&rows.first(), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(location: &str, available: i64, committed: i64) -> StoredPlace {
+        let mut p = StoredPlace {
+            location: location.into(),
+            buckets: [0; 11],
+            fence_channels: vec![],
+            fence_qty: vec![],
+            fence_held: vec![],
+            exists: true,
+        };
+        p.buckets[Stage::available as usize] = available;
+        p.buckets[Stage::committed as usize] = committed;
+        p
+    }
+
+    #[test]
+    fn part_sales_move_units_from_available_to_committed_where_they_were_sold() {
+        let mut sales = PartSales::default();
+        sales.add("DC1", 3, 2);
+        sales.add("DC2", 0, 0);
+        sales.add("DC1", 1, 1);
+        assert_eq!(sales.sales, 3);
+        assert_eq!(sales.units(), 4);
+        let mut places = vec![place("DC1", 10, 2), place("DC2", 5, 0)];
+        sales.apply(&mut places);
+        assert_eq!(places[0].buckets[Stage::available as usize], 6);
+        assert_eq!(places[0].buckets[Stage::committed as usize], 6);
+        assert_eq!(places[1].buckets[Stage::available as usize], 5);
+    }
+}

@@ -221,7 +221,7 @@ ALTER TABLE sku ADD COLUMN escrow_parts integer NOT NULL DEFAULT 0;
 CREATE TABLE stock_part (
     sku text NOT NULL,
     location text NOT NULL,
-    part integer NOT NULL,
+    part bigint NOT NULL,
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,
@@ -1687,6 +1687,22 @@ CREATE TRIGGER sku_no_truncate BEFORE TRUNCATE ON inventory_truth.sku FOR EACH S
 CREATE TRIGGER stock_no_truncate BEFORE TRUNCATE ON inventory_truth.stock FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
 -- 6. Descriptions.
+COMMENT ON COLUMN inventory_truth._stock_now.available IS 'stock.available with what escrow parts sold since their last fold applied.';
+COMMENT ON COLUMN inventory_truth._stock_now.committed IS 'stock.committed with what escrow parts sold since their last fold applied.';
+COMMENT ON COLUMN inventory_truth._stock_now.damaged IS 'stock.damaged.';
+COMMENT ON COLUMN inventory_truth._stock_now.fence_channels IS 'stock.fence_channels.';
+COMMENT ON COLUMN inventory_truth._stock_now.fence_held IS 'stock.fence_held.';
+COMMENT ON COLUMN inventory_truth._stock_now.fence_qty IS 'stock.fence_qty.';
+COMMENT ON COLUMN inventory_truth._stock_now.inbound IS 'stock.inbound.';
+COMMENT ON COLUMN inventory_truth._stock_now.location IS 'stock.location.';
+COMMENT ON COLUMN inventory_truth._stock_now.missing IS 'stock.missing.';
+COMMENT ON COLUMN inventory_truth._stock_now.picked IS 'stock.picked.';
+COMMENT ON COLUMN inventory_truth._stock_now.quality_control IS 'stock.quality_control.';
+COMMENT ON COLUMN inventory_truth._stock_now.quarantine IS 'stock.quarantine.';
+COMMENT ON COLUMN inventory_truth._stock_now.receiving IS 'stock.receiving.';
+COMMENT ON COLUMN inventory_truth._stock_now.shipped IS 'stock.shipped.';
+COMMENT ON COLUMN inventory_truth._stock_now.sku IS 'stock.sku.';
+COMMENT ON COLUMN inventory_truth._stock_now.written_off IS 'stock.written_off.';
 COMMENT ON COLUMN inventory_truth.atp_published.atp IS 'Each channel''s ATP as last published: {"channel": atp}.';
 COMMENT ON COLUMN inventory_truth.atp_published.preorderable IS 'What might be preordered of the SKU as last published (NULL while no channel takes preorders).';
 COMMENT ON COLUMN inventory_truth.atp_published.published_at IS 'When they were published (the database clock).';
@@ -1753,6 +1769,12 @@ COMMENT ON COLUMN inventory_truth.count_task.sku IS 'The SKU to count.';
 COMMENT ON COLUMN inventory_truth.count_task.status IS 'open, or counted once submit_count has reconciled it.';
 COMMENT ON COLUMN inventory_truth.count_task.submitted_at IS 'When the count was submitted (the database clock).';
 COMMENT ON COLUMN inventory_truth.count_task.system_qty IS 'Available and committed units the system believed were in the bin when the count was submitted.';
+COMMENT ON COLUMN inventory_truth.escrow.left_to_sell IS 'Units the part may still sell without taking the SKU''s row.';
+COMMENT ON COLUMN inventory_truth.escrow.lent IS 'Units lent to the part when the pool was last lent out.';
+COMMENT ON COLUMN inventory_truth.escrow.location IS 'The location whose pool the part was lent from.';
+COMMENT ON COLUMN inventory_truth.escrow.part IS 'The part''s number.';
+COMMENT ON COLUMN inventory_truth.escrow.sku IS 'The escrowed SKU.';
+COMMENT ON COLUMN inventory_truth.escrow.sold IS 'Units sold from the part since (held by their buyers).';
 COMMENT ON COLUMN inventory_truth.expected_receipt.created_at IS 'When the receipt line was created.';
 COMMENT ON COLUMN inventory_truth.expected_receipt.eta IS 'Expected arrival date; NULL for a receipt written into the ledger directly, until set_eta.';
 COMMENT ON COLUMN inventory_truth.expected_receipt.expected IS 'Units expected in total (every movement into inbound under this reference).';

@@ -118,7 +118,7 @@ COMMENT ON TABLE stock IS
 CREATE TABLE stock_part (
     sku text NOT NULL,
     location text NOT NULL,
-    part integer NOT NULL,
+    part bigint NOT NULL,
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,

@@ -927,6 +927,67 @@ impl Writer {
         }
     }
 
+    /// Takes the row of table `t` whose key equals `key`, as committed now (a fresh snapshot),
+    /// if `wanted` accepts it and no other transaction holds it: locked as an UPDATE locks, and
+    /// only that version. A row another transaction holds, or changed since that snapshot, is
+    /// passed over (`None`) without a lock, so that nothing stays locked that was not wanted
+    /// (a locking read that follows a row to its newest version and then finds it unwanted
+    /// keeps the lock: a deadlock for a caller that goes on to wait for something else).
+    pub fn try_take(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+        wanted: impl FnOnce(&Selected) -> Outcome<bool>,
+    ) -> Outcome<Option<Locked>> {
+        let rel = self.target(t).rel;
+        let latest = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot()) };
+        let writer_snapshot = std::mem::replace(&mut self.snapshot, latest);
+        let found = self.find(t, index, key, columns);
+        self.snapshot = writer_snapshot;
+        unsafe { pg_sys::UnregisterSnapshot(latest) };
+        let Some(Found {
+            slot,
+            mut tid,
+            columns,
+        }) = found?
+        else {
+            return Ok(None);
+        };
+        let row = Row { slot };
+        unsafe { pg_sys::slot_getallattrs(slot) };
+        if !wanted(&Selected {
+            row: &row,
+            columns: &columns,
+        })? {
+            return Ok(None);
+        }
+        unsafe {
+            let mut failure = pg_sys::TM_FailureData::default();
+            let result = pg_sys::table_tuple_lock(
+                rel,
+                &mut tid,
+                self.snapshot,
+                slot,
+                (*self.estate).es_output_cid,
+                pg_sys::LockTupleMode::LockTupleNoKeyExclusive,
+                pg_sys::LockWaitPolicy::LockWaitSkip,
+                0,
+                &mut failure,
+            );
+            if result != pg_sys::TM_Result::TM_Ok {
+                return Ok(None);
+            }
+            pg_sys::slot_getallattrs(slot);
+        }
+        Ok(Some(Locked {
+            target: t,
+            row,
+            columns,
+        }))
+    }
+
     /// Finds the row of table `t` whose key equals `key` and writes over it what `change`
     /// computes from its current values (the `columns` asked for, numbered from 1), as an
     /// UPDATE does: waiting for a transaction that is changing it, and computing again from

@@ -1518,12 +1518,14 @@ pub fn write_sale(
     Ok(Some((hold_id, written)))
 }
 
-/// The tables a sale from an escrow part writes: the hold and the ledger row (the part was
-/// taken by `escrow::claim`; the SKU's row and its stock stay as they are).
-pub const PART_SALE_TABLES: [direct::Table; 2] = [direct::HOLD, direct::MOVEMENT];
+/// The tables a sale from an escrow part writes: the part (`escrow::claim`), the hold and the
+/// ledger row; the SKU's row and its stock stay as they are.
+pub const PART_SALE_TABLES: [direct::Table; 3] =
+    [direct::STOCK_PART, direct::HOLD, direct::MOVEMENT];
 
 /// A sale into a new hold from an escrow part of the pool at the place `now` (as it is, the
-/// parts' sales applied), through a writer on [`PART_SALE_TABLES`]: replayed on that place to
+/// parts' sales applied), through a writer on [`PART_SALE_TABLES`] that took a part for it:
+/// replayed on that place to
 /// make the hold, which must take nothing from a fence, then the hold and the ledger row
 /// written. Returns the hold's id.
 pub fn write_part_sale(
@@ -1554,8 +1556,8 @@ pub fn write_part_sale(
             "inventory_truth: a sale from an escrow part took from a fence",
         ));
     }
-    let hold_id = insert_hold(w, 0, sale.sku, hold, options)?;
-    crate::ledger::insert_applied(w, 1, sale)?;
+    let hold_id = insert_hold(w, 1, sale.sku, hold, options)?;
+    crate::ledger::insert_applied(w, 2, sale)?;
     Ok(hold_id)
 }
 

@@ -4,9 +4,9 @@
 //! for one another's commits.
 //!
 //! A reservation that may sell from the pool (no fence of its channel where it sells, notified
-//! by the relay or not at all) claims a part no other transaction holds (`SKIP LOCKED`) with the
-//! units, and writes that part, its hold and its ledger row; nothing of the SKU's row or its
-//! stock, so such sales commit side by side. Everything else takes the SKU's row as without
+//! by the relay or not at all, at READ COMMITTED) takes a part no other transaction holds with
+//! the units ([`claim`]), and writes that part, its hold and its ledger row; nothing of the SKU's
+//! row or its stock, so such sales commit side by side. Everything else takes the SKU's row as without
 //! escrow, and the engine folds the parts back into stock first ([`fold`]); the exact sale that
 //! found no part with the units lends the pool out again after it ([`lend`]). Until a fold, the
 //! truth of a place is its stock less what its parts sold: readers apply [`PartSales`].
@@ -109,19 +109,6 @@ static LEND: Sql = Sql {
     text: "SELECT inventory_truth._escrow_lend($1)",
     args: &[oid::TEXT],
 };
-/// A part of the pool at a place with `qty` units left that no other transaction holds, taken
-/// and sold from; each backend starts at its own part ($4) so that buyers seldom meet.
-static CLAIM: Sql = Sql {
-    text: "UPDATE inventory_truth.stock_part p SET sold = p.sold + $3, sales = p.sales + 1
-            WHERE (p.sku, p.location, p.part) =
-                  (SELECT c.sku, c.location, c.part FROM inventory_truth.stock_part c
-                    WHERE c.sku = $1 AND c.location = $2 AND c.lent - c.sold >= $3
-                    ORDER BY c.part < $4, c.part
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
-           RETURNING p.part",
-    args: &[oid::TEXT, oid::TEXT, oid::INT8, oid::INT4],
-};
-
 /// Folds `sku`'s parts back into its stock and version and empties them, waiting for the
 /// buyers holding them. The caller has just taken the SKU's row.
 pub fn fold(client: &mut SpiClient<'_>, sku: &str) -> Outcome<()> {
@@ -134,26 +121,45 @@ pub fn lend(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i64> {
     Ok(spi::get(&spi::run(client, &LEND, &[sku.into()])?.first(), 1)?.unwrap_or(0))
 }
 
-/// Takes a part of `sku`'s pool at `location` with `qty` units left and sells them from it (the
-/// caller writes the hold and the ledger row); `None` when every such part is taken or none has
-/// the units.
+/// Takes a part of `sku`'s pool at `location` with `qty` units left that no other transaction
+/// holds, through a writer on `engine::PART_SALE_TABLES` (the part is its table 0), and sells
+/// them from it (the caller writes the hold and the ledger row); false when every such part is
+/// held or none has the units. Each backend starts at a part of its own, so that buyers seldom
+/// try the same one; a part is taken as committed now and only if nobody changed it since
+/// (`Writer::try_take`), so a buyer that finds none holds no part while it goes on to wait for
+/// the SKU's row.
 pub fn claim(
-    client: &mut SpiClient<'_>,
+    w: &mut direct::Writer,
     sku: &str,
     location: &str,
     qty: i64,
     parts: i32,
-) -> Outcome<Option<i32>> {
-    let start = 1 + unsafe { pg_sys::MyProcPid }.rem_euclid(parts.max(1));
-    let rows = spi::run(
-        client,
-        &CLAIM,
-        &[sku.into(), location.into(), qty.into(), start.into()],
-    )?;
-    if rows.is_empty() {
-        return Ok(None);
+) -> Outcome<bool> {
+    let parts = i64::from(parts.max(1));
+    let start = i64::from(unsafe { pg_sys::MyProcPid }).rem_euclid(parts);
+    for i in 0..parts {
+        let part = (start + i) % parts + 1;
+        let taken = w.try_take(
+            0,
+            &direct::STOCK_PART_KEY,
+            &[Key::Text(sku), Key::Text(location), Key::Int8(part)],
+            &["lent", "sold", "sales"],
+            |row| Ok(spi::value::<i64>(row, 1)? - spi::value::<i64>(row, 2)? >= qty),
+        )?;
+        if let Some(locked) = taken {
+            let sold: i64 = spi::value(&locked, 2)?;
+            let sales: i64 = spi::value(&locked, 3)?;
+            w.update(
+                &locked,
+                &[
+                    ("sold", (sold + qty).into_datum()),
+                    ("sales", (sales + 1).into_datum()),
+                ],
+            )?;
+            return Ok(true);
+        }
     }
-    spi::get(&rows.first(), 1)
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -677,16 +677,22 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         if !under_lock && read.escrow_parts > 0 {
             // An escrowed SKU (src/escrow.rs): a sale from the pool by a buyer that does not
             // notify itself (it would need the SKU's row to order its version) takes a part.
+            // At READ COMMITTED: a part is taken as committed now, not as of the snapshot.
             let from_pool = place.fenced(&r.channel) == 0;
             if from_pool
                 && xact::notify_mode() != NotifyMode::Direct
-                && escrow::claim(client, &r.sku, &location, r.qty, read.escrow_parts)?.is_some()
+                && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
             {
-                let id = direct::write(&engine::PART_SALE_TABLES, |w| {
-                    engine::write_part_sale(w, &sale, place, &options)
+                let sold = direct::write(&engine::PART_SALE_TABLES, |w| {
+                    if !escrow::claim(w, &r.sku, &location, r.qty, read.escrow_parts)? {
+                        return Ok(None);
+                    }
+                    engine::write_part_sale(w, &sale, place, &options).map(Some)
                 })?;
-                xact::changed(&r.sku);
-                return Ok(id);
+                if let Some(id) = sold {
+                    xact::changed(&r.sku);
+                    return Ok(id);
+                }
             }
             // Otherwise exactly, under the SKU's row (taking it folds the parts).
             if !engine::lock_sku(client, &r.sku, true, false, CAUSE)? {

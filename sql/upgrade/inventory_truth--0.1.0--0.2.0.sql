@@ -151,7 +151,7 @@ ALTER TABLE sku ADD COLUMN escrow_parts integer NOT NULL DEFAULT 0;
 CREATE TABLE stock_part (
     sku text NOT NULL,
     location text NOT NULL,
-    part integer NOT NULL,
+    part bigint NOT NULL,
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,

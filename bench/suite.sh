@@ -499,20 +499,21 @@ settings=$(qa -d bench -c "SELECT string_agg(name || ' = ' || setting || coalesc
     echo
     echo "## Sell-out"
     echo
-    echo "One SKU of $SELLOUT_STOCK units (a new one per run), every client buying it until the run ends. Sold: units the database holds for the run (holds, or the stock the UPDATE took); every run must sell no more than the stock, exactly what the clients were told, and all of it once buyers were refused. Refusals: the UPDATE took nothing, or \`reserve()\` raised IT001."
+    echo "One SKU of $SELLOUT_STOCK units (a new one per run), every client buying it until the run ends. Sold: units the database holds for the run (holds, or the stock the UPDATE took); every run must sell no more than the stock, exactly what the clients were told, and all of it once buyers were refused. Refusals: the UPDATE took nothing, or \`reserve()\` raised IT001; refused while stock was left: refusals (summed over rounds) that returned before the last successful reservation was even sent, so while the unit it got was still on sale (every variant must have none). \`escrow\` is \`relay\` on a SKU escrowed in one part per client (\`set_escrow\`, docs/design.md §12)."
     echo
-    echo "| clients | variant | sold (mean) | sold out after s | attempts/s | refused/s | refused vs b0 | p50 ms | p99 ms |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| clients | variant | sold (mean) | sold out after s | vs b1 | attempts/s | refused/s | refused vs b0 | refused while stock was left | p50 ms | p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for clients in $CLIENT_COUNTS; do
         awk -v c="$clients" -v variants="$VARIANTS" '
             $1 == "sellout" && $2 == c { n[$3]++; sold[$3] += $10; last[$3] += $14; att[$3] += $9 / $13
-                                         ref[$3] += $11 / $13; p50[$3] += $6; p99[$3] += $8 }
+                                         ref[$3] += $11 / $13; p50[$3] += $6; p99[$3] += $8; early[$3] += $15 }
             END {
                 nv = split(variants, order, " ")
                 for (i = 1; i <= nv; i++) {
                     v = order[i]; if (!n[v]) continue
-                    printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %.2f |\n", c, v, sold[v] / n[v], last[v] / n[v],
-                        att[v] / n[v], ref[v] / n[v], (ref["b0"] > 0 ? ref[v] / ref["b0"] : 0), p50[v] / n[v], p99[v] / n[v]
+                    printf "| %s | %s | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %d | %.2f | %.2f |\n", c, v, sold[v] / n[v], last[v] / n[v],
+                        (last["b1"] > 0 ? last[v] / last["b1"] : 0), att[v] / n[v], ref[v] / n[v],
+                        (ref["b0"] > 0 ? ref[v] / ref["b0"] : 0), early[v], p50[v] / n[v], p99[v] / n[v]
                 }
             }' "$results"
     done

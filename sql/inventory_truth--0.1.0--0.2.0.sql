@@ -2005,7 +2005,7 @@ COMMENT ON TABLE inventory_truth.ringfence IS 'Ringfence rules: units (or percen
 COMMENT ON TABLE inventory_truth.short_pick IS 'Short picks as reported: units found, units the system believed were in the bin (available + committed), units moved to missing, the count task, the ledger rows.';
 COMMENT ON TABLE inventory_truth.sku IS 'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
 COMMENT ON TABLE inventory_truth.sku_buffer IS 'Safety buffers of one channel for one SKU, overriding the channel''s default; see set_buffer.';
-COMMENT ON TABLE inventory_truth.stock IS 'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()). The views balance and fence show it as buckets.';
+COMMENT ON TABLE inventory_truth.stock IS 'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()) but, for an escrowed SKU, for what its parts sold since they were last folded (stock_part.sold: still in available here, already committed). The views balance and fence show it as buckets, balance with the parts applied.';
 COMMENT ON TABLE inventory_truth.stock_part IS 'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, and how many sales (they advance the SKU''s ATP version).';
 COMMENT ON TYPE inventory_truth.channel_atp IS 'One SKU''s available to promise for one channel, with the SKU''s version (atp_snapshot rows).';
 COMMENT ON TYPE inventory_truth.stage IS 'Where a unit of stock is. Only available stock is sellable.';

@@ -108,7 +108,7 @@ CREATE TABLE stock (
     PRIMARY KEY (sku, location)
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE stock IS
-    'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()). The views balance and fence show it as buckets.';
+    'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()) but, for an escrowed SKU, for what its parts sold since they were last folded (stock_part.sold: still in available here, already committed). The views balance and fence show it as buckets, balance with the parts applied.';
 
 -- Escrow (docs/design.md §12): a hot SKU's pool at a location lent to independently locked
 -- parts, so that buyers sell side by side instead of queueing on the SKU's row. A sale from a

@@ -9,7 +9,9 @@
 //! FLASH_SALE_SECONDS (default 60) bounds the sale; it normally ends sooner, sold out. Buyers
 //! think 5 to 25 ms between attempts; FLASH_SALE_THINK_MS=0 makes them buy back to back (how
 //! bench/suite.sh times the database rather than the buyers). On a terminal the view redraws in
-//! place; otherwise (CI, a pipe) it prints a line every 2 s.
+//! place; otherwise (CI, a pipe) it prints a line every 2 s. The hot sneaker is escrowed
+//! (`set_escrow`), and the report ends with the same rush on two SKUs alike, one escrowed, to
+//! show how much faster it sells out.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
@@ -519,6 +521,31 @@ async fn main() {
         eprintln!("setting up the store failed: {e}");
         std::process::exit(1);
     }
+    // Escrow (docs/design.md §12), when the extension has it (bench/suite.sh also runs this sale
+    // against an older build): web buyers of the hot sneaker take parts of its pool side by side.
+    let escrow = db
+        .query_one(
+            "SELECT pg_catalog.to_regprocedure('inventory_truth.set_escrow(text,integer)') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    if escrow {
+        match db
+            .query_one("SELECT inventory_truth.set_escrow($1, $2)", &[&HOT, &(BUYERS as i32)])
+            .await
+        {
+            Ok(r) => println!(
+                "   {HOT} escrowed in {BUYERS} parts: {} units of its pools lent to them",
+                r.get::<_, i64>(0)
+            ),
+            Err(e) => {
+                eprintln!("set_escrow failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     // What is on the shelf, per SKU, as the sale begins.
     let at_start: HashMap<String, i64> = query_rows(
         &db,
@@ -655,13 +682,127 @@ async fn main() {
     if let Some(after) = sold_out_after {
         println!("\nsold out after {:.2} s", after.as_secs_f64());
     }
-    let ok = report(&db, &sale, &at_start, live_matches, sold_out(&final_view)).await;
+    let mut ok = report(&db, &sale, &at_start, live_matches, sold_out(&final_view)).await;
+    if escrow {
+        ok &= rush(&dsn, &db).await;
+    }
     println!(
         "\nThe demo cluster is still running. Look around:\n    scripts/cluster.sh psql demo -d inventory_truth_demo\n\
          e.g. SELECT * FROM inventory_truth.stock('SNEAKER-HOT');  SELECT * FROM inventory_truth.broken_holds;\n\
          Stop it with: make stop"
     );
     std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// Units of each rush SKU.
+const RUSH_UNITS: i64 = 400;
+
+/// The same rush on two SKUs alike but for escrow: BUYERS web buyers reserving one unit after
+/// another without a pause until refused, first on the SKU without escrow, then on the one with
+/// it. Prints how fast each sold out for the web; true when both sold exactly what the web could
+/// promise and `verify()` is clean.
+async fn rush(dsn: &str, db: &Client) -> bool {
+    println!("\n== The hot SKU with escrow and without: the same rush on two SKUs alike");
+    let setup = format!(
+        "SELECT count(*) FROM inventory_truth.receive('RUSH-PLAIN', 'DC1', {RUSH_UNITS});
+         SELECT count(*) FROM inventory_truth.put_away('RUSH-PLAIN', 'DC1', {RUSH_UNITS});
+         SELECT count(*) FROM inventory_truth.receive('RUSH-ESCROW', 'DC1', {RUSH_UNITS});
+         SELECT count(*) FROM inventory_truth.put_away('RUSH-ESCROW', 'DC1', {RUSH_UNITS});
+         SELECT inventory_truth.set_escrow('RUSH-ESCROW', {BUYERS})"
+    );
+    if let Err(e) = db.batch_execute(&setup).await {
+        println!("  FAIL setting up the rush: {e}");
+        return false;
+    }
+    let mut ok = true;
+    let mut times = Vec::new();
+    for sku in ["RUSH-PLAIN", "RUSH-ESCROW"] {
+        let promised: i64 = match db
+            .query_one("SELECT inventory_truth.atp($1, 'web')", &[&sku])
+            .await
+        {
+            Ok(r) => r.get(0),
+            Err(e) => {
+                println!("  FAIL atp({sku}): {e}");
+                return false;
+            }
+        };
+        let mut buyers = Vec::new();
+        for _ in 0..BUYERS {
+            match connect(dsn).await {
+                Ok(c) => buyers.push(c),
+                Err(e) => {
+                    println!("  FAIL a rush buyer could not connect: {e}");
+                    return false;
+                }
+            }
+        }
+        let started = Instant::now();
+        let tasks: Vec<_> = buyers
+            .into_iter()
+            .enumerate()
+            .map(|(n, buyer)| {
+                let sku = sku.to_owned();
+                tokio::spawn(async move {
+                    let mut sold = 0i64;
+                    for i in 0.. {
+                        let reference = format!("{sku}-{n}-{i}");
+                        match buyer
+                            .query_one(
+                                "SELECT inventory_truth.reserve('web', $1, 1, $2)",
+                                &[&sku, &reference],
+                            )
+                            .await
+                        {
+                            Ok(_) => sold += 1,
+                            Err(e) if sqlstate(&e).as_deref() == Some("IT001") => break,
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                    Ok(sold)
+                })
+            })
+            .collect();
+        let mut sold = 0;
+        for task in tasks {
+            match task.await {
+                Ok(Ok(n)) => sold += n,
+                Ok(Err(e)) => {
+                    println!("  FAIL a rush buyer: {e}");
+                    ok = false;
+                }
+                Err(e) => {
+                    println!("  FAIL a rush buyer: {e}");
+                    ok = false;
+                }
+            }
+        }
+        let took = started.elapsed().as_secs_f64();
+        println!(
+            "  {} {sku}: {sold} of the {promised} units the web could promise, sold out in {took:.3} s ({:.0} reservations/s)",
+            if sold == promised { "ok  " } else { "FAIL" },
+            sold as f64 / took
+        );
+        ok &= sold == promised;
+        times.push(took);
+    }
+    let problems: i64 = db
+        .query_one("SELECT count(*) FROM inventory_truth.verify()", &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(-1);
+    println!(
+        "  {} verify() after the rush: {problems} problems",
+        if problems == 0 { "ok  " } else { "FAIL" }
+    );
+    ok &= problems == 0;
+    if let [plain, escrowed] = times[..] {
+        println!(
+            "  with escrow ({BUYERS} parts) it sold out {:.1} x as fast as without (relay mode; docs/design.md §12)",
+            plain / escrowed
+        );
+    }
+    ok
 }
 
 /// The report; true when every check holds.

@@ -37,6 +37,16 @@ pub async fn set_up_store(db: &Client) -> Result<(), tokio_postgres::Error> {
             crate::shelve(db, sku, location, INITIAL_STOCK).await?;
         }
     }
+    // The hot SKU escrowed from the start (docs/design.md §12; 0.2.0 on: the upgrade test loads
+    // a released version first); the mix turns escrow on and off.
+    db.batch_execute(
+        "DO $$ BEGIN
+             IF pg_catalog.to_regproc('inventory_truth.set_escrow') IS NOT NULL THEN
+                 PERFORM inventory_truth.set_escrow('HOT', 4);
+             END IF;
+         END $$",
+    )
+    .await?;
     Ok(())
 }
 
@@ -515,6 +525,19 @@ fn random_call(
                 None,
             )
         }
+        // Escrow on and off for a SKU (docs/design.md §12): its buyers take parts meanwhile.
+        111 if changes_holds && rng.next(3) == 0 => none(
+            "clear_escrow",
+            "SELECT inventory_truth.clear_escrow($1)".to_owned(),
+            vec![text(&sku)],
+            &[],
+        ),
+        111 if changes_holds => none(
+            "set_escrow",
+            "SELECT inventory_truth.set_escrow($1, $2::bigint::int)".to_owned(),
+            vec![text(&sku), Param::Int(1 + rng.next(8) as i64)],
+            &[],
+        ),
         100..=111 => none(
             // What storefronts and planners read under the load.
             "reads",
@@ -580,8 +603,8 @@ pub async fn client(dsn: String, client: u64, seed: u64, until: Instant) -> Tall
     };
     let mut rng = Lcg(seed.wrapping_mul(7919).wrapping_add(client));
     let mut receipts = Vec::new();
-    // Whether the extension has resize_hold and extend_hold (0.2.0 on): a load at a released
-    // version before them (the upgrade test) sends direct damage in their place.
+    // Whether the extension has resize_hold and extend_hold (0.2.0 on, escrow too): a load at a
+    // released version before them (the upgrade test) sends direct damage or reads instead.
     let changes_holds = match db
         .query_one(
             "SELECT to_regproc('inventory_truth.resize_hold') IS NOT NULL",

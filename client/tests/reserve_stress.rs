@@ -231,7 +231,19 @@ async fn buyer(dsn: String, client: u64) -> Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn buyers_on_every_channel_never_oversell() {
-    let dsn = fresh_database("client_reserve_stress").await.unwrap();
+    stress("client_reserve_stress", false).await;
+}
+
+/// The same with the hot SKU and the web's SKU escrowed (docs/design.md §12) and buyers that do
+/// not notify, so that reservations from the pool take parts while holds are picked, released
+/// and changed, baskets are reserved and channels with fences sell beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buyers_on_every_channel_never_oversell_with_escrow() {
+    stress("client_reserve_stress_escrow", true).await;
+}
+
+async fn stress(database: &str, escrow: bool) {
+    let dsn = fresh_database(database).await.unwrap();
     let db = connect(&dsn).await.unwrap();
     db.batch_execute(
         "CREATE EXTENSION inventory_truth;
@@ -253,8 +265,22 @@ async fn buyers_on_every_channel_never_oversell() {
     .await
     .unwrap();
 
+    let buyers_dsn = if escrow {
+        let lent: i64 = db
+            .query_one(
+                "SELECT inventory_truth.set_escrow('HOT', 4) + inventory_truth.set_escrow($1, 4)",
+                &[&WEB_ONLY],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(lent > 0, "escrow lent nothing");
+        format!("{dsn} options='-c inventory_truth.notify_mode=off'")
+    } else {
+        dsn.clone()
+    };
     let runs: Vec<_> = (0..CLIENTS)
-        .map(|client| tokio::spawn(buyer(dsn.clone(), client)))
+        .map(|client| tokio::spawn(buyer(buyers_dsn.clone(), client)))
         .collect();
     let mut open: HashMap<String, i64> = HashMap::new();
     let mut picked: HashMap<String, i64> = HashMap::new();

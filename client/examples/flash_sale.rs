@@ -533,7 +533,10 @@ async fn main() {
         .unwrap_or(false);
     if escrow {
         match db
-            .query_one("SELECT inventory_truth.set_escrow($1, $2)", &[&HOT, &(BUYERS as i32)])
+            .query_one(
+                "SELECT inventory_truth.set_escrow($1, $2)",
+                &[&HOT, &(BUYERS as i32)],
+            )
             .await
         {
             Ok(r) => println!(

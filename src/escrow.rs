@@ -162,6 +162,36 @@ pub fn claim(
     Ok(false)
 }
 
+/// Takes this transaction's lock on a reservation's key (channel, reference, SKU), released at
+/// its end. A sale from a part does not take the SKU's row, which is what makes a second call
+/// with the same key wait for the first and then get its hold (`reserve`'s retry): under
+/// escrow the calls of one key meet here instead. An advisory lock of the extension's own
+/// (`locktag_field4` 0x4954, where a user's advisory locks have 1 or 2), keyed by a hash of
+/// the key: two keys with one hash only wait for each other.
+pub fn lock_reservation(channel: &str, reference: &str, sku: &str) {
+    use std::hash::{Hash, Hasher};
+    // Not RandomState: every backend must hash a key alike.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (channel, reference, sku).hash(&mut hasher);
+    let hash = hasher.finish();
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: (hash >> 32) as u32,
+        locktag_field3: hash as u32,
+        locktag_field4: 0x4954,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    };
+    unsafe {
+        pg_sys::LockAcquire(
+            &tag,
+            pg_sys::ExclusiveLock as pg_sys::LOCKMODE,
+            false,
+            false,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -380,19 +380,10 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
                 Ok(())
             },
         )?;
-        let mut parts = Vec::new();
-        if let Some(reference) = reference {
-            reader.rows(
-                &direct::HOLD_KEY,
-                &[Key::Text(reference), Key::Text(sku), Key::Text(channel)],
-                &PART_COLUMNS,
-                |row| {
-                    parts.push(part_of(row)?);
-                    Ok(())
-                },
-            )?;
-            parts.sort_by_key(|p| p.id);
-        }
+        let parts = match reference {
+            Some(reference) => reservation_parts(reader, sku, channel, reference)?,
+            None => Vec::new(),
+        };
         let mut places = Vec::new();
         reader.rows(
             &direct::STOCK_PLACE,
@@ -417,6 +408,33 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
             places,
         }))
     })
+}
+
+/// The parts of the reservation (channel, ref) of a SKU, by id, as `reader` sees them (one
+/// index lookup).
+fn reservation_parts(
+    reader: &direct::Reader,
+    sku: &str,
+    channel: &str,
+    reference: &str,
+) -> Outcome<Vec<Part>> {
+    let mut parts = Vec::new();
+    reader.rows(
+        &direct::HOLD_KEY,
+        &[Key::Text(reference), Key::Text(sku), Key::Text(channel)],
+        &PART_COLUMNS,
+        |row| {
+            parts.push(part_of(row)?);
+            Ok(())
+        },
+    )?;
+    parts.sort_by_key(|p| p.id);
+    Ok(parts)
+}
+
+/// The same, as committed now.
+fn read_reservation(sku: &str, channel: &str, reference: &str) -> Outcome<Vec<Part>> {
+    direct::read(|reader| reservation_parts(reader, sku, channel, reference))
 }
 
 /// `atp(sku, channel, location) RETURNS bigint`: what the channel may sell of the SKU now, its
@@ -593,6 +611,12 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         engine::lock_sku(client, &r.sku, true, false, CAUSE)?;
     }
     let mut read = first;
+    if read.escrow_parts > 0 && held.is_none() {
+        // Escrowed (src/escrow.rs): calls with this key meet on a lock of their own, and what
+        // a call with it committed meanwhile is read again after it.
+        escrow::lock_reservation(&r.channel, &r.reference, &r.sku);
+        read.parts = read_reservation(&r.sku, &r.channel, &r.reference)?;
+    }
     // Whether `read` was read under the SKU's row: this transaction held it before, or took it
     // and found the SKU changed since the first read.
     let mut under_lock = held.is_some();

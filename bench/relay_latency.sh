@@ -8,6 +8,8 @@
 #   ROUNDS=5 DURATION=8 CLIENTS=16 bench/relay_latency.sh
 #
 # VACUUM_BETWEEN="inventory_truth.hold" vacuums those tables before each round.
+# COALESCE_MS="2 1 0" runs each round once per value of inventory_truth.relay_coalesce (set with
+# ALTER SYSTEM and a reload before the run), interleaved.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
 ROUNDS=${ROUNDS:-5}
@@ -42,12 +44,19 @@ SQL
 examples=$REPO_ROOT/target/release/examples
 listened=$(mktemp "${TMPDIR:-/tmp}/inventory_truth-relaylat.XXXXXX")
 for round in $(seq 1 "$ROUNDS"); do
-    if [ -n "${VACUUM_BETWEEN:-}" ]; then
-        "${psql[@]}" -d bench -c "VACUUM $VACUUM_BETWEEN"
-    fi
-    "$examples/notify_latency" "$dsn" "$DURATION" PROBE >"$listened" &
-    line=$("$examples/reserve_load" "$dsn" ext "$CLIENTS" "$DURATION" uniform:10000 "lat$round-$$")
-    wait
-    echo "round $round: $(awk '{ printf "%.0f reservations/s", $2 / $8 }' <<<"$line"); listener: $(cat "$listened")"
+    for coalesce in ${COALESCE_MS:-default}; do
+        if [ "$coalesce" != default ]; then
+            "${psql[@]}" -d postgres -c "ALTER SYSTEM SET inventory_truth.relay_coalesce = '${coalesce}ms'" \
+                -c "SELECT pg_reload_conf()" >/dev/null
+            sleep 1
+        fi
+        if [ -n "${VACUUM_BETWEEN:-}" ]; then
+            "${psql[@]}" -d bench -c "VACUUM $VACUUM_BETWEEN"
+        fi
+        "$examples/notify_latency" "$dsn" "$DURATION" PROBE >"$listened" &
+        line=$("$examples/reserve_load" "$dsn" ext "$CLIENTS" "$DURATION" uniform:10000 "lat$round-$coalesce-$$")
+        wait
+        echo "round $round, relay_coalesce $coalesce: $(awk '{ printf "%.0f reservations/s", $2 / $8 }' <<<"$line"); listener: $(cat "$listened")"
+    done
 done
 rm -f "$listened"

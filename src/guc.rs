@@ -26,6 +26,8 @@ pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"inventory_truth"));
 pub static RELAY_WAKE_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static RELAY_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Least time between two publications of the relay, in ms (0: none).
+pub static RELAY_COALESCE_MS: GucSetting<i32> = GucSetting::<i32>::new(2);
 pub static RELAY_QUEUE_LIMIT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 
 /// Registers every setting. Mode and channel are superuser-only (`SUSET`): a session that could
@@ -54,6 +56,16 @@ pub fn register() {
         &RELAY_WAKE_INTERVAL_MS,
         10,
         3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"inventory_truth.relay_coalesce",
+        c"Least time between two publications of the relay: commits arriving meanwhile go out together.",
+        c"",
+        &RELAY_COALESCE_MS,
+        0,
+        1000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );

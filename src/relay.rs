@@ -31,16 +31,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::guc::{RELAY_BATCH_SIZE, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
+use crate::guc::{RELAY_BATCH_SIZE, RELAY_COALESCE_MS, RELAY_QUEUE_LIMIT, RELAY_WAKE_INTERVAL_MS};
 use crate::notify::AtpInputs;
 
 /// Databases served at once: one relay each.
 const SLOTS: usize = 64;
 /// How often the launcher looks for databases without a relay (one that asks is served at once).
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
-/// Least time between two publications of one relay: under load, one transaction (and one
-/// notify-queue write) carries the changes of many commits.
-const COALESCE: Duration = Duration::from_millis(2);
 /// Holds expired per transaction by the relay.
 const EXPIRY_BATCH: i32 = 50;
 /// How often a relay paused by a nearly full notify queue looks again.
@@ -719,10 +716,13 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             }
         }
         // Commits arriving together are published together: at most one publication per
-        // COALESCE, however many commits wake the relay.
+        // relay_coalesce, however many commits wake the relay, so that under load one
+        // transaction (and one notify-queue write) carries the changes of many commits. The
+        // price is up to that much latency.
+        let coalesce = Duration::from_millis(RELAY_COALESCE_MS.get().max(0) as u64);
         if let Some(elapsed) = last_publication.map(|t| t.elapsed()) {
-            if elapsed < COALESCE {
-                unsafe { pg_sys::pg_usleep((COALESCE - elapsed).as_micros() as _) };
+            if elapsed < coalesce {
+                unsafe { pg_sys::pg_usleep((coalesce - elapsed).as_micros() as _) };
             }
         }
         // While the notify queue is at relay_queue_limit, publishing waits; buyers go on

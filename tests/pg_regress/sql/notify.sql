@@ -14,6 +14,7 @@ SHOW inventory_truth.notify_mode;
 SHOW inventory_truth.notify_channel;
 SHOW inventory_truth.relay_wake_interval;
 SHOW inventory_truth.relay_batch_size;
+SHOW inventory_truth.relay_coalesce;
 SELECT _notify_mode() AS mode_in_force;
 -- notify_status() says the same to any storefront: no relay here, the committing transaction
 -- sends (with notifications off for a session, nobody does).

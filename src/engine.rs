@@ -170,6 +170,12 @@ fn take_row(
             if advance {
                 xact::changed(sku);
             }
+            if xact::take_lent(sku) {
+                // This transaction's exact sale lent the pool out again: what comes next
+                // changes the SKU, so the parts are emptied first (they are locked by this
+                // transaction: nothing to wait for).
+                crate::escrow::fold(client, sku)?;
+            }
             return Ok(Taken::Held);
         }
         _ => {}

@@ -117,8 +117,11 @@ pub fn fold(client: &mut SpiClient<'_>, sku: &str) -> Outcome<()> {
 }
 
 /// Lends `sku`'s pool to its parts again (after a fold, under the SKU's row); the units lent.
+/// Any later change of the SKU in this transaction folds them again first (`engine::take_row`).
 pub fn lend(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i64> {
-    Ok(spi::get(&spi::run(client, &LEND, &[sku.into()])?.first(), 1)?.unwrap_or(0))
+    let lent = spi::get(&spi::run(client, &LEND, &[sku.into()])?.first(), 1)?.unwrap_or(0);
+    crate::xact::note_lent(sku);
+    Ok(lent)
 }
 
 /// Takes a part of `sku`'s pool at `location` with `qty` units left that no other transaction
@@ -162,6 +165,19 @@ pub fn claim(
     Ok(false)
 }
 
+/// FNV-1a (64 bits) of the parts, each followed by a 0 byte: every backend, of any build,
+/// hashes a key alike (std's hashers may change between Rust releases).
+fn key_hash(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &byte in part.as_bytes().iter().chain(std::iter::once(&0u8)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
 /// Takes this transaction's lock on a reservation's key (channel, reference, SKU), released at
 /// its end. A sale from a part does not take the SKU's row, which is what makes a second call
 /// with the same key wait for the first and then get its hold (`reserve`'s retry): under
@@ -169,11 +185,7 @@ pub fn claim(
 /// (`locktag_field4` 0x4954, where a user's advisory locks have 1 or 2), keyed by a hash of
 /// the key: two keys with one hash only wait for each other.
 pub fn lock_reservation(channel: &str, reference: &str, sku: &str) {
-    use std::hash::{Hash, Hasher};
-    // Not RandomState: every backend must hash a key alike.
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (channel, reference, sku).hash(&mut hasher);
-    let hash = hasher.finish();
+    let hash = key_hash(&[channel, reference, sku]);
     let tag = pg_sys::LOCKTAG {
         locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
         locktag_field2: (hash >> 32) as u32,
@@ -208,6 +220,23 @@ mod tests {
         p.buckets[Stage::available as usize] = available;
         p.buckets[Stage::committed as usize] = committed;
         p
+    }
+
+    #[test]
+    fn a_key_hashes_alike_everywhere_and_its_parts_stay_apart() {
+        // FNV-1a's published value for "a" (no separator): the algorithm, not a std hasher.
+        let mut fnv_a: u64 = 0xcbf2_9ce4_8422_2325;
+        fnv_a ^= u64::from(b'a');
+        fnv_a = fnv_a.wrapping_mul(0x0000_0100_0000_01b3);
+        assert_eq!(fnv_a, 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(
+            key_hash(&["web", "O-1", "SKU"]),
+            key_hash(&["web", "O-1", "SKU"])
+        );
+        assert_ne!(
+            key_hash(&["web", "O-1", "SKU"]),
+            key_hash(&["web", "O-1S", "KU"])
+        );
     }
 
     #[test]

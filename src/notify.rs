@@ -103,9 +103,14 @@ static ADVANCE_EVERY_SKU: Sql = Sql {
     args: &[oid::TEXT],
 };
 
-static FOLD_ESCROWED: Sql = Sql {
-    text: "SELECT inventory_truth._escrow_fold(s.code) FROM inventory_truth.sku s
-            WHERE s.escrow_parts > 0 ORDER BY s.code COLLATE \"C\"",
+/// Every SKU's row taken in code order, and an escrowed SKU's parts folded as its row is taken
+/// (the lock is taken as each sorted row is returned; OFFSET 0 keeps the filter from being
+/// pushed below the lock, which would take the escrowed SKUs' rows before the others).
+static TAKE_EVERY_SKU_AND_FOLD: Sql = Sql {
+    text: "SELECT inventory_truth._escrow_fold(s.code)
+             FROM (SELECT k.code, k.escrow_parts FROM inventory_truth.sku k
+                    ORDER BY k.code COLLATE \"C\" OFFSET 0 FOR NO KEY UPDATE) s
+            WHERE s.escrow_parts > 0",
     args: &[],
 };
 
@@ -114,9 +119,12 @@ static FOLD_ESCROWED: Sql = Sql {
 #[pg_extern(volatile, parallel_unsafe)]
 fn _atp_changed_everywhere(cause: &str) {
     let outcome = spi::connect(|client| {
+        // A buffer may change: escrowed SKUs are folded (and lend again from their next exact
+        // sale). Every row is taken in code order, and an escrowed SKU folded as its row is
+        // taken: a fold never waits for a part while this holds a later SKU's row, which the
+        // part's holder (reserve_order goes in code order) may be waiting for.
+        spi::run(client, &TAKE_EVERY_SKU_AND_FOLD, &[])?;
         spi::run(client, &ADVANCE_EVERY_SKU, &[cause.into()])?;
-        // A buffer may have changed: escrowed SKUs lend again from their next exact sale.
-        spi::run(client, &FOLD_ESCROWED, &[])?;
         Ok(())
     });
     if let Err(failure) = outcome {

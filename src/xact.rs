@@ -58,6 +58,10 @@ struct State {
     breaches: Vec<Breach>,
     /// The notification mode when the first change was recorded.
     mode: Option<NotifyMode>,
+    /// Escrowed SKUs whose pool this transaction lent to their parts (src/escrow.rs): a later
+    /// change of the SKU in it folds them again first. (After a rolled-back savepoint one may
+    /// be left here; folding parts that were not lent does nothing.)
+    lent: BTreeSet<String>,
 }
 
 thread_local! {
@@ -90,6 +94,18 @@ pub fn note_held(sku: &str, advanced: bool) {
             };
         }
     });
+}
+
+/// Notes that this transaction lent `sku`'s pool to its escrow parts.
+pub fn note_lent(sku: &str) {
+    register_callbacks();
+    STATE.with(|s| s.borrow_mut().lent.insert(sku.to_owned()));
+}
+
+/// Whether this transaction lent `sku`'s pool to its parts since it last folded them; the
+/// caller folds them now.
+pub fn take_lent(sku: &str) -> bool {
+    STATE.with(|s| s.borrow_mut().lent.remove(sku))
 }
 
 /// The notification mode in force for this transaction's changes.

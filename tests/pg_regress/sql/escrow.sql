@@ -71,7 +71,21 @@ SELECT reserve('web', 'SNEAKER', 1, 'W-7') > 0 AS held;
 SELECT * FROM pg_temp.parts;
 SELECT * FROM pg_temp.now;
 
--- 7. An order bigger than any part has left is sold exactly. A retry of a hold sold from a part
+-- 7. One transaction: an exact sale (amazon's, from its fence) lends the pool out again, then
+-- damage in the same transaction takes 10 units of the pool. The parts are emptied before the
+-- damage is applied, so at commit they lend nothing that is gone; the next exact sale lends
+-- what is left.
+BEGIN;
+SELECT reserve('amazon', 'SNEAKER', 1, 'A-TX') > 0 AS held;
+SELECT * FROM pg_temp.parts;
+SELECT count(*) FROM report_damage('SNEAKER', 'DC1', 10);
+SELECT * FROM pg_temp.parts;
+COMMIT;
+SELECT * FROM pg_temp.now;
+SELECT reserve('web', 'SNEAKER', 1, 'W-7B') > 0 AS held;
+SELECT * FROM pg_temp.parts;
+
+-- 8. An order bigger than any part has left is sold exactly. A retry of a hold sold from a part
 -- returns that hold: it takes the SKU's row to see whether the first call committed, and so
 -- folds the parts.
 SELECT reserve('web', 'SNEAKER', 30, 'W-8') > 0 AS held;
@@ -81,7 +95,7 @@ SELECT * FROM pg_temp.parts;
 SELECT reserve('web', 'SNEAKER', 1, 'W-9') = :first_call AS same_hold;
 SELECT * FROM pg_temp.parts;
 
--- 8. The last units, one buyer's transaction each (46 statements, not echoed): web sells down
+-- 9. The last units, one buyer's transaction each (a statement a unit, not echoed): web sells down
 -- to its buffer, from the parts, one version each; then it is refused (IT001) while amazon,
 -- whose fence the parts never lent, still sells.
 CREATE TEMP TABLE sold (hold bigint);
@@ -99,7 +113,7 @@ SELECT reserve('web', 'SNEAKER', 1, 'ONE-MORE');
 SELECT reserve('amazon', 'SNEAKER', 3, 'A-2') > 0 AS held;
 SELECT * FROM pg_temp.now;
 
--- 9. clear_escrow folds and removes the parts; once more it has nothing to clear.
+-- 10. clear_escrow folds and removes the parts; once more it has nothing to clear.
 SELECT clear_escrow('SNEAKER'), clear_escrow('SNEAKER');
 SELECT * FROM pg_temp.parts;
 SELECT stage, channel, qty FROM stock('SNEAKER') ORDER BY stage, channel;

@@ -1484,6 +1484,39 @@ pub fn write_sale(
             "inventory_truth: write_sale is for sales into a new hold",
         ));
     }
+    let (place, before, hold) = replay_sale(sale, rows, stored)?;
+    if !write_place(
+        w,
+        SALE_STOCK,
+        sale.sku,
+        &place,
+        &before,
+        stored,
+        read_before_lock,
+    )? {
+        return Ok(None);
+    }
+    let hold_id = insert_hold(w, SALE_HOLD, sale.sku, &hold, options)?;
+    crate::ledger::insert_applied(w, SALE_LEDGER, sale)?;
+    let (fence_channels, fence_qty, fence_held) = fence_arrays(&place.fences, stored);
+    let written = StoredPlace {
+        location: place.location,
+        buckets: place.buckets,
+        fence_channels,
+        fence_qty,
+        fence_held,
+        exists: true,
+    };
+    Ok(Some((hold_id, written)))
+}
+
+/// A sale's rows (its one movement) replayed on the place `stored` (their sources checked):
+/// the place after it, its buckets before, and the new hold it made.
+fn replay_sale(
+    sale: &crate::ledger::Record<'_>,
+    rows: &[Row],
+    stored: &StoredPlace,
+) -> Outcome<(Place, Buckets, Hold)> {
     let mut place = Place {
         sku: sale.sku.to_owned(),
         location: sale.location.to_owned(),
@@ -1496,32 +1529,10 @@ pub fn write_sale(
     place::replay(&mut place, rows, &mut holds, &[])?;
     check_sources(&place, &before, rows)?;
     let hold = holds
-        .values()
+        .into_values()
         .find(|h| h.changed && h.id.is_none())
         .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
-    if !write_place(
-        w,
-        SALE_STOCK,
-        sale.sku,
-        &place,
-        &before,
-        stored,
-        read_before_lock,
-    )? {
-        return Ok(None);
-    }
-    let hold_id = insert_hold(w, SALE_HOLD, sale.sku, hold, options)?;
-    crate::ledger::insert_applied(w, SALE_LEDGER, sale)?;
-    let (fence_channels, fence_qty, fence_held) = fence_arrays(&place.fences, stored);
-    let written = StoredPlace {
-        location: place.location,
-        buckets: place.buckets,
-        fence_channels,
-        fence_qty,
-        fence_held,
-        exists: true,
-    };
-    Ok(Some((hold_id, written)))
+    Ok((place, before, hold))
 }
 
 /// The tables a sale from an escrow part writes: the part (`escrow::claim`), the hold and the
@@ -1541,28 +1552,13 @@ pub fn write_part_sale(
     options: &Options,
 ) -> Outcome<i64> {
     let row = sale.movement(0).row;
-    let rows = std::slice::from_ref(&row);
-    let mut place = Place {
-        sku: sale.sku.to_owned(),
-        location: sale.location.to_owned(),
-        buckets: now.buckets,
-        fences: fences_of(now, None, None),
-        receipts: Vec::new(),
-    };
-    let before = place.buckets;
-    let mut holds = Holds::new();
-    place::replay(&mut place, rows, &mut holds, &[])?;
-    check_sources(&place, &before, rows)?;
-    let hold = holds
-        .values()
-        .find(|h| h.changed && h.id.is_none())
-        .ok_or_else(|| Failure::internal("inventory_truth: the sale made no hold"))?;
+    let (_, _, hold) = replay_sale(sale, std::slice::from_ref(&row), now)?;
     if hold.fence_qty != 0 {
         return Err(Failure::internal(
             "inventory_truth: a sale from an escrow part took from a fence",
         ));
     }
-    let hold_id = insert_hold(w, 1, sale.sku, hold, options)?;
+    let hold_id = insert_hold(w, 1, sale.sku, &hold, options)?;
     crate::ledger::insert_applied(w, 2, sale)?;
     Ok(hold_id)
 }

@@ -11,7 +11,7 @@
 -- holds holds it); the task row after it.
 
 CREATE TABLE count_task (
-    id bigserial PRIMARY KEY,
+    id bigserial NOT NULL,
     sku text NOT NULL,
     location text NOT NULL,
     reason text NOT NULL CHECK (reason IN ('short pick', 'cycle count')),
@@ -28,7 +28,8 @@ CREATE TABLE count_task (
     submitted_at timestamptz,
     counted_by name,
     movements bigint[],
-    CHECK ((status = 'counted') = (counted_qty IS NOT NULL))
+    CHECK ((status = 'counted') = (counted_qty IS NOT NULL)),
+    PRIMARY KEY (id, sku) -- as movement's (sql/ledger.sql)
 );
 -- Never two open tasks for one bin: a short pick raises the open one to top priority.
 CREATE UNIQUE INDEX count_task_open ON count_task (sku, location) WHERE status = 'open';
@@ -44,7 +45,7 @@ COMMENT ON COLUMN count_task.movements IS 'The ledger rows the count wrote (move
 
 -- Short picks as reported: the picker event reference makes a retry return the same task.
 CREATE TABLE short_pick (
-    id bigserial PRIMARY KEY,
+    id bigserial NOT NULL,
     ref text,
     sku text NOT NULL,
     location text NOT NULL,
@@ -56,7 +57,8 @@ CREATE TABLE short_pick (
     occurred_at timestamptz NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     actor name NOT NULL,
-    UNIQUE (ref, sku)
+    UNIQUE (ref, sku),
+    PRIMARY KEY (id, sku) -- as movement's (sql/ledger.sql)
 );
 COMMENT ON TABLE short_pick IS
     'Short picks as reported: units found, units the system believed were in the bin (available + committed), units moved to missing, the count task, the ledger rows.';

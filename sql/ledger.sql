@@ -56,7 +56,7 @@ COMMENT ON COLUMN location.priority IS 'Lower first: the order of the locations 
 
 -- The ledger. Columns up to occurred_at are what a caller writes; the rest the extension fills.
 CREATE TABLE movement (
-    id bigserial PRIMARY KEY,
+    id bigserial NOT NULL,
     sku text NOT NULL,
     location text NOT NULL,
     from_stage stage,
@@ -68,7 +68,11 @@ CREATE TABLE movement (
     occurred_at timestamptz NOT NULL DEFAULT now(),
     recorded_at timestamptz NOT NULL,
     actor text NOT NULL,
-    txid xid8 NOT NULL
+    txid xid8 NOT NULL,
+    -- The id (from its sequence) identifies a row; the key also carries the SKU so that the table
+    -- can be distributed by SKU (docs/scale-out.md: Citus wants the distribution column in every
+    -- unique key). The id leads, so a look-up by id is still one index range.
+    PRIMARY KEY (id, sku)
 );
 -- The ledger is appended in time order: a block-range index finds a recent window (lag_stats,
 -- readiness; physical times follow the same order, give or take scanner lag: counts look up a
@@ -156,7 +160,7 @@ COMMENT ON VIEW balance IS
 
 -- Expected receipts (PO/ASN lines): inbound stock keeps its reference and ETA here.
 CREATE TABLE expected_receipt (
-    id bigserial PRIMARY KEY,
+    id bigserial NOT NULL,
     ref text NOT NULL,
     sku text NOT NULL,
     location text NOT NULL,
@@ -165,7 +169,8 @@ CREATE TABLE expected_receipt (
     open_qty bigint NOT NULL DEFAULT 0 CHECK (open_qty >= 0),
     first_movement bigint,
     created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (ref, sku, location)
+    UNIQUE (ref, sku, location),
+    PRIMARY KEY (id, sku) -- as movement's
 );
 CREATE INDEX expected_receipt_open ON expected_receipt (sku, location, eta, id) WHERE open_qty > 0;
 COMMENT ON TABLE expected_receipt IS

@@ -13,10 +13,8 @@ SELECT c.relname AS table_by_sku
  WHERE c.relnamespace = 'inventory_truth'::regnamespace AND c.relkind = 'r' AND c.relname <> 'ringfence'
  ORDER BY 1;
 
--- Their primary keys and unique indexes without the SKU. Not yet empty: the ledger, the
--- expected receipts and the count tasks and short picks are keyed by a serial id alone, and
--- rekeying them is a change of the public schema to be decided first (docs/scale-out.md says
--- what it costs). This list may only shrink.
+-- Their primary keys and unique indexes without the SKU: none. The tables numbered by a
+-- sequence (the ledger, expected receipts, count tasks, short picks) are keyed (id, sku).
 SELECT c.relname AS table_by_sku, i.relname AS key_without_sku,
        CASE WHEN x.indisprimary THEN 'primary key' ELSE 'unique' END AS kind
   FROM pg_class c

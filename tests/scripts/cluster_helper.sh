@@ -73,6 +73,26 @@ check "the other checkout's cluster keeps running" sql "$b" "SELECT 1"
 check "a restarted cluster keeps its data" \
     test "$(sql "$a" "SELECT count(*) FROM pg_class WHERE relname = 'only_in_a'")" = 1
 
+# A fast stop that cannot finish (a backend that never answers: stopped by SIGSTOP) gives way to
+# an immediate one, so that a test run is never left with a cluster it cannot stop.
+"$a/scripts/cluster.sh" psql demo -X -d postgres -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+sleeper=$!
+stuck=
+for _ in $(seq 100); do
+    stuck=$(sql "$a" "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'" || true)
+    [ -n "$stuck" ] && break
+    sleep 0.1
+done
+check "a backend to stop found" test -n "$stuck"
+[ -n "$stuck" ] && kill -STOP "$stuck"
+check "a fast stop held up by a backend gives way to an immediate stop" \
+    env IT_STOP_TIMEOUT=3 "$a/scripts/cluster.sh" stop demo
+check "... and no process of the cluster is left" bash -c "! kill -0 '${stuck:-0}' 2>/dev/null"
+wait "$sleeper" || true
+"$a/scripts/cluster.sh" start demo >/dev/null 2>&1
+check "... and it starts again with its data" \
+    test "$(sql "$a" "SELECT count(*) FROM pg_class WHERE relname = 'only_in_a'")" = 1
+
 if [ "$(id -u)" -eq 0 ]; then
     # root: try the helper as an ordinary user too.
     other_user=inventory_truth_t

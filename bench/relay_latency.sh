@@ -10,6 +10,11 @@
 # VACUUM_BETWEEN="inventory_truth.hold" vacuums those tables before each round.
 # COALESCE_MS="2 1 0" runs each round once per value of inventory_truth.relay_coalesce (set with
 # ALTER SYSTEM and a reload before the run), interleaved.
+# CPUS="0 0,1" runs each round once per CPU list (taskset: the server's processes, the listener
+# and the load all on those CPUs), interleaved: how the tail scales with cores.
+# RATES="max 4000" runs each round once per load: max, the closed loop (each client sends its next
+# reservation when the last returns); a number, that many attempts per second in all, paced
+# (reserve_load's IT_LOAD_RATE), so that the CPU has idle time between arrivals.
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
 ROUNDS=${ROUNDS:-5}
@@ -44,7 +49,18 @@ SQL
 examples=$REPO_ROOT/target/release/examples
 listened=$(mktemp "${TMPDIR:-/tmp}/inventory_truth-relaylat.XXXXXX")
 for round in $(seq 1 "$ROUNDS"); do
+    for rate in ${RATES:-max}; do
+    for cpus in ${CPUS:-all}; do
     for coalesce in ${COALESCE_MS:-default}; do
+        pin=()
+        if [ "$cpus" != all ]; then
+            # Backends fork from the postmaster and inherit its mask; the rest are set one by one.
+            postmaster=$(as_owner head -n 1 "$IT_SCRATCH_DIR/relaylat/data/postmaster.pid")
+            for pid in $postmaster $(pgrep -P "$postmaster"); do
+                taskset -a -p -c "$cpus" "$pid" >/dev/null
+            done
+            pin=(taskset -c "$cpus")
+        fi
         if [ "$coalesce" != default ]; then
             "${psql[@]}" -d postgres -c "ALTER SYSTEM SET inventory_truth.relay_coalesce = '${coalesce}ms'" \
                 -c "SELECT pg_reload_conf()" >/dev/null
@@ -53,10 +69,14 @@ for round in $(seq 1 "$ROUNDS"); do
         if [ -n "${VACUUM_BETWEEN:-}" ]; then
             "${psql[@]}" -d bench -c "VACUUM $VACUUM_BETWEEN"
         fi
-        "$examples/notify_latency" "$dsn" "$DURATION" PROBE >"$listened" &
-        line=$("$examples/reserve_load" "$dsn" ext "$CLIENTS" "$DURATION" uniform:10000 "lat$round-$coalesce-$$")
+        "${pin[@]}" "$examples/notify_latency" "$dsn" "$DURATION" PROBE >"$listened" &
+        pace=()
+        [ "$rate" = max ] || pace=(env IT_LOAD_RATE="$rate")
+        line=$("${pace[@]}" "${pin[@]}" "$examples/reserve_load" "$dsn" ext "$CLIENTS" "$DURATION" uniform:10000 "lat$round-$coalesce-$cpus-$rate-$$")
         wait
-        echo "round $round, relay_coalesce $coalesce: $(awk '{ printf "%.0f reservations/s", $2 / $8 }' <<<"$line"); listener: $(cat "$listened")"
+        echo "round $round, load $rate, cpus $cpus, relay_coalesce $coalesce: $(awk '{ printf "%.0f reservations/s", $2 / $8 }' <<<"$line"); listener: $(cat "$listened")"
+    done
+    done
     done
 done
 rm -f "$listened"

@@ -16,6 +16,11 @@
 //! Workloads: `uniform:N` (SKUs S1..SN, uniform), `skewed:N` (80% of reservations on the first
 //! fifth of S1..SN), `one:SKU` (every reservation on SKU: a hot SKU, or a sell-out).
 //!
+//! `IT_LOAD_RATE=R` in the environment paces the load at R attempts per second in all (each client
+//! sends on its own fixed schedule, clients/R apart, phases spread; a client behind its schedule
+//! sends at once): an open load that leaves the CPU idle between arrivals, where the default is a
+//! closed loop that keeps it busy. Latency is measured from the send, as without it.
+//!
 //! Prints one line: `attempts succeeded refused errors p50_us p95_us p99_us seconds
 //! last_success_seconds refused_early` (when the last reservation that succeeded returned: a
 //! sell-out's end; refusals that returned before the last successful reservation was even sent,
@@ -106,6 +111,17 @@ async fn main() {
         std::process::exit(2);
     };
 
+    let pace = match std::env::var("IT_LOAD_RATE") {
+        Ok(rate) => match rate.parse::<f64>() {
+            Ok(rate) if rate > 0.0 => Some(Duration::from_secs_f64(clients as f64 / rate)),
+            _ => {
+                eprintln!("IT_LOAD_RATE must be a positive number of attempts per second");
+                std::process::exit(2);
+            }
+        },
+        Err(_) => None,
+    };
+
     // Every client connects and prepares first; the clock starts when all are ready.
     let mut sessions = Vec::new();
     for _ in 0..clients {
@@ -124,7 +140,16 @@ async fn main() {
             let mut rng = Lcg(0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1));
             let mut tally = Tally::default();
             let mut i = 0u64;
+            // The first send of each client falls at its own fraction of the interval.
+            let mut due = pace.map(|p| start + p.mul_f64(client as f64 / clients as f64));
             while Instant::now() < deadline {
+                if let (Some(at), Some(p)) = (due, pace) {
+                    tokio::time::sleep_until(at.into()).await;
+                    due = Some(at + p);
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                }
                 let sku = workload.sku(&mut rng);
                 let reference = format!("{tag}-{client}-{i}");
                 i += 1;

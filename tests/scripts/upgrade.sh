@@ -84,6 +84,24 @@ for version in "${released[@]}"; do
         not_ok "the schema updated from $version differs from a fresh install (- fresh, + upgraded):"
         head -n 100 "$work/schema.diff"
     fi
+    # An update that cannot go through leaves the database as it was: here a user's foreign key
+    # to the ledger's id alone (possible up to 0.1.0; the update keys the ledger by (id, sku)).
+    blocked="${db}_blocked"
+    PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres \
+        -c "DROP DATABASE IF EXISTS $blocked" -c "CREATE DATABASE $blocked"
+    psql_q -d "$blocked" -c "CREATE EXTENSION inventory_truth VERSION '$version'"
+    if psql_q -d "$blocked" -c "CREATE TABLE erp_link (movement bigint REFERENCES inventory_truth.movement (id))" 2>/dev/null; then
+        if psql_q -d "$blocked" -c "ALTER EXTENSION inventory_truth UPDATE" 2>"$work/blocked.err"; then
+            not_ok "an update from $version went through a foreign key to movement(id) alone"
+        elif grep -q 'movement_pkey' "$work/blocked.err" \
+            && [ "$(psql_q -At -d "$blocked" -c "SELECT extversion FROM pg_extension WHERE extname = 'inventory_truth'")" = "$version" ] \
+            && [ "$(psql_q -At -d "$blocked" -c "SELECT count(*) FROM pg_constraint WHERE conname = 'erp_link_movement_fkey'")" = 1 ]; then
+            ok "an update from $version blocked by a foreign key to movement(id) names the key and leaves $version as it was"
+        else
+            not_ok "an update from $version blocked by a foreign key to movement(id): $(cat "$work/blocked.err")"
+        fi
+    fi
+    PGOPTIONS="-c client_min_messages=warning" psql_q -d postgres -c "DROP DATABASE $blocked"
     if INVENTORY_TRUTH_UPGRADE_FROM=$version INVENTORY_TRUTH_TEST_DSN="host='$PGHOST' port=$PGPORT user=${PGUSER:-postgres}" \
         cargo test --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client --test upgrade \
         -- --ignored --nocapture; then

@@ -6,13 +6,14 @@
 -- Exact by construction: the parts together are lent at most the pool less the largest
 -- (buffer - fenced units) of any channel, so no sale from a part can take a channel below its
 -- buffer or touch a fence, and a buyer that finds no part with the units takes the SKU's row and
--- decides exactly as without escrow. Every writer under the SKU's row first folds the parts
--- back into stock (_escrow_fold, waiting for the buyers holding them) and empties them; an
--- exact sale lends the pool out again after it (_escrow_lend).
+-- decides exactly as without escrow. A channel's sale from its own fence takes the SKU's row and
+-- leaves the parts out (src/hold.rs); every other writer under the SKU's row first folds the
+-- parts back into stock (_escrow_fold, waiting for the buyers holding them) and empties them;
+-- an exact sale lends the pool out again after it (_escrow_lend).
 
 -- Folds the parts' sales into stock and the SKU's version, and empties the parts. The caller
 -- holds the SKU's row; this waits for every buyer holding a part and keeps the parts locked to
--- the end of the transaction (buyers then take the SKU's row and wait for it).
+-- the end of the transaction (buyers then wait for it, and find the parts empty or lent again).
 CREATE FUNCTION _escrow_fold(p_sku text) RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -106,7 +107,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION set_escrow(text, integer) IS
-    'Lends a hot SKU''s pool at each location to 1 to 256 independently locked parts, so that concurrent buyers of it do not queue on one row lock (docs/design.md §12). Every rule stays exact: the parts are lent at most the pool less what buffers keep, fenced sales and every other change take the exact path, and a buyer finding no part with the units takes it too. Returns the units lent.';
+    'Lends a hot SKU''s pool at each location to 1 to 256 independently locked parts, so that concurrent buyers of it do not queue on one row lock (docs/design.md §12). Every rule stays exact: the parts are lent at most the pool less what buffers keep, a channel''s sale from its own fence leaves them out, every other change folds them back first, and a buyer finding no part with the units is decided exactly under the SKU''s row. Returns the units lent.';
 
 CREATE FUNCTION clear_escrow(sku text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER

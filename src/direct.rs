@@ -517,6 +517,42 @@ pub struct Writer {
     snapshot: pg_sys::Snapshot,
 }
 
+/// The transaction holding the row in `slot` that a lock with `LockWaitSkip` would have waited
+/// for: heap_lock_tuple reports the tuple's xmax then (`tmfd->xmax`, heapam.c) and leaves the
+/// tuple in the slot. A multixact's number is not a transaction's, and this transaction is
+/// never one to wait for.
+fn holder(
+    slot: *mut pg_sys::TupleTableSlot,
+    failure: &pg_sys::TM_FailureData,
+) -> Option<pg_sys::TransactionId> {
+    let xmax = failure.xmax;
+    unsafe {
+        let tuple = (*slot.cast::<pg_sys::HeapTupleTableSlot>()).tuple;
+        if tuple.is_null() || (*tuple).t_data.is_null() {
+            return None;
+        }
+        let multi = u32::from((*(*tuple).t_data).t_infomask) & pg_sys::HEAP_XMAX_IS_MULTI != 0;
+        if multi
+            || !pg_sys::TransactionIdIsNormal(xmax)
+            || pg_sys::TransactionIdIsCurrentTransactionId(xmax)
+        {
+            return None;
+        }
+    }
+    Some(xmax)
+}
+
+/// What [`Writer::try_take`] found.
+pub enum Take {
+    /// The row, locked.
+    Taken(Locked),
+    /// No such row, not wanted, or changed since the snapshot.
+    Passed,
+    /// Wanted, but held by another transaction: that transaction, when it can be told (not
+    /// when several hold it, as a multixact).
+    Busy(Option<pg_sys::TransactionId>),
+}
+
 /// A row locked by [`Writer::lock`], at its latest version, with the columns asked for
 /// (numbered from 1, as [`Selected`]).
 pub struct Locked {
@@ -929,8 +965,8 @@ impl Writer {
 
     /// Takes the row of table `t` whose key equals `key`, as committed now (a fresh snapshot),
     /// if `wanted` accepts it and no other transaction holds it: locked as an UPDATE locks, and
-    /// only that version. A row another transaction holds, or changed since that snapshot, is
-    /// passed over (`None`) without a lock, so that nothing stays locked that was not wanted
+    /// only that version. A row another transaction holds (`Busy`), or changed since that
+    /// snapshot, is passed over without a lock, so that nothing stays locked that was not wanted
     /// (a locking read that follows a row to its newest version and then finds it unwanted
     /// keeps the lock: a deadlock for a caller that goes on to wait for something else).
     pub fn try_take(
@@ -940,7 +976,7 @@ impl Writer {
         key: &[Key],
         columns: &[&str],
         wanted: impl FnOnce(&Selected) -> Outcome<bool>,
-    ) -> Outcome<Option<Locked>> {
+    ) -> Outcome<Take> {
         let rel = self.target(t).rel;
         let latest = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot()) };
         let writer_snapshot = std::mem::replace(&mut self.snapshot, latest);
@@ -953,7 +989,7 @@ impl Writer {
             columns,
         }) = found?
         else {
-            return Ok(None);
+            return Ok(Take::Passed);
         };
         let row = Row { slot };
         unsafe { pg_sys::slot_getallattrs(slot) };
@@ -961,7 +997,7 @@ impl Writer {
             row: &row,
             columns: &columns,
         })? {
-            return Ok(None);
+            return Ok(Take::Passed);
         }
         unsafe {
             let mut failure = pg_sys::TM_FailureData::default();
@@ -976,12 +1012,14 @@ impl Writer {
                 0,
                 &mut failure,
             );
-            if result != pg_sys::TM_Result::TM_Ok {
-                return Ok(None);
+            match result {
+                pg_sys::TM_Result::TM_Ok => {}
+                pg_sys::TM_Result::TM_WouldBlock => return Ok(Take::Busy(holder(slot, &failure))),
+                _ => return Ok(Take::Passed),
             }
             pg_sys::slot_getallattrs(slot);
         }
-        Ok(Some(Locked {
+        Ok(Take::Taken(Locked {
             target: t,
             row,
             columns,

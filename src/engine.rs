@@ -170,10 +170,11 @@ fn take_row(
             if advance {
                 xact::changed(sku);
             }
-            if xact::take_lent(sku) {
-                // This transaction's exact sale lent the pool out again: what comes next
-                // changes the SKU, so the parts are emptied first (they are locked by this
-                // transaction: nothing to wait for).
+            if xact::lent(sku) {
+                // This transaction holds the row with the parts lent out (an exact sale lent
+                // the pool again, or a sale from a fence left them out): what comes next
+                // changes the SKU, so the parts are emptied first (after a lend they are locked
+                // by this transaction; after a fence's sale the fold waits for their holders).
                 crate::escrow::fold(client, sku)?;
             }
             return Ok(Taken::Held);

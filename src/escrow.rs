@@ -6,7 +6,9 @@
 //! A reservation that may sell from the pool (no fence of its channel where it sells, notified
 //! by the relay or not at all, at READ COMMITTED) takes a part no other transaction holds with
 //! the units ([`claim`]), and writes that part, its hold and its ledger row; nothing of the SKU's
-//! row or its stock, so such sales commit side by side. Everything else takes the SKU's row as without
+//! row or its stock, so such sales commit side by side. A sale from the channel's own fence that
+//! covers it and the channel's buffer takes the SKU's row and leaves the parts out (they never
+//! lend fenced units; `hold::reserve`). Everything else takes the SKU's row as without
 //! escrow, and the engine folds the parts back into stock first ([`fold`]); the exact sale that
 //! found no part with the units lends the pool out again after it ([`lend`]). Until a fold, the
 //! truth of a place is its stock less what its parts sold: readers apply [`PartSales`].
@@ -124,22 +126,37 @@ pub fn lend(client: &mut SpiClient<'_>, sku: &str) -> Outcome<i64> {
     Ok(lent)
 }
 
+/// What [`claim`] found.
+pub enum Claim {
+    /// A part, sold from.
+    Taken,
+    /// Every part with the units is held by another transaction: one of them.
+    Busy(pg_sys::TransactionId),
+    /// No part has the units (or their holders cannot be told).
+    None,
+}
+
 /// Takes a part of `sku`'s pool at `location` with `qty` units left that no other transaction
 /// holds, through a writer on `engine::PART_SALE_TABLES` (the part is its table 0), and sells
-/// them from it (the caller writes the hold and the ledger row); false when every such part is
-/// held or none has the units. Each backend starts at a part of its own, so that buyers seldom
-/// try the same one; a part is taken as committed now and only if nobody changed it since
-/// (`Writer::try_take`), so a buyer that finds none holds no part while it goes on to wait for
-/// the SKU's row.
+/// them from it (the caller writes the hold and the ledger row). Each reservation starts at a
+/// part of its own (by a hash of its channel and reference: buyers seldom try the same one,
+/// and a test's buyers always try the same ones); a part is taken as committed now and only if
+/// nobody changed it since (`Writer::try_take`), so a buyer that finds none holds no part while
+/// it goes on to wait. When every part with the units is held (a buyer's sale in flight, or a
+/// fold or a lend, which keep every part locked to their commit), the caller waits for a holder
+/// ([`wait_for`]) and reads again, rather than join the queue for the SKU's row: there each
+/// buyer in turn would fold the parts and lend them again, locking them for the next.
 pub fn claim(
     w: &mut direct::Writer,
     sku: &str,
     location: &str,
     qty: i64,
     parts: i32,
-) -> Outcome<bool> {
+    (channel, reference): (&str, &str),
+) -> Outcome<Claim> {
     let parts = i64::from(parts.max(1));
-    let start = i64::from(unsafe { pg_sys::MyProcPid }).rem_euclid(parts);
+    let start = (key_hash(&[channel, reference]) % parts as u64) as i64;
+    let mut busy = None;
     for i in 0..parts {
         let part = (start + i) % parts + 1;
         let taken = w.try_take(
@@ -149,20 +166,38 @@ pub fn claim(
             &["lent", "sold", "sales"],
             |row| Ok(spi::value::<i64>(row, 1)? - spi::value::<i64>(row, 2)? >= qty),
         )?;
-        if let Some(locked) = taken {
-            let sold: i64 = spi::value(&locked, 2)?;
-            let sales: i64 = spi::value(&locked, 3)?;
-            w.update(
-                &locked,
-                &[
-                    ("sold", (sold + qty).into_datum()),
-                    ("sales", (sales + 1).into_datum()),
-                ],
-            )?;
-            return Ok(true);
+        match taken {
+            direct::Take::Taken(locked) => {
+                let sold: i64 = spi::value(&locked, 2)?;
+                let sales: i64 = spi::value(&locked, 3)?;
+                w.update(
+                    &locked,
+                    &[
+                        ("sold", (sold + qty).into_datum()),
+                        ("sales", (sales + 1).into_datum()),
+                    ],
+                )?;
+                return Ok(Claim::Taken);
+            }
+            direct::Take::Busy(Some(holder)) => {
+                busy.get_or_insert(holder);
+            }
+            direct::Take::Busy(None) | direct::Take::Passed => {}
         }
     }
-    Ok(false)
+    Ok(busy.map_or(Claim::None, Claim::Busy))
+}
+
+/// Waits for transaction `holder` (another's: `Writer::try_take` names only those) to end.
+pub fn wait_for(holder: pg_sys::TransactionId) {
+    unsafe {
+        pg_sys::XactLockTableWait(
+            holder,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            pg_sys::XLTW_Oper::XLTW_None,
+        );
+    }
 }
 
 /// FNV-1a (64 bits) of the parts, each followed by a 0 byte: every backend, of any build,

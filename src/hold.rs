@@ -332,6 +332,8 @@ fn part_of(row: &impl spi::Columns) -> Outcome<Part> {
 struct Read {
     /// The SKU's ATP version: its row's, plus its escrow parts' sales since their last fold.
     version: i64,
+    /// Its row's version alone.
+    row_version: i64,
     /// Its escrow parts per location (0: not escrowed).
     escrow_parts: i32,
     buffer: i64,
@@ -394,6 +396,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
                 Ok(())
             },
         )?;
+        let row_version = version;
         let mut version = version;
         if escrow_parts > 0 {
             let sales = escrow::part_sales(reader, sku)?;
@@ -402,6 +405,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
         }
         Ok(Some(Read {
             version,
+            row_version,
             escrow_parts,
             buffer,
             parts,
@@ -611,6 +615,13 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         engine::lock_sku(client, &r.sku, true, false, CAUSE)?;
     }
     let mut read = first;
+    if held.is_some() && xact::lent(&r.sku) {
+        // This transaction holds the row with the parts lent out (src/escrow.rs): they are
+        // folded before anything is decided under the row.
+        escrow::fold(client, &r.sku)?;
+        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+            .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+    }
     if read.escrow_parts > 0 && held.is_none() {
         // Escrowed (src/escrow.rs): calls with this key meet on a lock of their own, and what
         // a call with it committed meanwhile is read again after it.
@@ -620,7 +631,10 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
     // Whether `read` was read under the SKU's row: this transaction held it before, or took it
     // and found the SKU changed since the first read.
     let mut under_lock = held.is_some();
-    for _ in 0..3 {
+    // Waits for a busy escrow part's holder, at most two (src/escrow.rs, `claim`): with the
+    // exact path's read again under the row, five passes at most.
+    let mut waits = 0;
+    for _ in 0..5 {
         if !read.parts.is_empty() {
             return retry(client, r, &read.parts, under_lock);
         }
@@ -707,16 +721,68 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                 && xact::notify_mode() != NotifyMode::Direct
                 && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
             {
-                let sold = direct::write(&engine::PART_SALE_TABLES, |w| {
-                    if !escrow::claim(w, &r.sku, &location, r.qty, read.escrow_parts)? {
-                        return Ok(None);
+                let claimed = direct::write(&engine::PART_SALE_TABLES, |w| {
+                    let key = (r.channel.as_str(), r.reference.as_str());
+                    match escrow::claim(w, &r.sku, &location, r.qty, read.escrow_parts, key)? {
+                        escrow::Claim::Taken => {
+                            engine::write_part_sale(w, &sale, place, &options).map(Ok)
+                        }
+                        escrow::Claim::Busy(holder) => Ok(Err(Some(holder))),
+                        escrow::Claim::None => Ok(Err(None)),
                     }
-                    engine::write_part_sale(w, &sale, place, &options).map(Some)
                 })?;
-                if let Some(id) = sold {
-                    xact::changed(&r.sku);
+                match claimed {
+                    Ok(id) => {
+                        xact::changed(&r.sku);
+                        return Ok(id);
+                    }
+                    Err(Some(holder)) if waits < 2 => {
+                        // Every part with the units is held: wait for one holder to end (no
+                        // part held, nothing of the writer kept), then read and decide again.
+                        waits += 1;
+                        escrow::wait_for(holder);
+                        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+                            .ok_or_else(|| {
+                                Failure::internal("inventory_truth: the SKU went away")
+                            })?;
+                        continue;
+                    }
+                    Err(_) => {}
+                }
+            }
+            if !from_pool
+                && place.fenced(&r.channel) - read.buffer >= r.qty
+                && xact::notify_mode() != NotifyMode::Direct
+                && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
+            {
+                // A sale from the channel's own fence, which covers it and the channel's buffer
+                // here: the parts never lend fenced units, and whatever they sell meanwhile the
+                // channel's ATP stays at least its fence less its buffer. So it takes the SKU's
+                // row without folding them (a fold and a lend would lock every part until this
+                // commit); a later change of the SKU in this transaction folds them first. Not
+                // for a buyer that notifies itself: it publishes the SKU's version before its
+                // commit, and a part's sale committing meanwhile could publish the same one; nor
+                // at REPEATABLE READ, where that later fold would meet the parts' new sales as
+                // serialization failures.
+                let sold = direct::write(&engine::SALE_TABLES, |w| {
+                    match engine::take_sku(w, &r.sku, CAUSE)? {
+                        None => Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
+                        Some((version, true)) if version == read.row_version => {
+                            engine::write_sale(w, &sale, place, &options, true)
+                        }
+                        Some(_) => Ok(None),
+                    }
+                })?;
+                if let Some((id, _)) = sold {
+                    xact::note_lent(&r.sku);
                     return Ok(id);
                 }
+                // The SKU changed since the read, and its row is held now: folded, read again.
+                escrow::fold(client, &r.sku)?;
+                under_lock = true;
+                read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                continue;
             }
             // Otherwise exactly, under the SKU's row (taking it folds the parts).
             if !engine::lock_sku(client, &r.sku, true, false, CAUSE)? {

@@ -58,9 +58,10 @@ struct State {
     breaches: Vec<Breach>,
     /// The notification mode when the first change was recorded.
     mode: Option<NotifyMode>,
-    /// Escrowed SKUs whose pool this transaction lent to their parts (src/escrow.rs): a later
-    /// change of the SKU in it folds them again first. (After a rolled-back savepoint one may
-    /// be left here; folding parts that were not lent does nothing.)
+    /// Escrowed SKUs whose row this transaction holds while their parts may be lent out
+    /// (src/escrow.rs): every later change of the SKU in it folds them first. Kept to the end of
+    /// the transaction: a fold inside a savepoint that rolls back is undone, so a later change
+    /// folds again (a fold of parts this transaction already folded is a cheap no-op).
     lent: BTreeSet<String>,
 }
 
@@ -96,16 +97,17 @@ pub fn note_held(sku: &str, advanced: bool) {
     });
 }
 
-/// Notes that this transaction lent `sku`'s pool to its escrow parts.
+/// Notes that this transaction holds `sku`'s row with its pool lent to its escrow parts (it lent
+/// it, or sold from a fence without folding them).
 pub fn note_lent(sku: &str) {
     register_callbacks();
     STATE.with(|s| s.borrow_mut().lent.insert(sku.to_owned()));
 }
 
-/// Whether this transaction lent `sku`'s pool to its parts since it last folded them; the
-/// caller folds them now.
-pub fn take_lent(sku: &str) -> bool {
-    STATE.with(|s| s.borrow_mut().lent.remove(sku))
+/// Whether this transaction holds `sku`'s row while its parts may be lent out: the caller folds
+/// them before it decides anything under the row.
+pub fn lent(sku: &str) -> bool {
+    STATE.with(|s| s.borrow().lent.contains(sku))
 }
 
 /// The notification mode in force for this transaction's changes.

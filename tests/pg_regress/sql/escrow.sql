@@ -1,7 +1,8 @@
 -- Escrow for a hot SKU (issue 18, docs/design.md §12): its pool is lent to independently locked
 -- parts, a reservation from the pool takes a part instead of the SKU's row, and every read
--- sees the parts' sales at once. Every other change folds the parts back into stock first; the
--- next exact sale lends the pool out again, within the fences and buffers as they are then.
+-- sees the parts' sales at once. A channel's sale from its own fence leaves the parts out; every
+-- other change folds them back into stock first, and the next exact sale lends the pool out
+-- again, within the fences and buffers as they are then.
 -- (Concurrency: tests/isolation/specs/escrow_*.spec; throughput: bench/suite.sh.)
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS inventory_truth CASCADE;
@@ -41,14 +42,15 @@ SELECT available, committed FROM stock WHERE sku = 'SNEAKER';
 SELECT stage, channel, qty FROM stock('SNEAKER') ORDER BY stage, channel;
 SELECT * FROM pg_temp.now;
 
--- 3. Amazon sells from its fence first: that sale takes the SKU's row, which folds the parts'
--- sales into stock (and the version), and lends the pool (87) out again.
+-- 3. Amazon sells from its own fence, which covers the sale and its buffer: that sale takes the
+-- SKU's row but leaves the parts out (they never lend fenced units), so they keep their three
+-- sales and the row shows one committed unit; ATP and the version count all four.
 SELECT reserve('amazon', 'SNEAKER', 1, 'A-1') > 0 AS held;
 SELECT * FROM pg_temp.parts;
 SELECT available, committed FROM stock WHERE sku = 'SNEAKER';
 SELECT * FROM pg_temp.now;
 
--- 4. A release folds too and leaves the parts empty; the units go back to the pool, and the
+-- 4. A release folds and leaves the parts empty; the units go back to the pool, and the
 -- next sale (exact: no part has units) lends them out again.
 SELECT reserve('web', 'SNEAKER', 2, 'W-4') > 0 AS held;
 SELECT release('web', 'W-1');
@@ -84,6 +86,21 @@ COMMIT;
 SELECT * FROM pg_temp.now;
 SELECT reserve('web', 'SNEAKER', 1, 'W-7B') > 0 AS held;
 SELECT * FROM pg_temp.parts;
+
+-- A sale from amazon's fence leaves the parts out (one of them sold a unit just before); a call
+-- inside a savepoint folds them, then fails, and the rollback undoes that fold: the next change
+-- in the transaction folds them again, so the damage acts on stock with the parts' sales in it.
+SELECT reserve('web', 'SNEAKER', 1, 'W-7C') > 0 AS held;
+BEGIN;
+SELECT reserve('amazon', 'SNEAKER', 1, 'A-SP') > 0 AS held;
+SELECT * FROM pg_temp.parts;
+SAVEPOINT before_the_big_order;
+SELECT reserve('web', 'SNEAKER', 1000, 'W-SP');
+ROLLBACK TO SAVEPOINT before_the_big_order;
+SELECT count(*) FROM report_damage('SNEAKER', 'DC1', 1);
+SELECT * FROM pg_temp.parts;
+COMMIT;
+SELECT * FROM pg_temp.now;
 
 -- 8. An order bigger than any part has left is sold exactly. A retry of a hold sold from a part
 -- returns that hold: it takes the SKU's row to see whether the first call committed, and so

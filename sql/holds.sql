@@ -38,6 +38,10 @@ CREATE TABLE hold (
 -- checks what they said: units that add up, 0 <= fence_qty <= open_qty, a known status.
 -- The open holds of a place: losses out of committed that name no hold, short picks, counts.
 CREATE INDEX hold_open_at ON hold (sku, location) WHERE status = 'open';
+-- Preorders still awaiting units (src/preorder.rs): every put-away and QC pass looks them up to
+-- give them the arriving units first, so they have an index of their own instead of a walk over
+-- every open hold of the place. Only preorders have entries.
+CREATE INDEX hold_awaiting ON hold (sku, location) WHERE status = 'open' AND preorder_qty > 0;
 -- What the relay and expire_holds() expire.
 CREATE INDEX hold_expiry ON hold (expires_at) WHERE status = 'open' AND expires_at IS NOT NULL;
 COMMENT ON TABLE hold IS

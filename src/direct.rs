@@ -177,6 +177,11 @@ pub const HOLD_OPEN_AT: Index = Index {
     table: HOLD,
     name: c"hold_open_at",
 };
+/// (sku, location), open preorders still awaiting units only
+pub const HOLD_AWAITING: Index = Index {
+    table: HOLD,
+    name: c"hold_awaiting",
+};
 /// (id)
 pub const RECEIPT_ID: Index = Index {
     table: RECEIPT,

@@ -543,7 +543,7 @@ fn load_awaiting(sku: &str, location: &str, holds: &mut Holds) -> Outcome<Vec<pl
 }
 
 /// The open preorders of `sku` still awaiting units (src/preorder.rs), at one location or at
-/// every one, in id order (oldest first): the holds `hold_open_at` indexes, read without a plan.
+/// every one, in id order (oldest first): the holds `hold_awaiting` indexes, read without a plan.
 pub fn awaiting_holds(
     reader: &direct::Reader,
     sku: &str,
@@ -554,7 +554,7 @@ pub fn awaiting_holds(
         Some(location) => vec![Key::Text(sku), Key::Text(location)],
         None => vec![Key::Text(sku)],
     };
-    reader.rows(&direct::HOLD_OPEN_AT, &key, &HOLD_COLUMNS, |row| {
+    reader.rows(&direct::HOLD_AWAITING, &key, &HOLD_COLUMNS, |row| {
         let hold = hold_of(row)?;
         if hold.status == HoldStatus::Open && hold.awaits() {
             found.push(hold);

@@ -128,6 +128,7 @@ ALTER TABLE hold DROP CONSTRAINT hold_status_check;
 ALTER TABLE hold ADD COLUMN preorder_qty bigint;
 ALTER TABLE hold ADD COLUMN preorder_broken bigint;
 ALTER TABLE hold ADD COLUMN preorder_eta date;
+CREATE INDEX hold_awaiting ON hold (sku, location) WHERE status = 'open' AND preorder_qty > 0;
 ALTER TABLE channel ADD COLUMN preorders boolean NOT NULL DEFAULT false;
 
 -- Locations have a priority: the order a reservation with split => 'priority' is served in.

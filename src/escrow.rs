@@ -133,7 +133,7 @@ pub enum Claim {
     /// Every part with the units is held by another transaction: one of them.
     Busy(pg_sys::TransactionId),
     /// No part has the units (or their holders cannot be told).
-    None,
+    NoPart,
 }
 
 /// Takes a part of `sku`'s pool at `location` with `qty` units left that no other transaction
@@ -185,7 +185,7 @@ pub fn claim(
             direct::Take::Busy(None) | direct::Take::Passed => {}
         }
     }
-    Ok(busy.map_or(Claim::None, Claim::Busy))
+    Ok(busy.map_or(Claim::NoPart, Claim::Busy))
 }
 
 /// Waits for transaction `holder` (another's: `Writer::try_take` names only those) to end.

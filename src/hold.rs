@@ -414,6 +414,22 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
     })
 }
 
+/// `read_for_reserve` again, of a SKU known to exist (this call read it, or holds its row).
+fn read_again(r: &Reservation) -> Outcome<Read> {
+    read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
+        .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))
+}
+
+/// Whether this buyer may sell beside an escrowed SKU's parts (from a part, or from its fence
+/// leaving them out): it does not notify itself (it would publish the SKU's version before its
+/// commit, and a part's sale committing meanwhile could publish the same one), at READ
+/// COMMITTED (a part is taken as committed now, not as of the snapshot; at REPEATABLE READ a
+/// later fold would meet the parts' new sales as serialization failures).
+fn sells_beside_parts() -> bool {
+    xact::notify_mode() != NotifyMode::Direct
+        && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
+}
+
 /// The parts of the reservation (channel, ref) of a SKU, by id, as `reader` sees them (one
 /// index lookup).
 fn reservation_parts(
@@ -619,8 +635,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         // This transaction holds the row with the parts lent out (src/escrow.rs): they are
         // folded before anything is decided under the row.
         escrow::fold(client, &r.sku)?;
-        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-            .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+        read = read_again(r)?;
     }
     if read.escrow_parts > 0 && held.is_none() {
         // Escrowed (src/escrow.rs): calls with this key meet on a lock of their own, and what
@@ -677,8 +692,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                     return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))));
                 }
                 under_lock = true;
-                read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                read = read_again(r)?;
                 continue;
             }
             let id = reserve_parts(client, r, &plan)?;
@@ -713,22 +727,16 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
             cause: None,
         };
         if !under_lock && read.escrow_parts > 0 {
-            // An escrowed SKU (src/escrow.rs): a sale from the pool by a buyer that does not
-            // notify itself (it would need the SKU's row to order its version) takes a part.
-            // At READ COMMITTED: a part is taken as committed now, not as of the snapshot.
+            // An escrowed SKU (src/escrow.rs): a sale from the pool takes a part.
             let from_pool = place.fenced(&r.channel) == 0;
-            if from_pool
-                && xact::notify_mode() != NotifyMode::Direct
-                && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
-            {
+            if from_pool && sells_beside_parts() {
                 let claimed = direct::write(&engine::PART_SALE_TABLES, |w| {
                     let key = (r.channel.as_str(), r.reference.as_str());
                     match escrow::claim(w, &r.sku, &location, r.qty, read.escrow_parts, key)? {
                         escrow::Claim::Taken => {
                             engine::write_part_sale(w, &sale, place, &options).map(Ok)
                         }
-                        escrow::Claim::Busy(holder) => Ok(Err(Some(holder))),
-                        escrow::Claim::None => Ok(Err(None)),
+                        unsold => Ok(Err(unsold)),
                     }
                 })?;
                 match claimed {
@@ -736,34 +744,24 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                         xact::changed(&r.sku);
                         return Ok(id);
                     }
-                    Err(Some(holder)) if waits < 2 => {
+                    Err(escrow::Claim::Busy(holder)) if waits < 2 => {
                         // Every part with the units is held: wait for one holder to end (no
                         // part held, nothing of the writer kept), then read and decide again.
                         waits += 1;
                         escrow::wait_for(holder);
-                        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-                            .ok_or_else(|| {
-                                Failure::internal("inventory_truth: the SKU went away")
-                            })?;
+                        read = read_again(r)?;
                         continue;
                     }
                     Err(_) => {}
                 }
             }
-            if !from_pool
-                && place.fenced(&r.channel) - read.buffer >= r.qty
-                && xact::notify_mode() != NotifyMode::Direct
-                && unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32
+            if !from_pool && place.fenced(&r.channel) - read.buffer >= r.qty && sells_beside_parts()
             {
                 // A sale from the channel's own fence, which covers it and the channel's buffer
                 // here: the parts never lend fenced units, and whatever they sell meanwhile the
                 // channel's ATP stays at least its fence less its buffer. So it takes the SKU's
                 // row without folding them (a fold and a lend would lock every part until this
-                // commit); a later change of the SKU in this transaction folds them first. Not
-                // for a buyer that notifies itself: it publishes the SKU's version before its
-                // commit, and a part's sale committing meanwhile could publish the same one; nor
-                // at REPEATABLE READ, where that later fold would meet the parts' new sales as
-                // serialization failures.
+                // commit); a later change of the SKU in this transaction folds them first.
                 let sold = direct::write(&engine::SALE_TABLES, |w| {
                     match engine::take_sku(w, &r.sku, CAUSE)? {
                         None => Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
@@ -780,8 +778,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                 // The SKU changed since the read, and its row is held now: folded, read again.
                 escrow::fold(client, &r.sku)?;
                 under_lock = true;
-                read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-                    .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+                read = read_again(r)?;
                 continue;
             }
             // Otherwise exactly, under the SKU's row (taking it folds the parts).
@@ -789,8 +786,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                 return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku))));
             }
             under_lock = true;
-            read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-                .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+            read = read_again(r)?;
             continue;
         }
         // One writer: the SKU's row (unless held), then, if nobody changed the SKU since the
@@ -840,8 +836,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         // Another transaction changed the SKU between the read and the lock: read again,
         // under the lock now held, and decide again.
         under_lock = true;
-        read = read_for_reserve(&r.sku, &r.channel, Some(&r.reference))?
-            .ok_or_else(|| Failure::internal("inventory_truth: the SKU went away"))?;
+        read = read_again(r)?;
     }
     Err(Failure::internal(
         "inventory_truth: the SKU kept changing under its lock",

@@ -6,31 +6,15 @@
 # escrow path. Prints reserve_load's line per run (succeeded = its second field).
 #
 #   ROUNDS=2 DURATION=6 CLIENTS="16 64" bench/escrow_hot.sh
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-6}
 CLIENTS=${CLIENTS:-16 64}
-export IT_PROFILE=${IT_PROFILE:-release}
-cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
 
-"$REPO_ROOT/scripts/setup.sh"
-hold_install_lock
-cluster install >/dev/null
-cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
-    --example reserve_load
-cluster destroy escrowhot >/dev/null
-IT_PRELOAD=1 cluster start escrowhot
-trap 'cluster destroy escrowhot >/dev/null' EXIT
-eval "$(cluster env escrowhot)"
-dsn="$(cluster dsn escrowhot) dbname=bench"
-psql=("$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1)
-"${psql[@]}" -d postgres -c "CREATE DATABASE bench"
+bench_cluster escrowhot reserve_load
 "${psql[@]}" -d bench >/dev/null <<'SQL'
-CREATE EXTENSION inventory_truth;
 SET inventory_truth.notify_mode = off;
-SELECT inventory_truth.add_location('DC1');
-SELECT inventory_truth.add_channel('web'), inventory_truth.add_channel('amazon', 20);
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT s, 'DC1', NULL, 'available', 1000000000 FROM unnest(ARRAY['HOT', 'HOTE']) s;
 CREATE TABLE bench_stock (sku text PRIMARY KEY, available bigint NOT NULL);

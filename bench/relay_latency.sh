@@ -15,31 +15,16 @@
 # RATES="max 4000" runs each round once per load: max, the closed loop (each client sends its next
 # reservation when the last returns); a number, that many attempts per second in all, paced
 # (reserve_load's IT_LOAD_RATE), so that the CPU has idle time between arrivals.
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 CLIENTS=${CLIENTS:-16}
-export IT_PROFILE=${IT_PROFILE:-release}
-cluster() { "$REPO_ROOT/scripts/cluster.sh" "$@"; }
 
-"$REPO_ROOT/scripts/setup.sh"
-hold_install_lock
-cluster install >/dev/null
-cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" -p inventory_truth_client \
-    --example reserve_load --example notify_latency
-cluster destroy relaylat >/dev/null
-IT_PRELOAD=1 cluster start relaylat
-trap 'cluster destroy relaylat >/dev/null' EXIT
-eval "$(cluster env relaylat)"
-dsn="$(cluster dsn relaylat) dbname=bench options='-c inventory_truth.notify_mode=relay'"
-psql=("$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1)
-"${psql[@]}" -d postgres -c "CREATE DATABASE bench"
+bench_cluster relaylat reserve_load notify_latency
+dsn="$dsn options='-c inventory_truth.notify_mode=relay'"
 "${psql[@]}" -d bench >/dev/null <<'SQL'
-CREATE EXTENSION inventory_truth;
 SET inventory_truth.notify_mode = off;
-SELECT inventory_truth.add_location('DC1');
-SELECT inventory_truth.add_channel('web'), inventory_truth.add_channel('amazon', 20);
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT 'S' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(1, 10000) g;
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
@@ -47,7 +32,7 @@ SELECT 'PROBE' || g, 'DC1', NULL, 'available', 1000000000 FROM generate_series(0
 VACUUM ANALYZE;
 SQL
 examples=$REPO_ROOT/target/release/examples
-listened=$(mktemp "${TMPDIR:-/tmp}/inventory_truth-relaylat.XXXXXX")
+listened=$work/listened
 for round in $(seq 1 "$ROUNDS"); do
     for rate in ${RATES:-max}; do
     for cpus in ${CPUS:-all}; do
@@ -79,4 +64,3 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     done
 done
-rm -f "$listened"

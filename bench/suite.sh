@@ -448,13 +448,16 @@ wal_b1n=$(wal_per_reservation b1n)
 wal_relay=$(wal_per_reservation relay)
 # The records of one reservation, as pg_waldump shows them: what, how many bytes, which relation.
 wal_from=$(qa -d bench -c "SELECT pg_current_wal_insert_lsn()")
-qa -d bench -c "SET inventory_truth.notify_mode = off" \
-    -c "SELECT inventory_truth.reserve('web', 'S77', 1, 'wal-one-reservation')" >/dev/null
+# Its transaction's records only (pg_waldump -x): the relay and autovacuum commit meanwhile.
+wal_xid=$(qa -d bench -c "SET inventory_truth.notify_mode = off" \
+    -c "SELECT (pg_current_xact_id()::text::numeric % 4294967296)::bigint
+          FROM (SELECT inventory_truth.reserve('web', 'S77', 1, 'wal-one-reservation')) r")
 # Up to what is flushed: the reservation's commit is (synchronous_commit), while the relay's
 # own commits after it need not be, and pg_waldump fails on a record not yet on disk (a run of
 # the suite ended there).
 wal_to=$(qa -d bench -c "SELECT pg_current_wal_flush_lsn()")
-{ as_owner "$PGBIN/pg_waldump" -p "$(qa -d bench -c "SHOW data_directory")/pg_wal" -s "$wal_from" -e "$wal_to" 2>/dev/null || true; } \
+{ as_owner "$PGBIN/pg_waldump" -p "$(qa -d bench -c "SHOW data_directory")/pg_wal" -s "$wal_from" -e "$wal_to" \
+    -x "$wal_xid" 2>/dev/null || true; } \
     | sed -nE '/blkref/{s/^rmgr: ([A-Za-z0-9]+) +len \(rec\/tot\): +[0-9]+\/ *([0-9]+),.*desc: ([A-Z_+0-9]+).*blkref #0: rel [0-9]+\/[0-9]+\/([0-9]+).*$/\1 \2 \3 \4/p;d;};
                s/^rmgr: ([A-Za-z0-9]+) +len \(rec\/tot\): +[0-9]+\/ *([0-9]+),.*desc: ([A-Z_+0-9]+).*$/\1 \2 \3/p' >"$work/walrecords"
 relation_of() { qa -d bench -c "SELECT coalesce((SELECT relname FROM pg_class WHERE relfilenode = $1 LIMIT 1), '$1')"; }

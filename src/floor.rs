@@ -10,11 +10,12 @@ use pgrx::spi::SpiClient;
 
 use crate::engine::{self, Options};
 use crate::error::{describe, q, units, Failure, Outcome};
-use crate::hold::{check_sale, load_sale_places};
+use crate::hold::load_sale_places;
 use crate::ledger::{
     check_code, check_qty, known_channel, known_location, known_sku, missing_sku, move_stock,
     sku_exists, Record,
 };
+use crate::plan::check_sale;
 use crate::spi::{self, oid, Sql};
 use crate::sql_function;
 use crate::sqlfn::{set_returned, Call, SetResult};

@@ -24,6 +24,7 @@ pub mod hold;
 pub mod ledger;
 pub mod notify;
 pub mod place;
+pub mod plan;
 pub mod preorder;
 pub mod privileges;
 pub mod readiness;

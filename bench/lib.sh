@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# What the standalone benchmarks (escrow_hot.sh, floor_with_holds.sh, hot_window.sh,
-# relay_latency.sh) share: a fresh preloaded scratch cluster, release build, whose `bench`
+# What the standalone benchmarks (escrow_hot.sh, floor_with_holds.sh, relay_latency.sh,
+# same_writes.sh) share: a fresh preloaded scratch cluster, release build, whose `bench`
 # database holds the extension, one location (DC1) and two channels (web; amazon, priority 20).
 # bench/suite.sh sets up its own, larger store.
 #
@@ -22,7 +22,7 @@ bench_cluster() {
     hold_install_lock
     cluster install >/dev/null
     if [ $# -gt 0 ]; then
-        local build=()
+        local build=() example
         for example in "$@"; do build+=(--example "$example"); done
         cargo build -q --release --manifest-path "$REPO_ROOT/Cargo.toml" \
             -p inventory_truth_client "${build[@]}"
@@ -31,7 +31,7 @@ bench_cluster() {
     IT_PRELOAD=1 cluster start "$name"
     work=$(mktemp -d "${TMPDIR:-/tmp}/inventory_truth-$name.XXXXXX")
     # shellcheck disable=SC2064 # the name and directory are fixed now
-    trap "rm -rf '$work'; '$REPO_ROOT/scripts/cluster.sh' destroy '$name' >/dev/null" EXIT
+    trap "rm -rf $(printf %q "$work"); $(printf %q "$REPO_ROOT/scripts/cluster.sh") destroy $(printf %q "$name") >/dev/null" EXIT
     eval "$(cluster env "$name")"
     # shellcheck disable=SC2034 # for the sourcing script, as are psql and work
     dsn="$(cluster dsn "$name") dbname=bench"

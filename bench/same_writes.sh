@@ -12,8 +12,11 @@
 #   sql_inserts   the same writes with the hold and the ledger row inserted before the locks;
 #   off, relay    reserve() with notify_mode off and relay.
 # Workloads: hot, one SKU (throughput is one over the time its row stays locked); uniform,
-# 2,000 SKUs chosen at random (the CPU is the limit). Prints transactions/s per run, then each
-# variant's mean and its ratio to b1's.
+# 2,000 SKUs chosen at random (the CPU is the limit). Each round starts the variants one later
+# than the round before (b1 first in round 1, sql_lock first in round 2, ...), so that no variant
+# always follows the same one. EXTRA_PGOPTIONS is added to every session's options (e.g.
+# "-c synchronous_commit=off"). Prints transactions/s per run, then each variant's mean and its
+# ratio to b1's.
 #
 #   ROUNDS=3 DURATION=6 CLIENTS="16 64" WORKLOADS="hot uniform" bench/same_writes.sh
 # shellcheck source=bench/lib.sh
@@ -100,14 +103,16 @@ done
 variants=(b1 sql_lock sql_inserts off relay)
 results=$work/results
 for round in $(seq 1 "$ROUNDS"); do
+    shift_by=$(((round - 1) % ${#variants[@]}))
+    order=("${variants[@]:shift_by}" "${variants[@]:0:shift_by}")
     for workload in $WORKLOADS; do
         for clients in $CLIENTS; do
-            for variant in "${variants[@]}"; do
+            for variant in "${order[@]}"; do
                 case $variant in
                     off | relay) script=ext mode=$variant ;;
                     *) script=$variant mode=off ;;
                 esac
-                tps=$(PGOPTIONS="-c inventory_truth.notify_mode=$mode" \
+                tps=$(PGOPTIONS="-c inventory_truth.notify_mode=$mode ${EXTRA_PGOPTIONS:-}" \
                     pgbench_tps "$work/$workload-$script.sql" "$clients" "$DURATION")
                 echo "round $round  $workload  $clients clients  $variant: $tps transactions/s"
                 echo "$workload $clients $variant $tps" >>"$results"

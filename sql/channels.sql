@@ -24,6 +24,9 @@ CREATE TABLE channel (
 COMMENT ON TABLE channel IS
     'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
 COMMENT ON COLUMN channel.preorders IS 'Whether the channel may preorder units on their way (see allow_preorders and preorder).';
+-- Every backend remembers the channel codes it has found (_codes_changed, sql/ledger.sql).
+CREATE TRIGGER channel_codes_changed AFTER UPDATE OR DELETE ON channel
+    FOR EACH STATEMENT EXECUTE FUNCTION _codes_changed();
 
 -- Per-SKU safety buffers; a channel's own buffer applies to every other SKU.
 CREATE TABLE sku_buffer (

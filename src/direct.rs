@@ -36,6 +36,7 @@ thread_local! {
 }
 
 unsafe extern "C-unwind" fn forget_relations(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    crate::known::forget(relid);
     RELATIONS.with(|r| {
         let mut r = r.borrow_mut();
         if relid == pg_sys::InvalidOid || r.iter().any(|&(_, oid)| oid == relid) {
@@ -58,6 +59,16 @@ pub fn exists(table: Table) -> bool {
     }
 }
 
+/// Registers the relcache callback (once per backend) that forgets the relations resolved here
+/// and the codes remembered in `known.rs`.
+fn register_callback() {
+    if !CALLBACK_REGISTERED.with(|c| c.replace(true)) {
+        unsafe {
+            pg_sys::CacheRegisterRelcacheCallback(Some(forget_relations), pg_sys::Datum::from(0))
+        };
+    }
+}
+
 /// A relation of the extension, by name.
 fn relation(name: &'static CStr) -> Outcome<pg_sys::Oid> {
     if let Some(oid) = RELATIONS.with(|r| {
@@ -68,11 +79,7 @@ fn relation(name: &'static CStr) -> Outcome<pg_sys::Oid> {
     }) {
         return Ok(oid);
     }
-    if !CALLBACK_REGISTERED.with(|c| c.replace(true)) {
-        unsafe {
-            pg_sys::CacheRegisterRelcacheCallback(Some(forget_relations), pg_sys::Datum::from(0))
-        };
-    }
+    register_callback();
     let oid = unsafe {
         let namespace = pg_sys::get_namespace_oid(SCHEMA.as_ptr(), true);
         pg_sys::get_relname_relid(name.as_ptr(), namespace)
@@ -362,6 +369,33 @@ pub fn read<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
 pub struct Selected<'a> {
     row: &'a Row,
     columns: &'a [usize],
+}
+
+/// Where a row version is stored: a hint for [`Writer::modify_at`].
+pub type Tid = pg_sys::ItemPointerData;
+
+impl Selected<'_> {
+    /// Where this version of the row is stored.
+    pub fn tid(&self) -> Tid {
+        unsafe { (*self.row.slot).tts_tid }
+    }
+
+    /// Whether this transaction (or one of its subtransactions) inserted the row: the row is
+    /// not committed yet.
+    pub fn inserted_by_this_transaction(&self) -> bool {
+        unsafe {
+            let slot = self.row.slot;
+            let Some(getsysattr) = (*(*slot).tts_ops).getsysattr else {
+                return true;
+            };
+            let mut isnull = false;
+            let xmin = getsysattr(slot, pg_sys::MinTransactionIdAttributeNumber, &mut isnull);
+            isnull
+                || pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(
+                    xmin.value() as u32,
+                ))
+        }
+    }
 }
 
 impl Columns for Selected<'_> {
@@ -902,6 +936,49 @@ impl Writer {
         }
     }
 
+    /// The row version stored at `tid` in table `t`, if the writer's snapshot sees it and its
+    /// key in `index` is `key` (a line pointer may have been pruned and reused since a read).
+    fn fetch(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+        tid: Tid,
+    ) -> Outcome<Option<Found>> {
+        let rel = self.target(t).rel;
+        let index_oid = relation(index.name)?;
+        let columns: Vec<usize> = columns
+            .iter()
+            .map(|c| attnum(rel, c))
+            .collect::<Outcome<_>>()?;
+        unsafe {
+            let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
+            let mut at = tid;
+            if !pg_sys::table_tuple_fetch_row_version(rel, &mut at, self.snapshot, slot) {
+                return Ok(None);
+            }
+            pg_sys::slot_getallattrs(slot);
+            let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            let keys = (*(*index).rd_index).indkey.values.as_slice(key.len());
+            let mut same = true;
+            for (&attnum, &expected) in keys.iter().zip(key) {
+                let row = Row { slot };
+                same &= match expected {
+                    Key::Text(text) => row.get::<&str>(attnum as usize)? == Some(text),
+                    Key::Int8(n) => row.get::<i64>(attnum as usize)? == Some(n),
+                    Key::Null => row.get::<pg_sys::Datum>(attnum as usize)?.is_none(),
+                };
+            }
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+            Ok(same.then_some(Found {
+                slot,
+                tid: (*slot).tts_tid,
+                columns,
+            }))
+        }
+    }
+
     /// Locks the row of table `t` whose key equals `key`, at its latest version, as an UPDATE
     /// does: waiting for a transaction that holds it, then following its update (in REPEATABLE
     /// READ and above a row changed since the snapshot is a serialization failure). `None` when
@@ -1043,6 +1120,20 @@ impl Writer {
         index: &Index,
         key: &[Key],
         columns: &[&str],
+        change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
+    ) -> Outcome<Modified<R>> {
+        self.modify_at(t, index, key, columns, None, change)
+    }
+
+    /// [`Writer::modify`], looking first at `at`, where a read found the row (no index search
+    /// when the version there is still the one the writer's snapshot sees, and its key).
+    pub fn modify_at<R>(
+        &mut self,
+        t: usize,
+        index: &Index,
+        key: &[Key],
+        columns: &[&str],
+        at: Option<Tid>,
         mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
     ) -> Outcome<Modified<R>> {
         let (rel, info) = {
@@ -1071,11 +1162,19 @@ impl Writer {
                 }
             };
         }
+        let found = match at {
+            Some(tid) => self.fetch(t, index, key, columns, tid)?,
+            None => None,
+        };
+        let found = match found {
+            Some(found) => Some(found),
+            None => self.find(t, index, key, columns)?,
+        };
         let Some(Found {
             slot,
             mut tid,
             columns: attnums,
-        }) = self.find(t, index, key, columns)?
+        }) = found
         else {
             return Ok(Modified::Missing);
         };
@@ -1218,6 +1317,66 @@ impl Writer {
                 desc: (*rel).rd_att,
             })
         }
+    }
+
+    /// Whether the only BEFORE INSERT row trigger of table `t` is one that runs `function`
+    /// (a function of the table's schema, by name), enabled as it comes and without a WHEN
+    /// condition: then a caller that does that trigger's work itself may insert with
+    /// [`Writer::insert_without_before_triggers`]. Any other such trigger (a DBA's) may change
+    /// the row, so the row must go through them all.
+    pub fn only_before_insert_trigger(&mut self, t: usize, function: &CStr) -> bool {
+        let info = self.target(t).info;
+        unsafe {
+            let triggers = (*info).ri_TrigDesc;
+            if triggers.is_null() {
+                return false;
+            }
+            let before_insert_row = (pg_sys::TRIGGER_TYPE_ROW
+                | pg_sys::TRIGGER_TYPE_BEFORE
+                | pg_sys::TRIGGER_TYPE_INSERT) as i16;
+            let mask = before_insert_row | pg_sys::TRIGGER_TYPE_INSTEAD as i16;
+            let mut only = None;
+            for i in 0..(*triggers).numtriggers as usize {
+                let trigger = &*(*triggers).triggers.add(i);
+                if trigger.tgtype & mask == before_insert_row {
+                    if only.is_some() {
+                        return false;
+                    }
+                    only = Some(trigger);
+                }
+            }
+            let Some(trigger) = only else {
+                return false;
+            };
+            let fires_as_it_comes = trigger.tgenabled as u8 == pg_sys::TRIGGER_FIRES_ON_ORIGIN
+                && pg_sys::SessionReplicationRole
+                    != pg_sys::SESSION_REPLICATION_ROLE_REPLICA as i32;
+            let name = pg_sys::get_func_name(trigger.tgfoid);
+            fires_as_it_comes
+                && trigger.tgqual.is_null()
+                && !name.is_null()
+                && CStr::from_ptr(name) == function
+                && pg_sys::get_func_namespace(trigger.tgfoid)
+                    == (*(*(*info).ri_RelationDesc).rd_rel).relnamespace
+        }
+    }
+
+    /// [`Writer::insert`], with no BEFORE row trigger fired: for a caller that
+    /// [`Writer::only_before_insert_trigger`] said does their work itself. Constraints,
+    /// indexes and AFTER row triggers are kept.
+    pub fn insert_without_before_triggers(
+        &mut self,
+        t: usize,
+        values: &[Value],
+    ) -> Outcome<Stored> {
+        let info = self.target(t).info;
+        // The executor state's own copy of the table's triggers (InitResultRelInfo).
+        let triggers = unsafe { (*info).ri_TrigDesc };
+        let before = unsafe { (*triggers).trig_insert_before_row };
+        unsafe { (*triggers).trig_insert_before_row = false };
+        let stored = self.insert(t, values);
+        unsafe { (*triggers).trig_insert_before_row = before };
+        stored
     }
 
     /// Notes that an update of table `t` changes these columns (what `UPDATE ... SET` lists).

@@ -52,6 +52,20 @@ pub struct Applied {
     pub holds: HashMap<(String, String, String, String), i64>,
 }
 
+/// Where a row version is stored, comparable (for StoredPlace's derives).
+#[derive(Clone, Copy, Debug)]
+pub struct Tid(pub direct::Tid);
+
+impl PartialEq for Tid {
+    fn eq(&self, other: &Tid) -> bool {
+        let (a, b) = (self.0, other.0);
+        a.ip_blkid.bi_hi == b.ip_blkid.bi_hi
+            && a.ip_blkid.bi_lo == b.ip_blkid.bi_lo
+            && a.ip_posid == b.ip_posid
+    }
+}
+impl Eq for Tid {}
+
 /// A `stock` row as read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPlace {
@@ -62,6 +76,9 @@ pub struct StoredPlace {
     pub fence_held: Vec<i64>,
     /// The row exists (else it is created).
     pub exists: bool,
+    /// Where the version read is stored, when read by a reader that knew (a hint for the
+    /// write: direct::Writer::modify_at).
+    pub tid: Option<Tid>,
 }
 
 impl StoredPlace {
@@ -73,6 +90,7 @@ impl StoredPlace {
             fence_qty: vec![],
             fence_held: vec![],
             exists: false,
+            tid: None,
         }
     }
 
@@ -307,6 +325,15 @@ pub fn stored_place(row: &impl spi::Columns, first: usize) -> Outcome<StoredPlac
         fence_qty: spi::value(row, first + 13)?,
         fence_held: spi::value(row, first + 14)?,
         exists: true,
+        tid: None,
+    })
+}
+
+/// [`stored_place`] of a row a direct reader found, with where it is stored.
+pub fn read_place(row: &direct::Selected, first: usize) -> Outcome<StoredPlace> {
+    Ok(StoredPlace {
+        tid: Some(Tid(row.tid())),
+        ..stored_place(row, first)?
     })
 }
 
@@ -337,7 +364,7 @@ fn load_places(sku: &str, locations: &[&str]) -> Outcome<Vec<StoredPlace>> {
                 &[Key::Text(sku), Key::Text(location)],
                 &PLACE_COLUMNS,
                 |row| {
-                    found = Some(stored_place(row, 1)?);
+                    found = Some(read_place(row, 1)?);
                     Ok(())
                 },
             )?;
@@ -356,7 +383,7 @@ fn load_all_places(sku: &str) -> Outcome<Vec<StoredPlace>> {
             &[Key::Text(sku)],
             &PLACE_COLUMNS,
             |row| {
-                places.push(stored_place(row, 1)?);
+                places.push(read_place(row, 1)?);
                 Ok(())
             },
         )?;
@@ -931,6 +958,7 @@ pub fn apply_sku(
                     fence_qty,
                     fence_held,
                     exists: true,
+                    tid: None,
                 });
             }
             if !options.strict && place.buckets.iter().any(|&q| q < 0) {
@@ -1083,11 +1111,12 @@ fn write_place(
     // hold, which changes what a fence counts as held without moving the SKU's version. Then
     // nothing is written, and the caller reads again. Buckets by difference, from the row as it
     // is now.
-    let modified = w.modify(
+    let modified = w.modify_at(
         table,
         &direct::STOCK_PLACE,
         &[Key::Text(sku), Key::Text(&place.location)],
         &PLACE_COLUMNS,
+        stored.tid.map(|t| t.0),
         |row| {
             let current = stored_place(row, 1)?;
             if (fences_changed || check_fences)
@@ -1507,6 +1536,7 @@ pub fn write_sale(
         fence_qty,
         fence_held,
         exists: true,
+        tid: None,
     };
     Ok(Some((hold_id, written)))
 }

@@ -251,6 +251,7 @@ mod tests {
             fence_qty: vec![],
             fence_held: vec![],
             exists: true,
+            tid: None,
         };
         p.buckets[Stage::available as usize] = available;
         p.buckets[Stage::committed as usize] = committed;

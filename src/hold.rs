@@ -239,7 +239,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
             &[Key::Text(sku)],
             &engine::PLACE_COLUMNS,
             |row| {
-                places.push(engine::stored_place(row, 1)?);
+                places.push(engine::read_place(row, 1)?);
                 Ok(())
             },
         )?;

@@ -21,6 +21,7 @@ pub mod fence;
 pub mod floor;
 pub mod guc;
 pub mod hold;
+pub mod known;
 pub mod ledger;
 pub mod notify;
 pub mod place;

@@ -176,6 +176,7 @@ mod rules {
             fence_qty: fences.iter().map(|(_, q)| *q).collect(),
             fence_held: fences.iter().map(|_| 0).collect(),
             exists: true,
+            tid: None,
         }
     }
 

@@ -554,6 +554,8 @@ pub struct Writer {
     epq: Box<pg_sys::EPQState>,
     targets: Vec<Target>,
     snapshot: pg_sys::Snapshot,
+    /// Where the last row [`Writer::modify_at`] wrote is stored.
+    written: Option<Tid>,
 }
 
 /// The transaction holding the row in `slot` that a lock with `LockWaitSkip` would have waited
@@ -845,6 +847,7 @@ impl Writer {
                 epq,
                 targets,
                 snapshot,
+                written: None,
             }
         }
     }
@@ -934,6 +937,12 @@ impl Writer {
             pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
             Ok(found.then_some(Found { slot, tid, columns }))
         }
+    }
+
+    /// Where the row the last [`Writer::modify_at`] (or [`Writer::modify`]) wrote is stored:
+    /// a hint for writing it again later.
+    pub fn written(&self) -> Option<Tid> {
+        self.written
     }
 
     /// The row version stored at `tid` in table `t`, if the writer's snapshot sees it and its
@@ -1136,6 +1145,7 @@ impl Writer {
         at: Option<Tid>,
         mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
     ) -> Outcome<Modified<R>> {
+        self.written = None;
         let (rel, info) = {
             let target = self.target(t);
             (target.rel, target.info)
@@ -1219,6 +1229,7 @@ impl Writer {
                         if (*info).ri_NumIndices > 0 && update_indexes != IndexUpdate::None {
                             insert_index_tuples(info, new, self.estate, update_indexes);
                         }
+                        self.written = Some((*new).tts_tid);
                         return Ok(Modified::Done(result));
                     }
                     pg_sys::TM_Result::TM_Updated | pg_sys::TM_Result::TM_Deleted => {

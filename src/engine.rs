@@ -202,7 +202,7 @@ fn take_row(
     for attempt in 0..2 {
         let found = direct::write(&[direct::SKU], |w| {
             if advance {
-                return Ok(advance_version(w, 0, sku, cause)?
+                return Ok(advance_version(w, 0, sku, cause, None)?
                     .map(|(version, escrow)| (Taken::Advanced(version + 1), escrow)));
             }
             match w.lock(0, &direct::SKU_CODE, &[Key::Text(sku)], &["escrow_parts"])? {
@@ -254,20 +254,22 @@ pub fn committed_state<'a>(
 }
 
 /// Takes `sku`'s row (table `table` of the writer is sku) by advancing its version, with the
-/// time and cause of the change; returns the version it had and whether it is escrowed
+/// time and cause of the change (looking first at `at`, where a read found the row); returns the version it had and whether it is escrowed
 /// (`None`: no such SKU).
 fn advance_version(
     w: &mut direct::Writer,
     table: usize,
     sku: &str,
     cause: &str,
+    at: Option<direct::Tid>,
 ) -> Outcome<Option<(i64, bool)>> {
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    let modified = w.modify(
+    let modified = w.modify_at(
         table,
         &direct::SKU_CODE,
         &[Key::Text(sku)],
         &["version", "escrow_parts"],
+        at,
         |row| {
             let version: i64 = spi::value(row, 1)?;
             let escrow = spi::value::<i32>(row, 2)? > 0;
@@ -1478,9 +1480,15 @@ const SALE_LEDGER: usize = 3;
 /// Takes `sku`'s row through a writer on [`SALE_TABLES`] (first of anything of the SKU, waiting
 /// for a transaction that holds it) and advances its version; returns the version it had and
 /// whether the SKU is escrowed (then the caller folds its parts, `escrow::fold`, before it
-/// reads the SKU), or `None` for an unknown SKU. The caller does not hold the row yet.
-pub fn take_sku(w: &mut direct::Writer, sku: &str, cause: &str) -> Outcome<Option<(i64, bool)>> {
-    let taken = advance_version(w, SALE_SKU, sku, cause)?;
+/// reads the SKU), or `None` for an unknown SKU. The caller does not hold the row yet; `at` is
+/// where its read found it, if it knows.
+pub fn take_sku(
+    w: &mut direct::Writer,
+    sku: &str,
+    cause: &str,
+    at: Option<direct::Tid>,
+) -> Outcome<Option<(i64, bool)>> {
+    let taken = advance_version(w, SALE_SKU, sku, cause, at)?;
     if taken.is_some() {
         xact::note_held(sku, true);
         xact::changed(sku);

@@ -181,6 +181,8 @@ struct Read {
     version: i64,
     /// Its row's version alone.
     row_version: i64,
+    /// Where that version of the SKU's row is stored (a hint for taking it).
+    sku_at: Option<direct::Tid>,
     /// Its escrow parts per location (0: not escrowed).
     escrow_parts: i32,
     buffer: i64,
@@ -197,6 +199,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
     direct::read(|reader| {
         let mut version = None;
         let mut escrow_parts = 0;
+        let mut sku_at = None;
         reader.rows(
             &direct::SKU_CODE,
             &[Key::Text(sku)],
@@ -204,6 +207,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
             |row| {
                 version = spi::get(row, 1)?;
                 escrow_parts = spi::value(row, 2)?;
+                sku_at = Some(row.tid());
                 Ok(())
             },
         )?;
@@ -253,6 +257,7 @@ fn read_for_reserve(sku: &str, channel: &str, reference: Option<&str>) -> Outcom
         Ok(Some(Read {
             version,
             row_version,
+            sku_at,
             escrow_parts,
             buffer,
             parts,
@@ -610,7 +615,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
                 // row without folding them (a fold and a lend would lock every part until this
                 // commit); a later change of the SKU in this transaction folds them first.
                 let sold = direct::write(&engine::SALE_TABLES, |w| {
-                    match engine::take_sku(w, &r.sku, CAUSE)? {
+                    match engine::take_sku(w, &r.sku, CAUSE, read.sku_at)? {
                         None => Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
                         Some((version, true)) if version == read.row_version => {
                             engine::write_sale(w, &sale, place, &options, true)
@@ -641,7 +646,7 @@ fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<
         let mut escrowed = false;
         let sold = direct::write(&engine::SALE_TABLES, |w| {
             if !under_lock {
-                match engine::take_sku(w, &r.sku, CAUSE)? {
+                match engine::take_sku(w, &r.sku, CAUSE, read.sku_at)? {
                     None => return Err(Failure::unknown(format!("unknown SKU {}", q(&r.sku)))),
                     Some((version, false)) if version == read.version => {}
                     Some((_, escrow)) => {

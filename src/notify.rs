@@ -524,11 +524,13 @@ fn publish_or_record(
     let mut first: (Vec<String>, Vec<i64>, Vec<String>, Vec<Option<i64>>) = Default::default();
     direct::write(&[direct::ATP_PUBLISHED], |w| {
         for (code, sku) in &by_sku {
-            let written = w.modify(
+            let at = PUBLISHED_AT.with(|p| p.borrow().get(code).copied());
+            let written = w.modify_at(
                 0,
                 &direct::ATP_PUBLISHED_SKU,
                 &[Key::Text(code)],
                 &["version", "atp", "preorderable"],
+                at,
                 |row| {
                     let published = Published {
                         version: spi::value(row, 1)?,
@@ -551,7 +553,10 @@ fn publish_or_record(
                 },
             )?;
             match written {
-                direct::Modified::Done(sent) => payloads.extend(sent),
+                direct::Modified::Done(sent) => {
+                    payloads.extend(sent);
+                    remember_published_at(code, w.written());
+                }
                 direct::Modified::Declined => {}
                 direct::Modified::Missing => {
                     let (map, sent) = publication(
@@ -648,6 +653,33 @@ fn json_time(time: pgrx::datum::TimestampWithTimeZone) -> String {
         pg_sys::pfree(text.cast());
         out
     }
+}
+
+thread_local! {
+    /// Where this process last wrote each SKU's `atp_published` row: the relay publishes the
+    /// same SKUs again and again, and a row found there (still the version its snapshot sees,
+    /// with its key: `direct::Writer::modify_at`) needs no index search.
+    static PUBLISHED_AT: std::cell::RefCell<HashMap<String, direct::Tid>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Notes where `code`'s `atp_published` row was written; the memory is bounded (forgotten
+/// whole past a million SKUs, to be learnt again).
+fn remember_published_at(code: &str, at: Option<direct::Tid>) {
+    PUBLISHED_AT.with(|p| {
+        let mut p = p.borrow_mut();
+        match at {
+            Some(at) => {
+                if p.len() >= 1_000_000 && !p.contains_key(code) {
+                    p.clear();
+                }
+                p.insert(code.to_owned(), at);
+            }
+            None => {
+                p.remove(code);
+            }
+        }
+    });
 }
 
 /// The channels of an `atp_published.atp` object, `{"web": 4, "amazon": 5}`, as jsonb prints it.

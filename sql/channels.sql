@@ -26,7 +26,8 @@ COMMENT ON TABLE channel IS
 COMMENT ON COLUMN channel.preorders IS 'Whether the channel may preorder units on their way (see allow_preorders and preorder).';
 -- Every backend remembers the channel codes it has found (_codes_changed, sql/ledger.sql).
 CREATE TRIGGER channel_codes_changed AFTER UPDATE OR DELETE ON channel
-    FOR EACH STATEMENT EXECUTE FUNCTION _codes_changed();
+    FOR EACH ROW EXECUTE FUNCTION _codes_changed();
+ALTER TABLE channel ENABLE ALWAYS TRIGGER channel_codes_changed;
 
 -- Per-SKU safety buffers; a channel's own buffer applies to every other SKU.
 CREATE TABLE sku_buffer (

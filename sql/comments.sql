@@ -57,7 +57,7 @@ COMMENT ON FUNCTION inventory_truth._refuse_after_breach(text, text, text) IS
 COMMENT ON FUNCTION inventory_truth._ledger_tables_no_truncate() IS
     'Trigger that refuses TRUNCATE (42501) of the tables the ledger sums into or names: stock, expected_receipt, sku, location, movement_commit, hold. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._codes_changed() IS
-    'Statement trigger on UPDATE or DELETE of channel and location: tells every backend to forget the codes of the table it remembers as existing (src/known.rs), this one at the end of the command and the others when the writing transaction commits. Internal: not for direct use.';
+    'Row trigger (enabled ALWAYS) on UPDATE or DELETE of channel and location: tells every backend to forget the codes of the table it remembers as existing (src/known.rs), this one at the end of the command and the others when the writing transaction commits. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_row() IS
     'Row trigger on movement (runs as the inserting role): refuses the filled-in columns from anyone but the table''s owner (42501) and draws their ids from the sequence; stores restored history as it is; checks what a row alone must be (23502, 22023, IT002) and fills in recorded_at, actor and txid. A row a function applied itself is only filled in. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._movement_statement() IS

@@ -1680,13 +1680,17 @@ CREATE VIEW inventory_truth.fence AS
    FROM (inventory_truth.stock s
      CROSS JOIN LATERAL UNNEST(s.fence_channels, s.fence_qty) f(channel, qty));
 
-CREATE TRIGGER channel_codes_changed AFTER DELETE OR UPDATE ON inventory_truth.channel FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._codes_changed();
+CREATE TRIGGER channel_codes_changed AFTER DELETE OR UPDATE ON inventory_truth.channel FOR EACH ROW EXECUTE FUNCTION inventory_truth._codes_changed();
+
+ALTER TABLE inventory_truth.channel ENABLE ALWAYS TRIGGER channel_codes_changed;
 
 CREATE TRIGGER expected_receipt_no_truncate BEFORE TRUNCATE ON inventory_truth.expected_receipt FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
 CREATE TRIGGER hold_no_truncate BEFORE TRUNCATE ON inventory_truth.hold FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
-CREATE TRIGGER location_codes_changed AFTER DELETE OR UPDATE ON inventory_truth.location FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._codes_changed();
+CREATE TRIGGER location_codes_changed AFTER DELETE OR UPDATE ON inventory_truth.location FOR EACH ROW EXECUTE FUNCTION inventory_truth._codes_changed();
+
+ALTER TABLE inventory_truth.location ENABLE ALWAYS TRIGGER location_codes_changed;
 
 CREATE TRIGGER location_no_truncate BEFORE TRUNCATE ON inventory_truth.location FOR EACH STATEMENT EXECUTE FUNCTION inventory_truth._ledger_tables_no_truncate();
 
@@ -1904,7 +1908,7 @@ COMMENT ON FUNCTION inventory_truth._check_event_time(occurred_at timestamp with
 COMMENT ON FUNCTION inventory_truth._check_split(split text) IS 'Returns the split argument if it is one reserve knows (most_stock, priority, none): 22004 for NULL, 22023 otherwise (src/hold.rs). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_ttl(ttl interval) IS 'Returns a hold''s ttl if valid: NULL (never expires), or positive as a time from now and at most 100 years (22023 otherwise). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._check_window(span interval, what text, allow_zero boolean) IS 'Returns a look-back window if valid: NULL is 22004; over 100 years, or not positive (negative when allow_zero), is 22023. Internal: not for direct use.';
-COMMENT ON FUNCTION inventory_truth._codes_changed() IS 'Statement trigger on UPDATE or DELETE of channel and location: tells every backend to forget the codes of the table it remembers as existing (src/known.rs), this one at the end of the command and the others when the writing transaction commits. Internal: not for direct use.';
+COMMENT ON FUNCTION inventory_truth._codes_changed() IS 'Row trigger (enabled ALWAYS) on UPDATE or DELETE of channel and location: tells every backend to forget the codes of the table it remembers as existing (src/known.rs), this one at the end of the command and the others when the writing transaction commits. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._count_reconciliation(counted bigint, available bigint, committed bigint, missing bigint) IS 'A count''s arithmetic: for counted units against a bin''s available + committed and the missing units there, the units found (missing -> available), gained (outside -> available), lost from available (-> written_off), lost from committed (-> missing) and written off from missing. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._count_shortfall(found bigint, available bigint, committed bigint) IS 'A short pick''s arithmetic: of the units a bin lacks (available + committed - found, never negative), how many leave available (first) and how many leave committed. Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._describe(sku text, location text) IS 'A SKU and location as messages show them: SKU "..." at location "...". Internal: not for direct use.';

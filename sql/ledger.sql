@@ -54,16 +54,18 @@ CREATE TABLE location (
 COMMENT ON TABLE location IS 'Warehouses, stores and other places that hold stock; see add_location.';
 COMMENT ON COLUMN location.priority IS 'Lower first: the order of the locations a reservation with split => ''priority'' is served from (then code).';
 
--- Every backend remembers the channel and location codes it has found (src/known.rs): a
--- statement that updates or deletes rows of either table tells every backend to forget them
--- (this one at the end of the command, the others when it commits). A new code needs no word:
+-- Every backend remembers the channel and location codes it has found (src/known.rs): an
+-- update or delete of a row of either table tells every backend to forget them (this one at
+-- the end of the command, the others when it commits), in a replica or a logical replication
+-- apply worker too (ENABLE ALWAYS; DISABLE TRIGGER ALL would silence it). A new code needs no word:
 -- a code not remembered is looked up. TRUNCATE gives a table new storage, which tells them
 -- by itself.
 CREATE FUNCTION _codes_changed() RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'inventory_truth_codes_changed';
 CREATE TRIGGER location_codes_changed AFTER UPDATE OR DELETE ON location
-    FOR EACH STATEMENT EXECUTE FUNCTION _codes_changed();
+    FOR EACH ROW EXECUTE FUNCTION _codes_changed();
+ALTER TABLE location ENABLE ALWAYS TRIGGER location_codes_changed;
 
 -- The ledger. Columns up to occurred_at are what a caller writes; the rest the extension fills.
 CREATE TABLE movement (

@@ -37,6 +37,7 @@ thread_local! {
 
 unsafe extern "C-unwind" fn forget_relations(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     crate::known::forget(relid);
+    crate::notify::forget_published_at(relid);
     RELATIONS.with(|r| {
         let mut r = r.borrow_mut();
         if relid == pg_sys::InvalidOid || r.iter().any(|&(_, oid)| oid == relid) {
@@ -57,6 +58,16 @@ pub fn exists(table: Table) -> bool {
         namespace != pg_sys::InvalidOid
             && pg_sys::get_relname_relid(table.as_ptr(), namespace) != pg_sys::InvalidOid
     }
+}
+
+/// The OID of one of the extension's tables if it was resolved already (no catalog lookup: for
+/// the invalidation callback).
+pub fn cached_oid(table: Table) -> Option<pg_sys::Oid> {
+    RELATIONS.with(|r| {
+        r.try_borrow()
+            .ok()
+            .and_then(|r| r.iter().find(|(n, _)| *n == table).map(|&(_, oid)| oid))
+    })
 }
 
 /// Registers the relcache callback (once per backend) that forgets the relations resolved here
@@ -364,6 +375,17 @@ pub fn read<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
     })
 }
 
+/// Runs `f` with a [`Reader`] whose snapshot is the latest: every commit so far, at any
+/// isolation level (for what is kept beyond the transaction: `known.rs`).
+pub fn read_latest<R>(f: impl FnOnce(&Reader) -> Outcome<R>) -> Outcome<R> {
+    in_own_context(|| {
+        let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot()) };
+        let result = f(&Reader { snapshot });
+        unsafe { pg_sys::UnregisterSnapshot(snapshot) };
+        result
+    })
+}
+
 /// A row with the columns a caller asked for, numbered from 1 in the order asked (as a
 /// statement's target list numbers them: `spi::value(&row, 1)`).
 pub struct Selected<'a> {
@@ -544,6 +566,9 @@ struct Target {
     /// Where the columns an update changes are noted, for `UPDATE OF` triggers and index hints:
     /// the range table entry (PostgreSQL 15) or its permission info (16 and later).
     updated: *mut *mut pg_sys::Bitmapset,
+    /// Its length in blocks, once a hint needed it: it cannot shrink while the writer holds
+    /// the table (VACUUM truncates under an exclusive lock).
+    blocks: Option<pg_sys::BlockNumber>,
 }
 
 /// Writes to a few tables, as one statement would: one executor state, the tables' indexes
@@ -833,6 +858,7 @@ impl Writer {
                     rel: std::ptr::null_mut(),
                     info: std::ptr::null_mut(),
                     updated,
+                    blocks: None,
                 });
             }
             init_range_table(estate, range_table, permissions);
@@ -946,7 +972,8 @@ impl Writer {
     }
 
     /// The row version stored at `tid` in table `t`, if the writer's snapshot sees it and its
-    /// key in `index` is `key` (a line pointer may have been pruned and reused since a read).
+    /// key in `index` is `key` (a line pointer may have been pruned and reused since a read, and
+    /// a hint kept from an earlier transaction may point past a table VACUUM has shortened).
     fn fetch(
         &mut self,
         t: usize,
@@ -955,7 +982,22 @@ impl Writer {
         columns: &[&str],
         tid: Tid,
     ) -> Outcome<Option<Found>> {
-        let rel = self.target(t).rel;
+        let (name, rel) = {
+            let target = self.target(t);
+            (target.name, target.rel)
+        };
+        if name != index.table {
+            return Err(Failure::internal(
+                "inventory_truth: an index of another table",
+            ));
+        }
+        let blocks = *self.targets[t].blocks.get_or_insert_with(|| unsafe {
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM)
+        });
+        let block = (u32::from(tid.ip_blkid.bi_hi) << 16) | u32::from(tid.ip_blkid.bi_lo);
+        if block >= blocks {
+            return Ok(None);
+        }
         let index_oid = relation(index.name)?;
         let columns: Vec<usize> = columns
             .iter()
@@ -970,17 +1012,22 @@ impl Writer {
             pg_sys::slot_getallattrs(slot);
             let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
             let keys = (*(*index).rd_index).indkey.values.as_slice(key.len());
-            let mut same = true;
-            for (&attnum, &expected) in keys.iter().zip(key) {
-                let row = Row { slot };
-                same &= match expected {
-                    Key::Text(text) => row.get::<&str>(attnum as usize)? == Some(text),
-                    Key::Int8(n) => row.get::<i64>(attnum as usize)? == Some(n),
-                    Key::Null => row.get::<pg_sys::Datum>(attnum as usize)?.is_none(),
-                };
-            }
+            let row = Row { slot };
+            let same = keys.iter().zip(key).all(|(&attnum, &expected)| {
+                let attnum = attnum as usize;
+                match expected {
+                    Key::Text(text) => matches!(row.get::<&str>(attnum), Ok(Some(v)) if v == text),
+                    Key::Int8(n) => matches!(row.get::<i64>(attnum), Ok(Some(v)) if v == n),
+                    Key::Null => row.datum(attnum).1,
+                }
+            });
             pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
-            Ok(same.then_some(Found {
+            if !same {
+                // Not the row: let go of its page now (the writer may go on for long).
+                pg_sys::ExecClearTuple(slot);
+                return Ok(None);
+            }
+            Ok(Some(Found {
                 slot,
                 tid: (*slot).tts_tid,
                 columns,

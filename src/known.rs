@@ -8,14 +8,14 @@
 //! (it may have been added since), and no setting of a channel or location is kept (a
 //! buffer or a priority read from a cache could lag a commit). A statement that updates or
 //! deletes rows of either table (a DBA's, outside the API) sends a relcache invalidation
-//! (`_codes_changed`, a statement trigger) on which every backend forgets what it remembered of
+//! (`_codes_changed`, a row trigger enabled ALWAYS) on which every backend forgets what it remembered of
 //! that table: the writing backend at the end of its command (and again if it rolls back), the
 //! others once it commits, at their next transaction or lock, or here ([`location_exists`]
 //! accepts pending invalidations first). A row this transaction inserted is not remembered until
 //! a later transaction finds it committed: an insert rolled back sends no invalidation.
 
 use pgrx::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
 use crate::direct::{self, Index, Key, Table};
@@ -32,6 +32,8 @@ struct Remembered {
 thread_local! {
     static CHANNELS: RefCell<Option<Remembered>> = const { RefCell::new(None) };
     static LOCATIONS: RefCell<Option<Remembered>> = const { RefCell::new(None) };
+    /// Advances at every forgetting, so that a look-up overtaken by one is not remembered.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Whether location `code` exists.
@@ -58,15 +60,13 @@ fn exists(
     }
     let table_oid = direct::oid_of(table)?;
     let mut found = false;
-    let mut committed = false;
     direct::read(|reader| {
-        reader.rows(index, &[Key::Text(code)], &[], |row| {
+        reader.rows(index, &[Key::Text(code)], &[], |_| {
             found = true;
-            committed = !row.inserted_by_this_transaction();
             Ok(())
         })
     })?;
-    if committed {
+    if found && committed_now(index, code)? {
         remembered.with(|r| {
             r.borrow_mut()
                 .get_or_insert_with(|| Remembered {
@@ -80,9 +80,34 @@ fn exists(
     Ok(found)
 }
 
+/// Whether `code` may be remembered: committed, and there under the latest snapshot, taken after
+/// every invalidation this backend has processed (the caller's snapshot may be older: REPEATABLE
+/// READ, or a READ COMMITTED statement whose first lock of the table processed a DBA's delete
+/// after its snapshot was taken), with no invalidation processed meanwhile. A delete committed
+/// after that snapshot sends its invalidation after it, which forgets the code again.
+fn committed_now(index: &Index, code: &str) -> Outcome<bool> {
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    let generation = GENERATION.get();
+    let mut committed = false;
+    direct::read_latest(|reader| {
+        reader.rows(index, &[Key::Text(code)], &[], |row| {
+            committed = !row.inserted_by_this_transaction();
+            Ok(())
+        })
+    })?;
+    Ok(committed && GENERATION.get() == generation)
+}
+
 /// Called for every relcache invalidation (`direct.rs` registers the callback): one of the two
 /// tables, or every relation (`InvalidOid`), forgets its codes.
 pub fn forget(relid: pg_sys::Oid) {
+    let ours = |table: Table| {
+        direct::cached_oid(table).is_none_or(|oid| oid == relid) || relid == pg_sys::InvalidOid
+    };
+    if !ours(direct::CHANNEL) && !ours(direct::LOCATION) {
+        return;
+    }
+    GENERATION.set(GENERATION.get() + 1);
     for remembered in [&CHANNELS, &LOCATIONS] {
         remembered.with(|r| {
             let mut r = r.borrow_mut();
@@ -93,8 +118,9 @@ pub fn forget(relid: pg_sys::Oid) {
     }
 }
 
-/// `_codes_changed()`: the statement trigger on UPDATE or DELETE of channel and location. Tells
-/// every backend (this one at the end of the command, the others at commit) to forget the
+/// `_codes_changed()`: the row trigger on UPDATE or DELETE of channel and location (enabled
+/// ALWAYS: it fires under `session_replication_role = replica` and in a logical replication
+/// apply worker too). Tells every backend (this one at the end of the command, the others at commit) to forget the
 /// codes it remembers of the table.
 fn codes_changed_call(fcinfo: Call) -> Outcome<pg_sys::Datum> {
     let trigdata = fcinfo.trigger()?;

@@ -663,6 +663,16 @@ thread_local! {
         std::cell::RefCell::new(HashMap::new());
 }
 
+/// Called for every relcache invalidation (`direct.rs` registers the callback): a TRUNCATE,
+/// VACUUM FULL or CLUSTER of `atp_published` (or of everything) makes every hint useless.
+pub fn forget_published_at(relid: pg_sys::Oid) {
+    let ours = relid == pg_sys::InvalidOid
+        || direct::cached_oid(direct::ATP_PUBLISHED).is_none_or(|oid| oid == relid);
+    if ours {
+        PUBLISHED_AT.with(|p| p.borrow_mut().clear());
+    }
+}
+
 /// Notes where `code`'s `atp_published` row was written; the memory is bounded (forgotten
 /// whole past a million SKUs, to be learnt again).
 fn remember_published_at(code: &str, at: Option<direct::Tid>) {

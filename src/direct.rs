@@ -930,20 +930,7 @@ impl Writer {
         key: &[Key],
         columns: &[&str],
     ) -> Outcome<Option<Found>> {
-        let (name, rel) = {
-            let target = self.target(t);
-            (target.name, target.rel)
-        };
-        if name != index.table {
-            return Err(Failure::internal(
-                "inventory_truth: an index of another table",
-            ));
-        }
-        let index_oid = relation(index.name)?;
-        let columns: Vec<usize> = columns
-            .iter()
-            .map(|c| attnum(rel, c))
-            .collect::<Outcome<_>>()?;
+        let (rel, index_oid, columns) = self.lookup(t, index, columns)?;
         unsafe {
             let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
             let index = pg_sys::index_open(index_oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
@@ -965,6 +952,30 @@ impl Writer {
         }
     }
 
+    /// What [`Writer::find`] and [`Writer::fetch`] need of table `t` and `index` (which must be
+    /// the table's): the table, the index's OID and the attribute numbers of `columns`.
+    fn lookup(
+        &mut self,
+        t: usize,
+        index: &Index,
+        columns: &[&str],
+    ) -> Outcome<(pg_sys::Relation, pg_sys::Oid, Vec<usize>)> {
+        let (name, rel) = {
+            let target = self.target(t);
+            (target.name, target.rel)
+        };
+        if name != index.table {
+            return Err(Failure::internal(
+                "inventory_truth: an index of another table",
+            ));
+        }
+        let columns = columns
+            .iter()
+            .map(|c| attnum(rel, c))
+            .collect::<Outcome<_>>()?;
+        Ok((rel, relation(index.name)?, columns))
+    }
+
     /// Where the row the last [`Writer::modify_at`] (or [`Writer::modify`]) wrote is stored:
     /// a hint for writing it again later.
     pub fn written(&self) -> Option<Tid> {
@@ -982,15 +993,7 @@ impl Writer {
         columns: &[&str],
         tid: Tid,
     ) -> Outcome<Option<Found>> {
-        let (name, rel) = {
-            let target = self.target(t);
-            (target.name, target.rel)
-        };
-        if name != index.table {
-            return Err(Failure::internal(
-                "inventory_truth: an index of another table",
-            ));
-        }
+        let (rel, index_oid, columns) = self.lookup(t, index, columns)?;
         let blocks = *self.targets[t].blocks.get_or_insert_with(|| unsafe {
             pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM)
         });
@@ -998,11 +1001,6 @@ impl Writer {
         if block >= blocks {
             return Ok(None);
         }
-        let index_oid = relation(index.name)?;
-        let columns: Vec<usize> = columns
-            .iter()
-            .map(|c| attnum(rel, c))
-            .collect::<Outcome<_>>()?;
         unsafe {
             let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
             let mut at = tid;
@@ -1219,11 +1217,11 @@ impl Writer {
                 }
             };
         }
-        let found = match at {
+        let hinted = match at {
             Some(tid) => self.fetch(t, index, key, columns, tid)?,
             None => None,
         };
-        let found = match found {
+        let found = match hinted {
             Some(found) => Some(found),
             None => self.find(t, index, key, columns)?,
         };

@@ -1002,6 +1002,15 @@ impl Writer {
             return Ok(None);
         }
         unsafe {
+            if (*rel).rd_tableam == pg_sys::GetHeapamTableAmRoutine() {
+                // What an index fetch does on reaching a page (heapam_index_fetch_tuple): a
+                // fetch by TID does not prune, and a row only ever reached here (the relay's
+                // atp_published) would otherwise fill its page with dead versions, so that
+                // its updates stop being HOT and add index entries.
+                let buffer = pg_sys::ReadBuffer(rel, block);
+                pg_sys::heap_page_prune_opt(rel, buffer);
+                pg_sys::ReleaseBuffer(buffer);
+            }
             let slot = pg_sys::table_slot_create(rel, &mut (*self.estate).es_tupleTable);
             let mut at = tid;
             if !pg_sys::table_tuple_fetch_row_version(rel, &mut at, self.snapshot, slot) {

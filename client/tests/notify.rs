@@ -1045,3 +1045,50 @@ async fn a_handed_over_state_is_used_only_at_the_skus_version() {
         );
     }
 }
+
+/// The relay finds a SKU's `atp_published` row where it last wrote it, without an index search,
+/// and prunes its page as an index fetch would: a SKU published again and again keeps one page
+/// of the table (without pruning, each update past a full page would move the row to a new
+/// page, adding an index entry: the table and its key grew threefold in a minute of load).
+#[tokio::test]
+async fn a_sku_published_again_and_again_keeps_its_published_row_in_one_page() {
+    let (dsn, db) = relay_database("it_notify_relay_prunes").await;
+    store(&db).await;
+    relay_pid(&db).await;
+    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
+    drain(&mut listener, Duration::from_secs(1)).await; // the set-up is published
+                                                        // Nothing else reads TEE's row meanwhile (an index scan would prune the page itself).
+    for i in 0..150 {
+        let reference = format!("p{i}");
+        db.execute(
+            "SELECT inventory_truth.reserve('web', 'TEE', 1, $1)",
+            &[&reference],
+        )
+        .await
+        .expect("reserve");
+        tokio::time::sleep(Duration::from_millis(6)).await;
+        db.execute("SELECT inventory_truth.release('web', $1)", &[&reference])
+            .await
+            .expect("release");
+        tokio::time::sleep(Duration::from_millis(6)).await;
+    }
+    let publications = drain(&mut listener, Duration::from_secs(1))
+        .await
+        .into_iter()
+        .filter(|c| c.sku == "TEE" && c.channel == "web")
+        .count();
+    let pages: i64 = db
+        .query_one(
+            "SELECT pg_catalog.pg_relation_size('inventory_truth.atp_published')
+                      / pg_catalog.current_setting('block_size')::bigint",
+            &[],
+        )
+        .await
+        .expect("size")
+        .get(0);
+    assert!(
+        publications >= 200,
+        "most of the 300 commits were published one by one ({publications} publications)"
+    );
+    assert_eq!(pages, 1, "TEE's published row stayed in one page");
+}

@@ -15,7 +15,8 @@
 #   faults     randomized stress, kill -9 of the postmaster and of the relay mid-load, a full
 #              notify queue (client/tests/faults.rs), on a preloaded cluster of their own that they
 #              crash, then pg_amcheck over it. INVENTORY_TRUTH_STRESS_SECONDS (default 20) sets
-#              the length of the load.
+#              the length of the load; and a commit publishing more pages than the server has
+#              shared buffers (tests/scripts/small_buffers.sh, a cluster of its own with 2 MB)
 #   scripts    the scratch-cluster helper's promises (tests/scripts/cluster_helper.sh) and the
 #              lock on released SQL (tests/scripts/released_lock.sh)
 # After the layers, the git tree must be as it was: tests write nothing into it.
@@ -202,6 +203,8 @@ fi
 
 wants docs && run_layer "doc examples (tests/scripts/doc_examples.sh)" doc_examples
 wants faults && run_layer "fault tests and pg_amcheck (client/tests/faults.rs)" fault_tests
+wants faults && run_layer "a publication beyond shared buffers (tests/scripts/small_buffers.sh)" \
+    "$REPO_ROOT/tests/scripts/small_buffers.sh"
 wants scripts && run_layer "scratch-cluster helper (tests/scripts)" "$REPO_ROOT/tests/scripts/cluster_helper.sh"
 wants scripts && run_layer "released SQL lock (tests/scripts/released_lock.sh)" "$REPO_ROOT/tests/scripts/released_lock.sh"
 

@@ -1200,10 +1200,7 @@ impl Writer {
         mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
     ) -> Outcome<Modified<R>> {
         self.written = None;
-        let (rel, info) = {
-            let target = self.target(t);
-            (target.rel, target.info)
-        };
+        let info = self.target(t).info;
         let has_row_triggers = unsafe {
             let triggers = (*info).ri_TrigDesc;
             !triggers.is_null()
@@ -1236,18 +1233,46 @@ impl Writer {
         };
         let Some(Found {
             slot,
-            mut tid,
+            tid,
             columns: attnums,
         }) = found
         else {
             return Ok(Modified::Missing);
+        };
+        let mut new = std::ptr::null_mut();
+        let outcome = self.modify_found(t, slot, tid, &attnums, &mut new, change);
+        // Let go of the row's page now: a writer may modify a row of every SKU (a publication
+        // of every SKU at commit), and pins kept until it closes could use up shared buffers.
+        unsafe {
+            pg_sys::ExecClearTuple(slot);
+            if !new.is_null() {
+                pg_sys::ExecClearTuple(new);
+            }
+        }
+        outcome
+    }
+
+    /// [`Writer::modify_at`] once the row is in `slot` (at `tid`): computes the change, writes
+    /// it through `new` (a slot made here), and follows a concurrent update as an UPDATE does.
+    fn modify_found<R>(
+        &mut self,
+        t: usize,
+        slot: *mut pg_sys::TupleTableSlot,
+        mut tid: Tid,
+        attnums: &[usize],
+        new_slot: &mut *mut pg_sys::TupleTableSlot,
+        mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
+    ) -> Outcome<Modified<R>> {
+        let (rel, info) = {
+            let target = self.target(t);
+            (target.rel, target.info)
         };
         unsafe {
             loop {
                 pg_sys::slot_getallattrs(slot);
                 let current = Selected {
                     row: &Row { slot },
-                    columns: &attnums,
+                    columns: attnums,
                 };
                 let Some((changes, result)) = change(&current)? else {
                     return Ok(Modified::Declined);
@@ -1257,7 +1282,12 @@ impl Writer {
                 }
                 let changes = by_attnum(rel, &changes)?;
                 self.note_updated(t, &changes);
-                let new = self.new_slot(rel);
+                if new_slot.is_null() {
+                    *new_slot = self.new_slot(rel);
+                }
+                let new = *new_slot;
+                // Empty again when a concurrent update made this a second try.
+                pg_sys::ExecClearTuple(new);
                 for attnum in 1..=natts(rel) {
                     *(*new).tts_values.add(attnum - 1) = *(*slot).tts_values.add(attnum - 1);
                     *(*new).tts_isnull.add(attnum - 1) = *(*slot).tts_isnull.add(attnum - 1);

@@ -459,6 +459,9 @@ fn publication(
     (map, payloads)
 }
 
+/// SKUs whose `atp_published` rows one writer updates.
+const PUBLISH_CHUNK: usize = 1000;
+
 /// Publishing in two steps: each SKU's state and buffers read under one snapshot (a lookup per
 /// SKU, none for a SKU handed over), then its atp_published row updated in place from what it
 /// holds (src/direct.rs), one lookup that both reads what was last published and records the
@@ -522,61 +525,66 @@ fn publish_or_record(
     let mut payloads = Vec::new();
     #[allow(clippy::type_complexity)]
     let mut first: (Vec<String>, Vec<i64>, Vec<String>, Vec<Option<i64>>) = Default::default();
-    direct::write(&[direct::ATP_PUBLISHED], |w| {
-        for (code, sku) in &by_sku {
-            let at = PUBLISHED_AT.with(|p| p.borrow().get(code).copied());
-            let written = w.modify_at(
-                0,
-                &direct::ATP_PUBLISHED_SKU,
-                &[Key::Text(code)],
-                &["version", "atp", "preorderable"],
-                at,
-                |row| {
-                    let published = Published {
-                        version: spi::value(row, 1)?,
-                        atp: parse_atp_map(&jsonb_text(row, 2)?),
-                        preorderable: spi::get(row, 3)?,
-                    };
-                    if published.version >= sku.version {
-                        // Published already, or another publisher recorded a newer state.
-                        return Ok(None);
+    let by_sku: Vec<(&String, &Sku)> = by_sku.iter().collect();
+    // A writer per thousand SKUs: what a writer holds (a slot per row) lasts until it closes,
+    // and a commit that changed every SKU publishes them all here.
+    for chunk in by_sku.chunks(PUBLISH_CHUNK) {
+        direct::write(&[direct::ATP_PUBLISHED], |w| {
+            for &(code, sku) in chunk {
+                let at = PUBLISHED_AT.with(|p| p.borrow().get(code).copied());
+                let written = w.modify_at(
+                    0,
+                    &direct::ATP_PUBLISHED_SKU,
+                    &[Key::Text(code)],
+                    &["version", "atp", "preorderable"],
+                    at,
+                    |row| {
+                        let published = Published {
+                            version: spi::value(row, 1)?,
+                            atp: parse_atp_map(&jsonb_text(row, 2)?),
+                            preorderable: spi::get(row, 3)?,
+                        };
+                        if published.version >= sku.version {
+                            // Published already, or another publisher recorded a newer state.
+                            return Ok(None);
+                        }
+                        let (map, sent) =
+                            publication(code, sku, &published, &channels, &buffers, notify);
+                        let changes = vec![
+                            ("version", sku.version.into_datum()),
+                            ("atp", Some(jsonb_datum(&map)?)),
+                            ("published_at", Some(pg_sys::Datum::from(now))),
+                            ("preorderable", sku.preorderable.into_datum()),
+                        ];
+                        Ok(Some((changes, sent)))
+                    },
+                )?;
+                match written {
+                    direct::Modified::Done(sent) => {
+                        payloads.extend(sent);
+                        remember_published_at(code, w.written());
                     }
-                    let (map, sent) =
-                        publication(code, sku, &published, &channels, &buffers, notify);
-                    let changes = vec![
-                        ("version", sku.version.into_datum()),
-                        ("atp", Some(jsonb_datum(&map)?)),
-                        ("published_at", Some(pg_sys::Datum::from(now))),
-                        ("preorderable", sku.preorderable.into_datum()),
-                    ];
-                    Ok(Some((changes, sent)))
-                },
-            )?;
-            match written {
-                direct::Modified::Done(sent) => {
-                    payloads.extend(sent);
-                    remember_published_at(code, w.written());
-                }
-                direct::Modified::Declined => {}
-                direct::Modified::Missing => {
-                    let (map, sent) = publication(
-                        code,
-                        sku,
-                        &Published::default(),
-                        &channels,
-                        &buffers,
-                        notify,
-                    );
-                    payloads.extend(sent);
-                    first.0.push(code.clone());
-                    first.1.push(sku.version);
-                    first.2.push(map);
-                    first.3.push(sku.preorderable);
+                    direct::Modified::Declined => {}
+                    direct::Modified::Missing => {
+                        let (map, sent) = publication(
+                            code,
+                            sku,
+                            &Published::default(),
+                            &channels,
+                            &buffers,
+                            notify,
+                        );
+                        payloads.extend(sent);
+                        first.0.push(code.clone());
+                        first.1.push(sku.version);
+                        first.2.push(map);
+                        first.3.push(sku.preorderable);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     if !first.0.is_empty() {
         spi::run(
             client,

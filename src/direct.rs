@@ -1418,7 +1418,9 @@ impl Writer {
     /// (a function of the table's schema, by name), enabled as it comes and without a WHEN
     /// condition: then a caller that does that trigger's work itself may insert with
     /// [`Writer::insert_without_before_triggers`]. Any other such trigger (a DBA's) may change
-    /// the row, so the row must go through them all.
+    /// the row, so the row must go through them all. Under `session_replication_role =
+    /// replica` that trigger would not fire, and the row would lack what it fills in: the
+    /// caller's own filling makes the row what it is in any other session.
     pub fn only_before_insert_trigger(&mut self, t: usize, function: &CStr) -> bool {
         let info = self.target(t).info;
         unsafe {
@@ -1443,9 +1445,7 @@ impl Writer {
             let Some(trigger) = only else {
                 return false;
             };
-            let fires_as_it_comes = trigger.tgenabled as u8 == pg_sys::TRIGGER_FIRES_ON_ORIGIN
-                && pg_sys::SessionReplicationRole
-                    != pg_sys::SESSION_REPLICATION_ROLE_REPLICA as i32;
+            let fires_as_it_comes = trigger.tgenabled as u8 == pg_sys::TRIGGER_FIRES_ON_ORIGIN;
             let name = pg_sys::get_func_name(trigger.tgfoid);
             fires_as_it_comes
                 && trigger.tgqual.is_null()

@@ -65,4 +65,16 @@ CREATE TRIGGER wrong BEFORE INSERT ON public.lookalike FOR EACH STATEMENT EXECUT
 INSERT INTO public.lookalike (id, sku, location, qty, occurred_at, recorded_at, actor, txid)
 VALUES (1, 'X', 'DC1', 1, now(), now(), 'me', '1');
 DROP TABLE public.lookalike;
+
+-- 4. A superuser's session under session_replication_role = replica (a restore, a replication
+-- tool), where the ledger's own row trigger does not fire: a function call still writes a
+-- complete ledger row (it fills in what that trigger would) and applies it.
+SET session_replication_role = replica;
+SELECT count(*) AS picked FROM pick('TEE', 'DC1', 1);
+RESET session_replication_role;
+SELECT sku, from_stage, to_stage, qty, recorded_at IS NOT NULL AS recorded,
+       actor = current_user AS actor_is_caller, txid IS NOT NULL AS txid_set
+  FROM movement WHERE reason = 'pick scan' ORDER BY id DESC LIMIT 1;
+SELECT stage, qty FROM stock('TEE') WHERE stage IN ('available', 'picked') ORDER BY stage;
+SELECT * FROM verify();
 DROP TABLE public.audit;

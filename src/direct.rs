@@ -62,12 +62,18 @@ pub fn exists(table: Table) -> bool {
 
 /// The OID of one of the extension's tables if it was resolved already (no catalog lookup: for
 /// the invalidation callback).
-pub fn cached_oid(table: Table) -> Option<pg_sys::Oid> {
+fn cached_oid(table: Table) -> Option<pg_sys::Oid> {
     RELATIONS.with(|r| {
         r.try_borrow()
             .ok()
             .and_then(|r| r.iter().find(|(n, _)| *n == table).map(|&(_, oid)| oid))
     })
+}
+
+/// Whether a relcache invalidation of `relid` may concern `table`: it names the table, or every
+/// relation (`InvalidOid`), or the table's OID is not resolved here (so it cannot be ruled out).
+pub fn invalidation_may_concern(table: Table, relid: pg_sys::Oid) -> bool {
+    relid == pg_sys::InvalidOid || cached_oid(table).is_none_or(|oid| oid == relid)
 }
 
 /// Registers the relcache callback (once per backend) that forgets the relations resolved here
@@ -1239,28 +1245,27 @@ impl Writer {
         else {
             return Ok(Modified::Missing);
         };
-        let mut new = std::ptr::null_mut();
-        let outcome = self.modify_found(t, slot, tid, &attnums, &mut new, change);
+        let rel = self.target(t).rel;
+        let new = unsafe { self.new_slot(rel) };
+        let outcome = self.modify_found(t, slot, tid, &attnums, new, change);
         // Let go of the row's page now: a writer may modify a row of every SKU (a publication
         // of every SKU at commit), and pins kept until it closes could use up shared buffers.
         unsafe {
             pg_sys::ExecClearTuple(slot);
-            if !new.is_null() {
-                pg_sys::ExecClearTuple(new);
-            }
+            pg_sys::ExecClearTuple(new);
         }
         outcome
     }
 
     /// [`Writer::modify_at`] once the row is in `slot` (at `tid`): computes the change, writes
-    /// it through `new` (a slot made here), and follows a concurrent update as an UPDATE does.
+    /// it through `new`, and follows a concurrent update as an UPDATE does.
     fn modify_found<R>(
         &mut self,
         t: usize,
         slot: *mut pg_sys::TupleTableSlot,
         mut tid: Tid,
         attnums: &[usize],
-        new_slot: &mut *mut pg_sys::TupleTableSlot,
+        new: *mut pg_sys::TupleTableSlot,
         mut change: impl FnMut(&Selected) -> Outcome<Option<(Vec<Value<'static>>, R)>>,
     ) -> Outcome<Modified<R>> {
         let (rel, info) = {
@@ -1282,10 +1287,6 @@ impl Writer {
                 }
                 let changes = by_attnum(rel, &changes)?;
                 self.note_updated(t, &changes);
-                if new_slot.is_null() {
-                    *new_slot = self.new_slot(rel);
-                }
-                let new = *new_slot;
                 // Empty again when a concurrent update made this a second try.
                 pg_sys::ExecClearTuple(new);
                 for attnum in 1..=natts(rel) {

@@ -101,10 +101,9 @@ fn committed_now(index: &Index, code: &str) -> Outcome<bool> {
 /// Called for every relcache invalidation (`direct.rs` registers the callback): one of the two
 /// tables, or every relation (`InvalidOid`), forgets its codes.
 pub fn forget(relid: pg_sys::Oid) {
-    let ours = |table: Table| {
-        direct::cached_oid(table).is_none_or(|oid| oid == relid) || relid == pg_sys::InvalidOid
-    };
-    if !ours(direct::CHANNEL) && !ours(direct::LOCATION) {
+    if !direct::invalidation_may_concern(direct::CHANNEL, relid)
+        && !direct::invalidation_may_concern(direct::LOCATION, relid)
+    {
         return;
     }
     GENERATION.set(GENERATION.get() + 1);

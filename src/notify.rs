@@ -674,9 +674,7 @@ thread_local! {
 /// Called for every relcache invalidation (`direct.rs` registers the callback): a TRUNCATE,
 /// VACUUM FULL or CLUSTER of `atp_published` (or of everything) makes every hint useless.
 pub fn forget_published_at(relid: pg_sys::Oid) {
-    let ours = relid == pg_sys::InvalidOid
-        || direct::cached_oid(direct::ATP_PUBLISHED).is_none_or(|oid| oid == relid);
-    if ours {
+    if direct::invalidation_may_concern(direct::ATP_PUBLISHED, relid) {
         PUBLISHED_AT.with(|p| p.borrow_mut().clear());
     }
 }

@@ -366,6 +366,14 @@ async fn relay_pid(db: &Client) -> i32 {
     }
 }
 
+/// Waits for this database's relay, then listens, once what the set-up changed is published.
+async fn listen_once_published(dsn: &str, db: &Client) -> Listener {
+    relay_pid(db).await;
+    let mut listener = listen(dsn, "inventory_truth").await.expect("listen");
+    drain(&mut listener, Duration::from_secs(1)).await;
+    listener
+}
+
 /// Waits until what the listener built equals atp_snapshot() (the relay publishes shortly after
 /// commit), or fails after `patience`.
 async fn settles(db: &Client, view: &Arc<Mutex<AtpView>>, patience: Duration) {
@@ -824,9 +832,7 @@ async fn a_terminated_launcher_comes_back() {
 async fn a_snapshot_read_between_two_coalesced_commits_is_corrected() {
     let (dsn, db) = relay_database("it_notify_relay_between").await;
     store(&db).await;
-    relay_pid(&db).await;
-    let mut settled = listen(&dsn, "inventory_truth").await.expect("listen");
-    drain(&mut settled, Duration::from_secs(1)).await; // the set-up is published
+    let _settled = listen_once_published(&dsn, &db).await;
 
     // Hold the relay back: it cannot write atp_published until this transaction ends.
     let blocker = connect(&dsn).await.expect("connect");
@@ -900,9 +906,7 @@ async fn what_a_writer_hands_the_relay_is_what_it_committed() {
     )
     .await
     .expect("fence");
-    relay_pid(&db).await;
-    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
-    drain(&mut listener, Duration::from_secs(1)).await; // the set-up is published
+    let mut listener = listen_once_published(&dsn, &db).await;
 
     async fn truth(db: &Client) -> HashMap<String, i64> {
         snapshot(db, None)
@@ -985,9 +989,7 @@ async fn a_handed_over_state_is_used_only_at_the_skus_version() {
     let (dsn, db) = relay_database("it_notify_relay_stale_state").await;
     store(&db).await;
     shelve(&db, "CAP", "DC1", 10).await.expect("stock");
-    relay_pid(&db).await;
-    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
-    drain(&mut listener, Duration::from_secs(1)).await; // the set-up is published
+    let mut listener = listen_once_published(&dsn, &db).await;
 
     let blocker = connect(&dsn).await.expect("connect");
     blocker
@@ -1054,10 +1056,8 @@ async fn a_handed_over_state_is_used_only_at_the_skus_version() {
 async fn a_sku_published_again_and_again_keeps_its_published_row_in_one_page() {
     let (dsn, db) = relay_database("it_notify_relay_prunes").await;
     store(&db).await;
-    relay_pid(&db).await;
-    let mut listener = listen(&dsn, "inventory_truth").await.expect("listen");
-    drain(&mut listener, Duration::from_secs(1)).await; // the set-up is published
-                                                        // Nothing else reads TEE's row meanwhile (an index scan would prune the page itself).
+    let mut listener = listen_once_published(&dsn, &db).await;
+    // Nothing else reads TEE's row meanwhile (an index scan would prune the page itself).
     for i in 0..150 {
         let reference = format!("p{i}");
         db.execute(

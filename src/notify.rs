@@ -420,38 +420,53 @@ fn publication(
     sku: &Sku,
     published: &Published,
     channels: &[Channel],
-    buffers: &HashMap<(String, String), i64>,
+    buffers: &[(String, i64)],
     notify: bool,
 ) -> (String, Vec<std::ffi::CString>) {
+    use std::fmt::Write;
     let coalesced = sku.version - published.version > 1;
     let preorderable_changed = sku.preorderable.unwrap_or(0) != published.preorderable.unwrap_or(0);
-    let mut map = String::from("{");
+    // What every payload of the SKU shares, escaped once.
+    let (sku_json, cause_json) = if notify {
+        let cause = sku
+            .cause
+            .as_deref()
+            .map_or_else(|| "null".into(), json_string);
+        (json_string(code), cause)
+    } else {
+        Default::default()
+    };
+    let mut map = String::with_capacity(2 + 16 * channels.len());
+    map.push('{');
     let mut payloads = Vec::new();
     for (i, channel) in channels.iter().enumerate() {
         let buffer = buffers
-            .get(&(code.to_owned(), channel.code.clone()))
-            .copied()
-            .unwrap_or(channel.buffer);
+            .iter()
+            .find(|(c, _)| *c == channel.code)
+            .map_or(channel.buffer, |(_, units)| *units);
         let own = sku.own.get(&channel.code).copied().unwrap_or(0);
         let atp = crate::fence::atp(sku.available, sku.fenced, own, buffer);
         let previous = published.atp.get(&channel.code).copied().unwrap_or(0);
         if i > 0 {
             map.push_str(", ");
         }
-        map.push_str(&format!("{}: {atp}", json_string(&channel.code)));
+        let channel_json = json_string(&channel.code);
+        // Writing into a String cannot fail.
+        let _ = write!(map, "{channel_json}: {atp}");
         let preorderable = sku.preorderable.filter(|_| channel.preorders);
         let changed = atp != previous || (preorderable.is_some() && preorderable_changed);
         if notify && (changed || coalesced) {
             // The keys in the order PostgreSQL's jsonb prints them (shortest first).
-            let payload = format!(
-                "{{\"atp\": {atp}, \"sku\": {}, \"cause\": {}, \"channel\": {}, \"version\": {}, \"changed_at\": {}, {}\"previous_atp\": {previous}}}",
-                json_string(code),
-                sku.cause.as_deref().map_or_else(|| "null".into(), json_string),
-                json_string(&channel.code),
-                sku.version,
-                sku.changed_at,
-                preorderable.map_or_else(String::new, |n| format!("\"preorderable\": {n}, ")),
+            let mut payload = String::with_capacity(192);
+            let _ = write!(
+                payload,
+                "{{\"atp\": {atp}, \"sku\": {sku_json}, \"cause\": {cause_json}, \"channel\": {channel_json}, \"version\": {}, \"changed_at\": {}, ",
+                sku.version, sku.changed_at
             );
+            if let Some(n) = preorderable {
+                let _ = write!(payload, "\"preorderable\": {n}, ");
+            }
+            let _ = write!(payload, "\"previous_atp\": {previous}}}");
             payloads.push(std::ffi::CString::new(payload).unwrap_or_default());
         }
     }
@@ -478,7 +493,7 @@ fn publish_or_record(
     }
     let mut by_sku: std::collections::BTreeMap<String, Sku> = std::collections::BTreeMap::new();
     let mut channels: Vec<Channel> = Vec::new();
-    let mut buffers: HashMap<(String, String), i64> = HashMap::new();
+    let mut buffers: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     direct::read(|reader| {
         for code in skus {
             if by_sku.contains_key(code) {
@@ -492,7 +507,10 @@ fn publish_or_record(
                 &[Key::Text(code)],
                 &["channel", "units"],
                 |row| {
-                    buffers.insert((code.clone(), spi::value(row, 1)?), spi::value(row, 2)?);
+                    buffers
+                        .entry(code.clone())
+                        .or_default()
+                        .push((spi::value(row, 1)?, spi::value(row, 2)?));
                     Ok(())
                 },
             )?;
@@ -526,6 +544,7 @@ fn publish_or_record(
     #[allow(clippy::type_complexity)]
     let mut first: (Vec<String>, Vec<i64>, Vec<String>, Vec<Option<i64>>) = Default::default();
     let by_sku: Vec<(&String, &Sku)> = by_sku.iter().collect();
+    let buffers_of = |code: &str| buffers.get(code).map_or(&[][..], Vec::as_slice);
     // A writer per thousand SKUs: what a writer holds (a slot per row) lasts until it closes,
     // and a commit that changed every SKU publishes them all here.
     for chunk in by_sku.chunks(PUBLISH_CHUNK) {
@@ -549,7 +568,7 @@ fn publish_or_record(
                             return Ok(None);
                         }
                         let (map, sent) =
-                            publication(code, sku, &published, &channels, &buffers, notify);
+                            publication(code, sku, &published, &channels, buffers_of(code), notify);
                         let changes = vec![
                             ("version", sku.version.into_datum()),
                             ("atp", Some(jsonb_datum(&map)?)),
@@ -571,7 +590,7 @@ fn publish_or_record(
                             sku,
                             &Published::default(),
                             &channels,
-                            &buffers,
+                            buffers_of(code),
                             notify,
                         );
                         payloads.extend(sent);

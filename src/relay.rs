@@ -543,17 +543,11 @@ enum Publication {
 /// keeps every later notification in the queue; once it is full, every NOTIFY of the cluster
 /// fails at commit (the relay's, and any application's). The relay stops short of that.
 fn notify_queue_usage() -> f64 {
-    crate::spi::connect(|client| {
-        let row = crate::spi::run(client, &QUEUE_USAGE, &[])?.first();
-        crate::spi::value::<f64>(&row, 1)
-    })
-    .unwrap_or(0.0)
+    // The function behind pg_notification_queue_usage(), called directly: a statement per
+    // batch cost the relay 3% of its time.
+    unsafe { pgrx::direct_function_call::<f64>(pg_sys::pg_notification_queue_usage, &[]) }
+        .unwrap_or(0.0)
 }
-
-static QUEUE_USAGE: crate::spi::Sql = crate::spi::Sql {
-    text: "SELECT pg_catalog.pg_notification_queue_usage()",
-    args: &[],
-};
 
 /// One batch: unless the notify queue is too full, publishes `skus` (notify::publish) in the
 /// current transaction, which need not wait for its WAL flush (what a publication writes is

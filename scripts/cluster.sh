@@ -97,6 +97,8 @@ max_connections = 200
 log_line_prefix = '%m [%p] %q%u@%d '
 # One relay per database with the extension: the tests make many databases.
 max_worker_processes = 32
+# Two-phase commit, which the relay's tests use (PostgreSQL's default, 0, refuses PREPARE).
+max_prepared_transactions = 10
 CONF
     if loads_from_checkout; then
         # The extension comes from this checkout's build (cmd_install), before the server's own.

@@ -753,7 +753,8 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
         by_version |= behind;
         prepared_pending |= prepared;
         // A prepared transaction's commit is not handed over: look by version, at most every
-        // wake interval, until none is left.
+        // wake interval, while any is left in this database, those prepared before this relay
+        // started (or before a restart of the server) included.
         if prepared_pending && last_by_version.is_none_or(|t| t.elapsed() >= wake) {
             by_version = true;
         }
@@ -763,12 +764,11 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
             // newer than a state that was: read them all.
             known.clear();
             let (stale, prepared_left) = BackgroundWorker::transaction(|| {
-                let stale = Spi::get_one::<Vec<String>>(
-                    "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
-                )
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+                // Prepared transactions first, then the stale SKUs, each statement with a
+                // snapshot of its own: a COMMIT PREPARED leaves pg_prepared_xacts only once
+                // it is visible (FinishPreparedTransaction), so one finishing after this check
+                // keeps the relay looking, and one finished before it is in the stale list.
+                // The other order missed a COMMIT PREPARED landing between the two.
                 let left = Spi::get_one::<bool>(
                     "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts
                                      WHERE database = pg_catalog.current_database())",
@@ -776,11 +776,17 @@ pub extern "C-unwind" fn inventory_truth_relay(arg: pg_sys::Datum) {
                 .ok()
                 .flatten()
                 .unwrap_or(false);
+                let stale = Spi::get_one::<Vec<String>>(
+                    "SELECT ARRAY(SELECT inventory_truth._relay_stale())",
+                )
+                .ok()
+                .flatten()
+                .unwrap_or_default();
                 (stale, left)
             });
             pending.extend(stale);
             by_version = false;
-            prepared_pending = prepared_pending && prepared_left;
+            prepared_pending = prepared_left;
         }
         // One transaction per batch, until none is left or the queue is too full.
         while !pending.is_empty() {

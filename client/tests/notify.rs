@@ -1048,6 +1048,74 @@ async fn a_handed_over_state_is_used_only_at_the_skus_version() {
     }
 }
 
+/// A transaction prepared before the relay started (the relay restarted, or the server) is
+/// published once COMMIT PREPARED makes it visible: the relay looks for prepared transactions
+/// whenever it looks by version, its first pass included, not only when a PREPARE hands one
+/// over (a relay that started later knew nothing of it, and never published the commit).
+#[tokio::test]
+async fn a_transaction_prepared_before_the_relay_started_is_published_at_commit_prepared() {
+    let (dsn, db) = relay_database("it_notify_relay_prepared").await;
+    store(&db).await;
+    let mut listener = listen_once_published(&dsn, &db).await;
+    let buyer = connect(&dsn).await.expect("connect");
+    buyer
+        .batch_execute(
+            "BEGIN;
+             SELECT inventory_truth.reserve('web', 'TEE', 1, 'prepared');
+             PREPARE TRANSACTION 'it_notify_relay_prepared';",
+        )
+        .await
+        .expect("prepare");
+
+    let before = relay_pid(&db).await;
+    db.execute("SELECT pg_terminate_backend($1)", &[&before])
+        .await
+        .expect("terminate the relay");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay_pid(&db).await == before {
+        assert!(Instant::now() < deadline, "no relay came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The new relay's first pass: nothing has changed yet.
+    drain(&mut listener, Duration::from_millis(1500)).await;
+
+    buyer
+        .batch_execute("COMMIT PREPARED 'it_notify_relay_prepared'")
+        .await
+        .expect("commit prepared");
+    let tee: Vec<AtpChange> = drain(&mut listener, Duration::from_secs(3))
+        .await
+        .into_iter()
+        .filter(|c| c.sku == "TEE")
+        .collect();
+    let version: i64 = db
+        .query_one(
+            "SELECT version FROM inventory_truth.sku WHERE code = 'TEE'",
+            &[],
+        )
+        .await
+        .expect("sku")
+        .get(0);
+    let truth: HashMap<String, i64> = snapshot(&db, None)
+        .await
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(sku, ..)| sku == "TEE")
+        .map(|(_, channel, atp, _)| (channel, atp))
+        .collect();
+    assert!(
+        !tee.is_empty(),
+        "the prepared reservation was published after COMMIT PREPARED"
+    );
+    for change in &tee {
+        assert_eq!(
+            (change.version, change.atp),
+            (version, truth[&change.channel]),
+            "{change:?}: the committed version and ATP"
+        );
+    }
+}
+
 /// The relay finds a SKU's `atp_published` row where it last wrote it, without an index search,
 /// and prunes its page as an index fetch would: a SKU published again and again keeps one page
 /// of the table (without pruning, each update past a full page would move the row to a new

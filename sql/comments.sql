@@ -196,6 +196,7 @@ COMMENT ON COLUMN inventory_truth.stock_part.part IS 'The part''s number, 1 to t
 COMMENT ON COLUMN inventory_truth.stock_part.lent IS 'Units of the pool lent to the part at the last fold and lend.';
 COMMENT ON COLUMN inventory_truth.stock_part.sold IS 'Units sold from the part since: still in stock.available, already held (committed).';
 COMMENT ON COLUMN inventory_truth.stock_part.sales IS 'Sales from the part since: each advanced the SKU''s ATP version.';
+COMMENT ON COLUMN inventory_truth.stock_part.sold_at IS 'When the part''s last sale was recorded (kept after a fold): the changed_at of a notification whose latest change was a sale from a part.';
 COMMENT ON COLUMN inventory_truth.balance.sku IS 'The SKU code.';
 COMMENT ON COLUMN inventory_truth.balance.location IS 'The location code.';
 COMMENT ON COLUMN inventory_truth.balance.stage IS 'The stage.';

@@ -235,6 +235,7 @@ CREATE TABLE stock_part (
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,
+    sold_at timestamptz,
     PRIMARY KEY (sku, location, part)
 ) WITH (fillfactor = 50);
 SELECT pg_catalog.pg_extension_config_dump('stock_part', '');
@@ -1895,6 +1896,7 @@ COMMENT ON COLUMN inventory_truth.stock_part.part IS 'The part''s number, 1 to t
 COMMENT ON COLUMN inventory_truth.stock_part.sales IS 'Sales from the part since: each advanced the SKU''s ATP version.';
 COMMENT ON COLUMN inventory_truth.stock_part.sku IS 'The escrowed SKU.';
 COMMENT ON COLUMN inventory_truth.stock_part.sold IS 'Units sold from the part since: still in stock.available, already held (committed).';
+COMMENT ON COLUMN inventory_truth.stock_part.sold_at IS 'When the part''s last sale was recorded (kept after a fold): the changed_at of a notification whose latest change was a sale from a part.';
 COMMENT ON FUNCTION inventory_truth._actor() IS 'The acting role recorded in movement.actor and elsewhere: the SET ROLE role, else the session''s login role (SECURITY DEFINER functions do not change it). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._at_commit(record_commit boolean, publish text[], publish_all boolean, negative_skus text[], negative_locations text[], breach_skus text[], breach_locations text[], breach_channels text[]) IS 'Called just before a transaction commits, as the extension''s owner: refuses a commit that leaves a stage of a place a direct insert touched below zero (IT001) or a direct sale still in breach of a fence or a buffer (IT003), records the commit time in movement_commit if the transaction wrote the ledger, and in direct mode publishes the SKUs it changed (every SKU with publish_all). Internal: not for direct use.';
 COMMENT ON FUNCTION inventory_truth._atp_changed(sku text, cause text) IS 'Takes a SKU''s row (unless the transaction holds it) and advances its version unless this transaction advanced it already, with the time and cause, and notes it for publication at commit (relay or direct mode). Internal: not for direct use.';
@@ -2029,7 +2031,7 @@ COMMENT ON TABLE inventory_truth.short_pick IS 'Short picks as reported: units f
 COMMENT ON TABLE inventory_truth.sku IS 'Stock keeping units. Created by expect, receive and count gains; elsewhere an unknown SKU is an error.';
 COMMENT ON TABLE inventory_truth.sku_buffer IS 'Safety buffers of one channel for one SKU, overriding the channel''s default; see set_buffer.';
 COMMENT ON TABLE inventory_truth.stock IS 'Units of a SKU at a location per stage, and the fenced channels'' shares of its available units; always equal to the ledger''s sum (see verify()) but, for an escrowed SKU, for what its parts sold since they were last folded (stock_part.sold: still in available here, already committed). The views balance and fence show it as buckets, balance with the parts applied.';
-COMMENT ON TABLE inventory_truth.stock_part IS 'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, and how many sales (they advance the SKU''s ATP version).';
+COMMENT ON TABLE inventory_truth.stock_part IS 'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, how many sales (they advance the SKU''s ATP version) and when the last one was recorded (a notification of the sales gives it as changed_at: they do not write the SKU''s row).';
 COMMENT ON TYPE inventory_truth.channel_atp IS 'One SKU''s available to promise for one channel, with the SKU''s version (atp_snapshot rows).';
 COMMENT ON TYPE inventory_truth.stage IS 'Where a unit of stock is. Only available stock is sellable.';
 COMMENT ON VIEW inventory_truth._stock_now IS 'Stock as it is: what escrow parts sold since their last fold taken out of available and into committed. Internal: the reading views and functions read it.';

@@ -139,10 +139,11 @@ CREATE TABLE stock_part (
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,
+    sold_at timestamptz,
     PRIMARY KEY (sku, location, part)
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE stock_part IS
-    'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, and how many sales (they advance the SKU''s ATP version).';
+    'Escrow parts of a SKU''s pool at a location (set_escrow): units lent to the part, units it sold since the last fold, how many sales (they advance the SKU''s ATP version) and when the last one was recorded (a notification of the sales gives it as changed_at: they do not write the SKU''s row).';
 
 -- Stock as it is: the parts' sales taken out of available and into committed.
 CREATE VIEW _stock_now AS

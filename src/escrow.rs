@@ -28,19 +28,31 @@ extension_sql_file!(
     requires = ["channels", ledger::_lock_sku, ledger::_known_sku]
 );
 
-/// What a SKU's parts sold since they were last folded, per location, and how many sales that
-/// was (each advanced the SKU's ATP version).
+/// What a SKU's parts sold since they were last folded, per location, how many sales that was
+/// (each advanced the SKU's ATP version) and when the last was recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartSales {
     /// (location, units sold) for locations whose parts sold something.
     pub sold: Vec<(String, i64)>,
     pub sales: i64,
+    /// When the latest of those sales was recorded (`stock_part.sold_at`), if any.
+    pub last_sold_at: Option<pg_sys::TimestampTz>,
 }
 
 impl PartSales {
-    /// Records a part's sales.
-    pub fn add(&mut self, location: &str, sold: i64, sales: i64) {
+    /// Records a part's sales, the last of them recorded at `sold_at` (a part's `sold_at`
+    /// outlives a fold, so it counts only with sales).
+    pub fn add(
+        &mut self,
+        location: &str,
+        sold: i64,
+        sales: i64,
+        sold_at: Option<pg_sys::TimestampTz>,
+    ) {
         self.sales += sales;
+        if sales > 0 {
+            self.last_sold_at = self.last_sold_at.max(sold_at);
+        }
         if sold == 0 {
             return;
         }
@@ -72,10 +84,16 @@ pub fn part_sales(reader: &direct::Reader, sku: &str) -> Outcome<PartSales> {
     reader.rows(
         &direct::STOCK_PART_KEY,
         &[Key::Text(sku)],
-        &["location", "sold", "sales"],
+        &["location", "sold", "sales", "sold_at"],
         |row| {
             let location: String = spi::value(row, 1)?;
-            sales.add(&location, spi::value(row, 2)?, spi::value(row, 3)?);
+            let sold_at: Option<TimestampWithTimeZone> = spi::get(row, 4)?;
+            sales.add(
+                &location,
+                spi::value(row, 2)?,
+                spi::value(row, 3)?,
+                sold_at.map(i64::from),
+            );
             Ok(())
         },
     )?;
@@ -90,13 +108,17 @@ pub fn all_part_sales(
     reader.rows(
         &direct::STOCK_PART_KEY,
         &[],
-        &["sku", "location", "sold", "sales"],
+        &["sku", "location", "sold", "sales", "sold_at"],
         |row| {
             let sku: String = spi::value(row, 1)?;
             let location: String = spi::value(row, 2)?;
-            all.entry(sku)
-                .or_default()
-                .add(&location, spi::value(row, 3)?, spi::value(row, 4)?);
+            let sold_at: Option<TimestampWithTimeZone> = spi::get(row, 5)?;
+            all.entry(sku).or_default().add(
+                &location,
+                spi::value(row, 3)?,
+                spi::value(row, 4)?,
+                sold_at.map(i64::from),
+            );
             Ok(())
         },
     )?;
@@ -170,11 +192,14 @@ pub fn claim(
             direct::Take::Taken(locked) => {
                 let sold: i64 = spi::value(&locked, 2)?;
                 let sales: i64 = spi::value(&locked, 3)?;
+                // When, as a change of the SKU's row records it (engine::advance_version).
+                let now = unsafe { pg_sys::GetCurrentTimestamp() };
                 w.update(
                     &locked,
                     &[
                         ("sold", (sold + qty).into_datum()),
                         ("sales", (sales + 1).into_datum()),
+                        ("sold_at", Some(pg_sys::Datum::from(now))),
                     ],
                 )?;
                 return Ok(Claim::Taken);
@@ -278,11 +303,13 @@ mod tests {
     #[test]
     fn part_sales_move_units_from_available_to_committed_where_they_were_sold() {
         let mut sales = PartSales::default();
-        sales.add("DC1", 3, 2);
-        sales.add("DC2", 0, 0);
-        sales.add("DC1", 1, 1);
+        sales.add("DC1", 3, 2, Some(20));
+        sales.add("DC2", 0, 0, Some(30));
+        sales.add("DC1", 1, 1, Some(10));
         assert_eq!(sales.sales, 3);
         assert_eq!(sales.units(), 4);
+        // The latest sale's time; a part with no sales since its fold keeps an older one.
+        assert_eq!(sales.last_sold_at, Some(20));
         let mut places = vec![place("DC1", 10, 2), place("DC2", 5, 0)];
         sales.apply(&mut places);
         assert_eq!(places[0].buckets[Stage::available as usize], 6);

@@ -475,8 +475,12 @@ sql_function!(
     reserve_call
 );
 
+/// What a reservation's change of a SKU is called (`sku.change_cause`, a notification's cause),
+/// a sale from an escrow part's included.
+pub(crate) const RESERVATION_CAUSE: &str = "available->committed";
+
 fn reserve(client: &mut SpiClient<'_>, r: &Reservation, first: Read) -> Outcome<i64> {
-    const CAUSE: &str = "available->committed";
+    const CAUSE: &str = RESERVATION_CAUSE;
     let held = xact::held(&r.sku);
     if held == Some(false) {
         // This transaction holds the SKU's row but has not advanced its version yet.

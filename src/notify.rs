@@ -354,24 +354,35 @@ impl Sku {
                 let changed_at: Option<pgrx::datum::TimestampWithTimeZone> = spi::get(row, 2)?;
                 current = Some((
                     spi::value::<i64>(row, 1)?,
-                    changed_at.map_or_else(|| "null".to_owned(), json_time),
+                    changed_at.map(i64::from),
                     spi::get::<String>(row, 3)?,
                     spi::value::<i32>(row, 4)?,
                 ));
                 Ok(())
             },
         )?;
-        let Some((mut version, changed_at, cause, escrow_parts)) = current else {
+        let Some((mut version, mut changed_at, mut cause, escrow_parts)) = current else {
             return Ok(None);
         };
-        // An escrowed SKU's parts sold what its stock does not show yet (src/escrow.rs).
+        // An escrowed SKU's parts sold what its stock does not show yet (src/escrow.rs), and
+        // a sale from a part does not write the SKU's row: when one is the latest change, it
+        // is the change a notification names.
         let part_sales = if escrow_parts > 0 {
             let sales = crate::escrow::part_sales(reader, code)?;
             version += sales.sales;
+            if let Some(sold_at) = sales.last_sold_at {
+                if changed_at.is_none_or(|at| sold_at > at) {
+                    changed_at = Some(sold_at);
+                    cause = Some(crate::hold::RESERVATION_CAUSE.to_owned());
+                }
+            }
             sales
         } else {
             crate::escrow::PartSales::default()
         };
+        let changed_at = json_time(
+            changed_at.and_then(|at| pgrx::datum::TimestampWithTimeZone::try_from(at).ok()),
+        );
         if let Some(state) = handed_over.filter(|state| state.version == version) {
             return Ok(Some(Sku {
                 version,
@@ -667,8 +678,11 @@ fn jsonb_text(row: &impl spi::Columns, n: usize) -> crate::error::Outcome<String
     }
 }
 
-/// A timestamptz as `to_json` writes it: an ISO 8601 string.
-fn json_time(time: pgrx::datum::TimestampWithTimeZone) -> String {
+/// A timestamptz as `to_json` writes it: an ISO 8601 string (`null` for none).
+fn json_time(time: Option<pgrx::datum::TimestampWithTimeZone>) -> String {
+    let Some(time) = time else {
+        return "null".to_owned();
+    };
     unsafe {
         let text = pg_sys::JsonEncodeDateTime(
             std::ptr::null_mut(),

@@ -24,6 +24,8 @@ pub struct AtpChange {
     pub previous_atp: i64,
     pub version: i64,
     pub cause: String,
+    /// When that change was recorded, as `to_json` writes a timestamptz (empty if none).
+    pub changed_at: String,
     /// What may be preordered of the SKU, on a channel that takes preorders (else absent).
     pub preorderable: Option<i64>,
     /// The backend that sent it: the relay's pid in relay mode, the buyer's in direct mode.
@@ -42,6 +44,11 @@ impl AtpChange {
             version: v.get("version")?.as_i64()?,
             cause: v
                 .get("cause")
+                .and_then(|c| c.as_str())
+                .unwrap_or("")
+                .to_owned(),
+            changed_at: v
+                .get("changed_at")
                 .and_then(|c| c.as_str())
                 .unwrap_or("")
                 .to_owned(),

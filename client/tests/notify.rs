@@ -1116,6 +1116,62 @@ async fn a_transaction_prepared_before_the_relay_started_is_published_at_commit_
     }
 }
 
+/// A sale from an escrow part writes the part, its hold and its ledger row, not the SKU's row:
+/// its notification names it all the same (a reservation, recorded when it was), not the SKU's
+/// last change outside its parts.
+#[tokio::test]
+async fn a_sale_from_an_escrow_part_is_notified_as_the_reservation_it_is() {
+    let (dsn, db) = relay_database("it_notify_relay_part_sale").await;
+    db.batch_execute(
+        "SELECT inventory_truth.add_location('DC1');
+         SELECT inventory_truth.add_channel('web');",
+    )
+    .await
+    .expect("channel");
+    shelve(&db, "ESC", "DC1", 20).await.expect("stock");
+    db.execute("SELECT inventory_truth.set_escrow('ESC', 4)", &[])
+        .await
+        .expect("escrow");
+    let mut listener = listen_once_published(&dsn, &db).await;
+
+    db.execute(
+        "SELECT inventory_truth.reserve('web', 'ESC', 1, 'part-sale')",
+        &[],
+    )
+    .await
+    .expect("reserve");
+    let sold_from_parts: i64 = db
+        .query_one(
+            "SELECT coalesce(sum(sales), 0)::bigint FROM inventory_truth.stock_part WHERE sku = 'ESC'",
+            &[],
+        )
+        .await
+        .expect("parts")
+        .get(0);
+    assert_eq!(sold_from_parts, 1, "the sale was made from a part");
+    let esc: Vec<AtpChange> = drain(&mut listener, Duration::from_secs(1))
+        .await
+        .into_iter()
+        .filter(|c| c.sku == "ESC")
+        .collect();
+    assert!(!esc.is_empty(), "the part sale was published");
+    for change in &esc {
+        assert_eq!(change.cause, "available->committed", "{change:?}");
+        let after_the_rows_change: bool = db
+            .query_one(
+                "SELECT $1::text::timestamptz > changed_at FROM inventory_truth.sku WHERE code = 'ESC'",
+                &[&change.changed_at],
+            )
+            .await
+            .expect("changed_at is a time")
+            .get(0);
+        assert!(
+            after_the_rows_change,
+            "{change:?}: the sale's time, not that of the SKU row's last change"
+        );
+    }
+}
+
 /// The relay finds a SKU's `atp_published` row where it last wrote it, without an index search,
 /// and prunes its page as an index fetch would: a SKU published again and again keeps one page
 /// of the table (without pruning, each update past a full page would move the row to a new

@@ -165,6 +165,7 @@ CREATE TABLE stock_part (
     lent bigint NOT NULL DEFAULT 0,
     sold bigint NOT NULL DEFAULT 0,
     sales bigint NOT NULL DEFAULT 0,
+    sold_at timestamptz,
     PRIMARY KEY (sku, location, part)
 ) WITH (fillfactor = 50);
 SELECT pg_catalog.pg_extension_config_dump('stock_part', '');

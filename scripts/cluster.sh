@@ -113,8 +113,11 @@ CONF
             | as_owner tee -a "$dir/data/scratch.conf" >/dev/null
     fi
     local log="$dir/log/postgresql.log"
-    # 9<&-: the server must not inherit the install lock a calling script may hold.
-    if ! as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" >/dev/null 2>&1 9<&-; then
+    # 9<&-: the server must not inherit the install lock a calling script may hold. Nor
+    # RUST_BACKTRACE: with it, pgrx adds a Rust backtrace to the DETAIL of errors that pass
+    # through the extension (docs/dba-guide.md §2).
+    if ! as_owner env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PGBIN/pg_ctl" start -w -t 60 \
+        -D "$dir/data" -l "$log" >/dev/null 2>&1 9<&-; then
         tail -n 20 "$log" >&2
         die "cluster '$name' did not start (log: $log)"
     fi

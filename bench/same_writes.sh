@@ -12,26 +12,27 @@
 #   sql_inserts   the same writes with the hold and the ledger row inserted before the locks;
 #   off, relay    reserve() with notify_mode off and relay.
 # Workloads: hot, one SKU (throughput is one over the time its row stays locked); uniform,
-# 2,000 SKUs chosen at random (the CPU is the limit). Each round starts the variants one later
+# SKUS (2,000) SKUs chosen at random (the CPU is the limit). Each round starts the variants one later
 # than the round before (b1 first in round 1, sql_lock first in round 2, ...), so that no variant
 # always follows the same one. EXTRA_PGOPTIONS is added to every session's options (e.g.
 # "-c synchronous_commit=off"). Prints transactions/s per run, then each variant's mean and its
 # ratio to b1's.
 #
-#   ROUNDS=3 DURATION=6 CLIENTS="16 64" WORKLOADS="hot uniform" bench/same_writes.sh
+#   ROUNDS=3 DURATION=6 CLIENTS="16 64" WORKLOADS="hot uniform" SKUS=2000 bench/same_writes.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-6}
 CLIENTS=${CLIENTS:-16}
 WORKLOADS=${WORKLOADS:-hot uniform}
+SKUS=${SKUS:-2000}
 
 bench_cluster samewrites
-"${psql[@]}" -d bench >/dev/null <<'SQL'
+"${psql[@]}" -d bench -v skus="$SKUS" >/dev/null <<'SQL'
 SET inventory_truth.notify_mode = off;
 INSERT INTO inventory_truth.movement (sku, location, from_stage, to_stage, qty)
 SELECT s, 'DC1', NULL, 'available', 1000000000
-  FROM unnest(ARRAY['HOT'] || ARRAY(SELECT 'S' || g FROM generate_series(1, 2000) g)) s;
+  FROM unnest(ARRAY['HOT'] || ARRAY(SELECT 'S' || g FROM generate_series(1, :skus) g)) s;
 CREATE TABLE bench_stock (sku text PRIMARY KEY, available bigint NOT NULL);
 INSERT INTO bench_stock SELECT code, 1000000000 FROM inventory_truth.sku;
 CREATE TABLE bench_hold (id bigserial PRIMARY KEY, sku text NOT NULL, ref text NOT NULL,
@@ -84,8 +85,8 @@ BEGIN
 END $$;
 VACUUM ANALYZE;
 SQL
-# The SKU: HOT, or one of S1..S2000 at random.
-echo "\\set n random(1, 2000)" >"$work/uniform.head"
+# The SKU: HOT, or one of S1..S$SKUS at random.
+echo "\\set n random(1, $SKUS)" >"$work/uniform.head"
 echo "\\set n 0" >"$work/hot.head"
 sku="CASE WHEN :n = 0 THEN 'HOT' ELSE 'S' || :n END"
 ref=":client_id || '-' || random()::text"

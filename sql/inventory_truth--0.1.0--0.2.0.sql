@@ -2018,7 +2018,7 @@ COMMENT ON SEQUENCE inventory_truth.expected_receipt_id_seq IS 'Ids of expected_
 COMMENT ON SEQUENCE inventory_truth.hold_id_seq IS 'Ids of hold.';
 COMMENT ON SEQUENCE inventory_truth.movement_id_seq IS 'Ids of movement (ledger order).';
 COMMENT ON SEQUENCE inventory_truth.short_pick_id_seq IS 'Ids of short_pick.';
-COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';
+COMMENT ON TABLE inventory_truth.atp_published IS 'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state of the SKUs last changed before the server came back as published without notifying (every listener reconnects and resyncs after a crash); SKUs changed since are published.';
 COMMENT ON TABLE inventory_truth.channel IS 'Sales channels: priority (lower = served first when fences fill), kind, and default safety buffer; see add_channel.';
 COMMENT ON TABLE inventory_truth.count_task IS 'Blind count tasks, one open task per SKU-location at most: opened by a short pick (priority 0) or plan_cycle_counts (priority 100), closed by submit_count. The count sheet for floor staff is the count_sheet view, without quantities.';
 COMMENT ON TABLE inventory_truth.expected_receipt IS 'Expected receipts (PO/ASN lines) with their ETA; open_qty is still inbound.';

@@ -18,8 +18,9 @@
 -- What was last published per SKU: the version and each channel's ATP. Unlogged: it is derived,
 -- and publishing it costs no WAL. A crash empties it, and takes every listener's connection
 -- with it (a crash restarts every backend): listeners resync when they reconnect, so the relay
--- then records what is there as published without notifying anyone (_relay_baseline). The row
--- of SKU '' (no SKU has that code) says the table was not emptied by a crash.
+-- then records what is there as published without notifying anyone (_relay_baseline), but for
+-- the SKUs changed after the server came back, which it publishes. The row of SKU '' (no SKU
+-- has that code) says the table was not emptied by a crash.
 CREATE UNLOGGED TABLE atp_published (
     sku text PRIMARY KEY,
     version bigint NOT NULL,
@@ -28,7 +29,7 @@ CREATE UNLOGGED TABLE atp_published (
     preorderable bigint
 );
 COMMENT ON TABLE atp_published IS
-    'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state as published without notifying (every listener reconnects and resyncs after a crash).';
+    'The last published ATP of each SKU per channel ({"channel": atp}) and the SKU version it was read at: the previous_atp of the next notification. Unlogged: a crash empties it, and the relay then records the state of the SKUs last changed before the server came back as published without notifying (every listener reconnects and resyncs after a crash); SKUs changed since are published.';
 INSERT INTO atp_published (sku, version, atp, published_at) VALUES ('', 0, '{}', now());
 
 -- Called just before a transaction commits (src/xact.rs): judges what its direct inserts left

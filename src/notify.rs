@@ -835,10 +835,23 @@ static RECORD_SENTINEL: Sql = Sql {
     args: &[],
 };
 
+/// The SKUs whose last change was made before `$1` (the server's start after a crash):
+/// the SKU's row, and for an escrowed SKU its parts' sales too.
+static CHANGED_BEFORE: Sql = Sql {
+    text: "SELECT s.code FROM inventory_truth.sku s
+            WHERE (s.changed_at IS NULL OR s.changed_at < $1)
+              AND NOT EXISTS (SELECT FROM inventory_truth.stock_part t
+                               WHERE t.sku = s.code AND t.sales > 0 AND t.sold_at >= $1)",
+    args: &[oid::TIMESTAMPTZ],
+};
+
 /// `_relay_baseline() RETURNS int`: called by the relay as it starts. When a crash emptied
-/// atp_published (its row of SKU '' is gone), records every SKU's state as published without
-/// notifying (every listener lost its connection in the crash and resyncs when it comes back),
-/// and returns how many SKUs; -1 when the table was intact. Internal.
+/// atp_published (its row of SKU '' is gone), records the state of every SKU last changed
+/// before the server came back as published, without notifying (every listener lost its
+/// connection in the crash and resyncs when it comes back), and returns how many SKUs; -1
+/// when the table was intact. A SKU changed since is left for the relay to publish: a
+/// listener that resynced before this ran holds its older state (the relay may start late:
+/// no free worker slot, a failing relay). Internal.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn _relay_baseline() -> i32 {
@@ -846,8 +859,18 @@ fn _relay_baseline() -> i32 {
         if !spi::run(client, &SENTINEL, &[])?.is_empty() {
             return Ok(-1);
         }
+        let rows = match crate::relay::server_started_at() {
+            Some(started_at) => {
+                let started_at =
+                    pgrx::datum::TimestampWithTimeZone::try_from(started_at).map_err(|_| {
+                        crate::error::Failure::internal("inventory_truth: no start time")
+                    })?;
+                spi::run(client, &CHANGED_BEFORE, &[started_at.into()])?
+            }
+            None => spi::run(client, &EVERY_SKU, &[])?,
+        };
         let mut every = Vec::new();
-        for row in spi::run(client, &EVERY_SKU, &[])? {
+        for row in rows {
             every.push(spi::value::<String>(&row, 1)?);
         }
         for chunk in every.chunks(10_000) {

@@ -174,6 +174,9 @@ static CHANGE_LOG: PgLwLock<ChangeLog> = unsafe { PgLwLock::new(c"inventory_trut
 pub struct Relays {
     launcher_latch: usize,
     slots: [Slot; SLOTS],
+    /// When this shared memory was set up: the server's start, or its restart after a crash
+    /// (a PostgreSQL timestamptz). Every transaction that committed since began after it.
+    started_at: i64,
 }
 
 impl Default for Relays {
@@ -181,8 +184,25 @@ impl Default for Relays {
         Relays {
             launcher_latch: 0,
             slots: [Slot::default(); SLOTS],
+            started_at: 0,
         }
     }
+}
+
+impl Relays {
+    /// As the postmaster sets them up, before it accepts a connection.
+    fn at_startup() -> Self {
+        Relays {
+            started_at: unsafe { pg_sys::GetCurrentTimestamp() },
+            ..Relays::default()
+        }
+    }
+}
+
+/// When the server last started or restarted after a crash (`None` without preload): what a
+/// crash left of the published state is older than that, anything committed since is newer.
+pub fn server_started_at() -> Option<i64> {
+    preloaded().then(|| RELAYS.share().started_at)
 }
 
 // SAFETY: plain old data, no pointers into process-local memory.
@@ -203,7 +223,7 @@ pub fn init() {
         return;
     }
     PRELOADED.store(true, Ordering::Relaxed);
-    pg_shmem_init!(RELAYS);
+    pg_shmem_init!(RELAYS = Relays::at_startup());
     pg_shmem_init!(CHANGE_LOG);
     BackgroundWorkerBuilder::new("inventory_truth relay launcher")
         .set_type("inventory_truth relay launcher")

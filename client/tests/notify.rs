@@ -1172,6 +1172,71 @@ async fn a_sale_from_an_escrow_part_is_notified_as_the_reservation_it_is() {
     }
 }
 
+/// After a crash the relay records the state the crash left as published, without notifying
+/// (every listener lost its connection and resyncs); a change committed after the server came
+/// back, before the relay's first pass, must still be published: a listener that resynced in
+/// between holds the state before it. Here what a crash does to the unlogged atp_published is
+/// done by hand (emptied), and the change is made with notifications off, so that it asks
+/// nothing of the relay; then the relay starts again.
+#[tokio::test]
+async fn a_change_committed_before_the_relay_comes_back_after_a_crash_is_published() {
+    let (dsn, db) = relay_database("it_notify_relay_baseline").await;
+    store(&db).await;
+    let mut listener = listen_once_published(&dsn, &db).await;
+    let quiet = connect(&dsn).await.expect("connect");
+    quiet
+        .batch_execute(
+            "SET inventory_truth.notify_mode = off;
+             DELETE FROM inventory_truth.atp_published;
+             SELECT inventory_truth.reserve('web', 'TEE', 1, 'while-down');",
+        )
+        .await
+        .expect("what a crash leaves, and a change after it");
+    let before = relay_pid(&db).await;
+    db.execute("SELECT pg_terminate_backend($1)", &[&before])
+        .await
+        .expect("terminate the relay");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay_pid(&db).await == before {
+        assert!(Instant::now() < deadline, "no relay came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let tee: Vec<AtpChange> = drain(&mut listener, Duration::from_secs(3))
+        .await
+        .into_iter()
+        .filter(|c| c.sku == "TEE")
+        .collect();
+    let version: i64 = db
+        .query_one(
+            "SELECT version FROM inventory_truth.sku WHERE code = 'TEE'",
+            &[],
+        )
+        .await
+        .expect("sku")
+        .get(0);
+    let truth: HashMap<String, i64> = snapshot(&db, None)
+        .await
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(sku, ..)| sku == "TEE")
+        .map(|(_, channel, atp, _)| (channel, atp))
+        .collect();
+    let last: HashMap<String, &AtpChange> = tee.iter().map(|c| (c.channel.clone(), c)).collect();
+    assert_eq!(
+        last.len(),
+        truth.len(),
+        "every channel of TEE was published after the relay came back: {tee:?}"
+    );
+    for (channel, change) in last {
+        assert_eq!(
+            (change.version, change.atp),
+            (version, truth[&channel]),
+            "{change:?}: the state committed while the relay was down"
+        );
+    }
+}
+
 /// The relay finds a SKU's `atp_published` row where it last wrote it, without an index search,
 /// and prunes its page as an index fetch would: a SKU published again and again keeps one page
 /// of the table (without pruning, each update past a full page would move the row to a new

@@ -374,6 +374,39 @@ async fn listen_once_published(dsn: &str, db: &Client) -> Listener {
     listener
 }
 
+/// Terminates this database's relay and waits for the launcher to start another.
+async fn restart_relay(db: &Client) {
+    let before = relay_pid(db).await;
+    db.execute("SELECT pg_terminate_backend($1)", &[&before])
+        .await
+        .expect("terminate the relay");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay_pid(db).await == before {
+        assert!(Instant::now() < deadline, "no relay came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A SKU's version and each channel's ATP as committed now (`atp_snapshot()`).
+async fn committed_state(db: &Client, sku: &str) -> (i64, HashMap<String, i64>) {
+    let version: i64 = db
+        .query_one(
+            "SELECT version FROM inventory_truth.sku WHERE code = $1",
+            &[&sku],
+        )
+        .await
+        .expect("sku")
+        .get(0);
+    let truth = snapshot(db, None)
+        .await
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(code, ..)| code == sku)
+        .map(|(_, channel, atp, _)| (channel, atp))
+        .collect();
+    (version, truth)
+}
+
 /// Waits until what the listener built equals atp_snapshot() (the relay publishes shortly after
 /// commit), or fails after `patience`.
 async fn settles(db: &Client, view: &Arc<Mutex<AtpView>>, patience: Duration) {
@@ -1067,15 +1100,7 @@ async fn a_transaction_prepared_before_the_relay_started_is_published_at_commit_
         .await
         .expect("prepare");
 
-    let before = relay_pid(&db).await;
-    db.execute("SELECT pg_terminate_backend($1)", &[&before])
-        .await
-        .expect("terminate the relay");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay_pid(&db).await == before {
-        assert!(Instant::now() < deadline, "no relay came back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    restart_relay(&db).await;
     // The new relay's first pass: nothing has changed yet.
     drain(&mut listener, Duration::from_millis(1500)).await;
 
@@ -1088,21 +1113,7 @@ async fn a_transaction_prepared_before_the_relay_started_is_published_at_commit_
         .into_iter()
         .filter(|c| c.sku == "TEE")
         .collect();
-    let version: i64 = db
-        .query_one(
-            "SELECT version FROM inventory_truth.sku WHERE code = 'TEE'",
-            &[],
-        )
-        .await
-        .expect("sku")
-        .get(0);
-    let truth: HashMap<String, i64> = snapshot(&db, None)
-        .await
-        .expect("snapshot")
-        .into_iter()
-        .filter(|(sku, ..)| sku == "TEE")
-        .map(|(_, channel, atp, _)| (channel, atp))
-        .collect();
+    let (version, truth) = committed_state(&db, "TEE").await;
     assert!(
         !tee.is_empty(),
         "the prepared reservation was published after COMMIT PREPARED"
@@ -1192,36 +1203,14 @@ async fn a_change_committed_before_the_relay_comes_back_after_a_crash_is_publish
         )
         .await
         .expect("what a crash leaves, and a change after it");
-    let before = relay_pid(&db).await;
-    db.execute("SELECT pg_terminate_backend($1)", &[&before])
-        .await
-        .expect("terminate the relay");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay_pid(&db).await == before {
-        assert!(Instant::now() < deadline, "no relay came back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    restart_relay(&db).await;
 
     let tee: Vec<AtpChange> = drain(&mut listener, Duration::from_secs(3))
         .await
         .into_iter()
         .filter(|c| c.sku == "TEE")
         .collect();
-    let version: i64 = db
-        .query_one(
-            "SELECT version FROM inventory_truth.sku WHERE code = 'TEE'",
-            &[],
-        )
-        .await
-        .expect("sku")
-        .get(0);
-    let truth: HashMap<String, i64> = snapshot(&db, None)
-        .await
-        .expect("snapshot")
-        .into_iter()
-        .filter(|(sku, ..)| sku == "TEE")
-        .map(|(_, channel, atp, _)| (channel, atp))
-        .collect();
+    let (version, truth) = committed_state(&db, "TEE").await;
     let last: HashMap<String, &AtpChange> = tee.iter().map(|c| (c.channel.clone(), c)).collect();
     assert_eq!(
         last.len(),
